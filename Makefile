@@ -1,0 +1,60 @@
+# ferry — build, run, test.  `make` builds build/ferry; `make run` and `make test`
+# first install whatever Debian packages are missing (scripts/deps.sh).
+
+CC       ?= gcc
+PKGS     :=
+CSTD     := -std=c11 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
+LDLIBS   += $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
+
+BUILD    ?= build
+SRCS     := $(sort $(wildcard src/*/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/obj/core/main.o,$(OBJS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all run test test-asan unit deps bench-small clean
+all: $(BUILD)/ferry
+
+$(BUILD)/ferry: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+
+-include $(OBJS:.o=.d)
+
+deps:
+	@scripts/deps.sh
+
+run: deps all
+	@echo "ferry: serving www/ on http://127.0.0.1:8080/ (Ctrl-C stops)"
+	$(BUILD)/ferry -r www -l 127.0.0.1:8080
+
+unit: $(UNIT_BINS)
+
+# The whole suite: C unit tests, then integration tests against the real binary.
+# The last line reads "N passed, N failed"; the exit status is non-zero on any failure.
+test: deps all unit
+	@FERRY_BIN=$(BUILD)/ferry UNIT_DIR=$(BUILD)/tests tests/run.sh
+
+# The same suite on an AddressSanitizer + UndefinedBehaviorSanitizer build.
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all unit
+	@FERRY_BIN=build/asan/ferry UNIT_DIR=build/asan/tests FERRY_SANITIZED=1 tests/run.sh
+
+bench-small: deps all
+	bench/small.sh
+
+clean:
+	rm -rf build

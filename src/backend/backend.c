@@ -1,0 +1,34 @@
+/* The table of network backends, by the name used in the config file. */
+#include "backend/backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const struct fy_backend_ops fy_backend_writev;
+extern const struct fy_backend_ops fy_backend_sendfile;
+
+static const struct fy_backend_ops *const backends[] = {
+    &fy_backend_sendfile,
+    &fy_backend_writev,
+};
+
+const struct fy_backend_ops *fy_backend_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+void fy_backend_names(char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0] && used < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i]->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}

@@ -1,0 +1,73 @@
+/* Network backends: the ways ferry moves a file's bytes to a socket.
+ *
+ * The HTTP code sends the response head itself, then hands the body to the
+ * configured backend as a struct fy_transfer and calls send() whenever the
+ * socket may take more.  A backend never parses HTTP; the HTTP code never
+ * knows which backend runs.  The table of backends is in backend.c.
+ *
+ * Synchronous backends (writev, sendfile) do all their work inside send().
+ *
+ * Asynchronous backends (linux-aio-sendfile, io-uring, auto) start disk reads
+ * inside send() and return FY_SEND_WAIT.  At init they register their
+ * completion fd (an eventfd signalled by io_set_eventfd / a ring's registered
+ * eventfd) with the loop as a plain fy_io.  When it turns readable they reap
+ * completions and call t->wake(t) for each transfer whose data is ready; the
+ * connection then calls send() again.  cancel() is called when a connection
+ * closes with a transfer still attached: the backend must not touch t after
+ * it returns, so in-flight reads are cancelled or left to drain into memory
+ * the backend owns. */
+#ifndef FY_BACKEND_H
+#define FY_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct fy_loop;
+struct fy_config;
+struct fy_log;
+
+enum fy_send_result {
+    FY_SEND_DONE,    /* the whole range has been written to the socket */
+    FY_SEND_AGAIN,   /* the socket is full: call again when it is writable */
+    FY_SEND_YIELD,   /* this turn's budget is spent: call again next turn */
+    FY_SEND_WAIT,    /* waiting for the disk: t->wake() will be called */
+    FY_SEND_ERROR,   /* give up; t->error says why; the connection closes */
+};
+
+struct fy_transfer {
+    int sock;               /* destination, non-blocking */
+    int file_fd;            /* source, opened O_RDONLY */
+    off_t offset;           /* next byte of the file to send */
+    off_t end;              /* one past the last byte to send */
+    int error;              /* errno of the failure after FY_SEND_ERROR */
+    void *state;            /* the backend's per-transfer state, NULL at start */
+    void (*wake)(struct fy_transfer *t); /* async backends: data is ready */
+};
+
+struct fy_backend;
+
+struct fy_backend_ops {
+    const char *name;
+    /* Creates the process's instance.  Returns NULL with a message in err. */
+    struct fy_backend *(*create)(struct fy_loop *loop, const struct fy_config *cfg,
+                                 struct fy_log *log, char *err, size_t errlen);
+    /* Sends at most `budget` bytes of t's range. */
+    enum fy_send_result (*send)(struct fy_backend *b, struct fy_transfer *t, size_t budget);
+    /* The transfer ends before FY_SEND_DONE (client gone, error, shutdown). */
+    void (*cancel)(struct fy_backend *b, struct fy_transfer *t);
+    void (*destroy)(struct fy_backend *b);
+};
+
+/* Every instance starts with this, so generic code can reach its ops. */
+struct fy_backend {
+    const struct fy_backend_ops *ops;
+};
+
+/* The backend named `name` in the table, or NULL. */
+const struct fy_backend_ops *fy_backend_find(const char *name);
+
+/* Writes the names in the table, comma-separated, for help and errors. */
+void fy_backend_names(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,78 @@
+/* The event loop: one epoll set, edge-triggered, plus timer queues and a
+ * "deferred" list for work that yielded its turn.
+ *
+ * Anything that owns a file descriptor embeds a struct fy_io and registers it;
+ * epoll hands the struct back and the loop calls its handler.  An asynchronous
+ * disk backend plugs in the same way: its completion eventfd (or ring fd) is
+ * just another fy_io whose handler reaps completions and wakes connections.
+ *
+ * Timers come in queues of one fixed duration (header timeout, keep-alive
+ * timeout, ...).  Re-arming moves a timer to the tail, so each queue stays
+ * sorted by deadline and every operation is O(1): no heap, no allocation. */
+#ifndef FY_LOOP_H
+#define FY_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fy_loop;
+struct fy_io;
+
+typedef void fy_io_handler(struct fy_io *io, uint32_t events);
+
+struct fy_io {
+    int fd;
+    fy_io_handler *handler;
+    struct fy_io *deferred_next; /* on the loop's deferred list when queued */
+    bool deferred;
+};
+
+struct fy_timer;
+typedef void fy_timer_handler(struct fy_timer *t);
+
+struct fy_timer {
+    struct fy_timer *prev, *next;
+    struct fy_timer_queue *queue; /* NULL when not armed */
+    int64_t deadline_ms;
+    fy_timer_handler *handler;
+};
+
+struct fy_timer_queue {
+    struct fy_timer *head, *tail;
+    int64_t duration_ms;
+    struct fy_timer_queue *next_queue; /* the loop's list of queues */
+};
+
+struct fy_loop {
+    int epfd;
+    int64_t now_ms;          /* CLOCK_MONOTONIC, refreshed once per turn */
+    bool stop;
+    struct fy_timer_queue *queues;
+    struct fy_io *deferred_head, *deferred_tail;
+};
+
+int  fy_loop_init(struct fy_loop *loop);
+void fy_loop_close(struct fy_loop *loop);
+
+/* Registers io->fd edge-triggered for `events` (EPOLLIN, EPOLLOUT, ...). */
+int  fy_loop_add(struct fy_loop *loop, struct fy_io *io, uint32_t events);
+int  fy_loop_modify(struct fy_loop *loop, struct fy_io *io, uint32_t events);
+void fy_loop_remove(struct fy_loop *loop, struct fy_io *io);
+
+/* Calls io's handler with events == 0 at the start of the next turn, after
+ * the turn's I/O events.  Used by work that stopped only to be fair. */
+void fy_loop_defer(struct fy_loop *loop, struct fy_io *io);
+void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io);
+
+void fy_timer_queue_init(struct fy_loop *loop, struct fy_timer_queue *q, int64_t duration_ms);
+void fy_timer_arm(struct fy_loop *loop, struct fy_timer_queue *q, struct fy_timer *t);
+void fy_timer_disarm(struct fy_timer *t);
+static inline bool fy_timer_armed(const struct fy_timer *t) { return t->queue != 0; }
+
+/* Runs until fy_loop_stop(); returns 0, or -errno if epoll_wait fails. */
+int  fy_loop_run(struct fy_loop *loop);
+static inline void fy_loop_stop(struct fy_loop *loop) { loop->stop = true; }
+
+int64_t fy_clock_ms(void);
+
+#endif
