@@ -1,11 +1,10 @@
 /* The table of network backends, by the name used in the config file. */
 #include "backend/backend.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
-
-extern const struct fy_backend_ops fy_backend_writev;
-extern const struct fy_backend_ops fy_backend_sendfile;
 
 static const struct fy_backend_ops *const backends[] = {
     &fy_backend_sendfile,
@@ -31,4 +30,22 @@ void fy_backend_names(char *buf, size_t len)
             break;
         used += (size_t)n;
     }
+}
+
+enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more)
+{
+    while (t->head_len > 0) {
+        ssize_t n = send(t->sock, t->head, t->head_len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return FY_SEND_AGAIN;
+            t->error = errno;
+            return FY_SEND_ERROR;
+        }
+        t->head += n;
+        t->head_len -= (size_t)n;
+    }
+    return FY_SEND_DONE;
 }

@@ -1,8 +1,10 @@
 /* Network backends: the ways ferry moves a file's bytes to a socket.
  *
- * The HTTP code sends the response head itself, then hands the body to the
+ * The HTTP code builds the response head, then hands head and body to the
  * configured backend as a struct fy_transfer and calls send() whenever the
- * socket may take more.  A backend never parses HTTP; the HTTP code never
+ * socket may take more.  The backend sends the head first or together with
+ * the first body bytes (fy_transfer_send_head() serves those that don't
+ * coalesce).  A backend never parses HTTP; the HTTP code never
  * knows which backend runs.  The table of backends is in backend.c.
  *
  * Synchronous backends (writev, sendfile) do all their work inside send().
@@ -37,6 +39,8 @@ enum fy_send_result {
 
 struct fy_transfer {
     int sock;               /* destination, non-blocking */
+    const char *head;       /* response head bytes not yet sent */
+    size_t head_len;
     int file_fd;            /* source, opened O_RDONLY */
     off_t offset;           /* next byte of the file to send */
     off_t end;              /* one past the last byte to send */
@@ -63,6 +67,14 @@ struct fy_backend_ops {
 struct fy_backend {
     const struct fy_backend_ops *ops;
 };
+
+/* The table's entries, one file each. */
+extern const struct fy_backend_ops fy_backend_sendfile;
+extern const struct fy_backend_ops fy_backend_writev;
+
+/* Sends what is left of t->head (with MSG_MORE when `more` body follows).
+ * Returns FY_SEND_DONE once it is all out, FY_SEND_AGAIN or FY_SEND_ERROR. */
+enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more);
 
 /* The backend named `name` in the table, or NULL. */
 const struct fy_backend_ops *fy_backend_find(const char *name);

@@ -1,6 +1,6 @@
 /* File-name extension → Content-Type, from a mime.types file (the format of
  * /etc/mime.types: "type ext ext ...", '#' comments) over a built-in table
- * of the common types.  text/* types carry "; charset=utf-8". */
+ * of the common types.  Types under text/ carry "; charset=utf-8". */
 #ifndef FY_MIME_H
 #define FY_MIME_H
 

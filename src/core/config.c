@@ -1,0 +1,636 @@
+/* The configuration: one table row per key (name, default, setter, field,
+ * range), the file reader, and the listen-address parser.
+ *
+ * fy_config_set is the only place a key is interpreted: the file reader
+ * calls it once per line and the command line calls it with origin
+ * "command line" and line 0.  A setter validates the whole value before it
+ * changes the config, so a failed set leaves the config as it was. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend/backend.h"
+
+#define LINE_LIMIT 8192               /* longest line, newline excluded */
+#define MAX_DURATION_MS (24LL * 3600 * 1000)
+
+/* --- messages ------------------------------------------------------------ */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* --- numbers ------------------------------------------------------------- */
+
+struct unit {
+    const char *suffix;
+    uint64_t mul;
+};
+
+static const struct unit plain_units[] = {{"", 1}, {NULL, 0}};
+static const struct unit size_units[] = {
+    {"", 1}, {"k", 1ULL << 10}, {"m", 1ULL << 20}, {"g", 1ULL << 30}, {NULL, 0},
+};
+static const struct unit time_units[] = {
+    {"ms", 1}, {"", 1000}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0},
+};
+
+/* Reads the decimal digits at *s.  Returns 0, 1 when there are none, or 2
+ * when they do not fit in 64 bits; *s is left after the digits. */
+static int read_digits(const char **s, uint64_t *out)
+{
+    const char *p = *s;
+    uint64_t v = 0;
+    int overflow = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (p == *s)
+        return 1;
+    *s = p;
+    *out = v;
+    return overflow ? 2 : 0;
+}
+
+static const struct unit *find_unit(const struct unit *units, const char *suffix)
+{
+    for (; units->suffix; units++)
+        if (strcasecmp(units->suffix, suffix) == 0)
+            return units;
+    return NULL;
+}
+
+static const char *unit_list(const struct unit *units)
+{
+    return units == size_units ? "k, m or g" : "ms, s, m or h";
+}
+
+/* Writes n in the largest unit that divides it: 1024 -> "1k", 86400000 -> "24h". */
+static void format_amount(char *buf, size_t len, uint64_t n, const struct unit *units)
+{
+    const struct unit *best = NULL;
+    for (const struct unit *u = units; u->suffix; u++) {
+        if (n % u->mul != 0)
+            continue;
+        if (!best || u->mul > best->mul || (u->mul == best->mul && u->suffix[0]))
+            best = u;
+    }
+    if (n == 0 || !best)
+        snprintf(buf, len, "%llu", (unsigned long long)n);
+    else
+        snprintf(buf, len, "%llu%s", (unsigned long long)(n / best->mul), best->suffix);
+}
+
+static int out_of_range(const char *text, uint64_t min, uint64_t max,
+                        const struct unit *units, char *msg, size_t len)
+{
+    char lo[32], hi[32];
+    format_amount(lo, sizeof lo, min, units);
+    format_amount(hi, sizeof hi, max, units);
+    return fail(msg, len, "\"%s\" is out of range (%s to %s)", text, lo, hi);
+}
+
+/* Parses "DIGITS[SUFFIX]" strictly and checks min <= value <= max. */
+static int parse_amount(const char *text, const struct unit *units, uint64_t min,
+                        uint64_t max, uint64_t *out, char *msg, size_t len)
+{
+    const char *p = text;
+    uint64_t n = 0;
+    int r = read_digits(&p, &n);
+    if (r == 1)
+        return fail(msg, len, "\"%s\" is not a number", text);
+    if (r == 2)
+        return out_of_range(text, min, max, units, msg, len);
+    const struct unit *u = find_unit(units, p);
+    if (!u && units == plain_units)
+        return fail(msg, len, "\"%s\" is not a number", text);
+    if (!u)
+        return fail(msg, len, "bad suffix \"%s\" in \"%s\" (want %s)", p, text, unit_list(units));
+    if (n > UINT64_MAX / u->mul || n * u->mul < min || n * u->mul > max)
+        return out_of_range(text, min, max, units, msg, len);
+    *out = n * u->mul;
+    return 0;
+}
+
+/* --- listen addresses ---------------------------------------------------- */
+
+static int parse_port(const char *s, const char *text, unsigned *port, char *err, size_t len)
+{
+    const char *p = s;
+    uint64_t n = 0;
+    if (read_digits(&p, &n) != 0 || *p != '\0' || n < 1 || n > 65535)
+        return fail(err, len, "bad port \"%s\" in \"%s\" (want 1 to 65535)", s, text);
+    *port = (unsigned)n;
+    return 0;
+}
+
+static int listen_v4(const char *host, unsigned port, const char *text,
+                     struct fy_listen *out, char *err, size_t len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+        return fail(err, len, "bad IPv4 address \"%s\" in \"%s\" "
+                    "(want PORT, ADDR:PORT or [IPv6]:PORT)", host, text);
+    out->addrlen = sizeof *sin;
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, a, sizeof a);
+    snprintf(out->text, sizeof out->text, "%s:%u", a, port);
+    return 0;
+}
+
+static int listen_v6(const char *host, unsigned port, const char *text,
+                     struct fy_listen *out, char *err, size_t len)
+{
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+        return fail(err, len, "bad IPv6 address \"%s\" in \"%s\"", host, text);
+    out->addrlen = sizeof *sin6;
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof a);
+    snprintf(out->text, sizeof out->text, "[%s]:%u", a, port);
+    return 0;
+}
+
+/* "[v6]:PORT": splits in place into host and port. */
+static int split_bracketed(char *s, const char *text, char **port, char *err, size_t len)
+{
+    char *close = strchr(s, ']');
+    if (!close)
+        return fail(err, len, "missing ']' in \"%s\"", text);
+    if (close[1] != ':')
+        return fail(err, len, "missing \":PORT\" after ']' in \"%s\"", text);
+    *close = '\0';
+    *port = close + 2;
+    return 0;
+}
+
+int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t errlen)
+{
+    char buf[128];
+    char *port = buf, *colon;
+    unsigned portnum;
+
+    memset(out, 0, sizeof *out);
+    if (text[0] == '\0')
+        return fail(err, errlen, "empty address (want PORT, ADDR:PORT or [IPv6]:PORT)");
+    if (strlen(text) >= sizeof buf)
+        return fail(err, errlen, "address \"%.40s...\" is too long", text);
+    strcpy(buf, text);
+    if (buf[0] == '[') {
+        if (split_bracketed(buf + 1, text, &port, err, errlen) < 0 ||
+            parse_port(port, text, &portnum, err, errlen) < 0)
+            return -1;
+        return listen_v6(buf + 1, portnum, text, out, err, errlen);
+    }
+    colon = strrchr(buf, ':');
+    if (colon && colon != strchr(buf, ':'))
+        return fail(err, errlen, "IPv6 address needs brackets: \"[ADDR]:PORT\", not \"%s\"", text);
+    if (colon) {
+        *colon = '\0';
+        port = colon + 1;
+    }
+    if (parse_port(port, text, &portnum, err, errlen) < 0)
+        return -1;
+    return listen_v4(colon ? buf : "0.0.0.0", portnum, text, out, err, errlen);
+}
+
+/* --- the keys ------------------------------------------------------------ */
+
+struct key;
+typedef int setter(struct fy_config *c, const struct key *k, const char *v,
+                   bool replace, char *msg, size_t len);
+
+struct key {
+    const char *name;
+    const char *def;                 /* the default, as it would be written */
+    setter *set;
+    size_t off, size;                /* the field in struct fy_config */
+    uint64_t min, max;               /* numbers: the valid range */
+    const struct unit *units;        /* numbers: the suffixes allowed */
+};
+
+#define FIELD(f) offsetof(struct fy_config, f), sizeof(((struct fy_config *)0)->f)
+
+static void *field(struct fy_config *c, const struct key *k)
+{
+    return (char *)c + k->off;
+}
+
+static int store_string(struct fy_config *c, const struct key *k, const char *v,
+                        char *msg, size_t len)
+{
+    if (strlen(v) >= k->size)
+        return fail(msg, len, "too long (at most %zu bytes)", k->size - 1);
+    memcpy(field(c, k), v, strlen(v) + 1);
+    return 0;
+}
+
+static int set_path(struct fy_config *c, const struct key *k, const char *v,
+                    bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (v[0] == '\0')
+        return fail(msg, len, "must not be empty");
+    return store_string(c, k, v, msg, len);
+}
+
+/* A path, or "" / "off" for none (stored as ""). */
+static int set_path_or_off(struct fy_config *c, const struct key *k, const char *v,
+                           bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    return store_string(c, k, strcmp(v, "off") == 0 ? "" : v, msg, len);
+}
+
+/* "off" (also written ""), "stderr", or a path. */
+static int set_access_log(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    return store_string(c, k, v[0] == '\0' ? "off" : v, msg, len);
+}
+
+/* "stderr" or a path: the error log cannot be switched off. */
+static int set_error_log(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    if (strcmp(v, "off") == 0)
+        return fail(msg, len, "cannot be off (want stderr or a file)");
+    return set_path(c, k, v, replace, msg, len);
+}
+
+static int set_backend(struct fy_config *c, const struct key *k, const char *v,
+                       bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (!fy_backend_find(v)) {
+        char names[256];
+        fy_backend_names(names, sizeof names);
+        return fail(msg, len, "unknown backend \"%s\" (want one of: %s)", v, names);
+    }
+    return store_string(c, k, v, msg, len);
+}
+
+static int set_log_level(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    static const char *const names[] = {
+        [FY_LOG_ERROR] = "error", [FY_LOG_WARN] = "warn",
+        [FY_LOG_INFO] = "info", [FY_LOG_DEBUG] = "debug",
+    };
+    (void)k, (void)replace;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            c->log_level = (enum fy_log_level)i;
+            return 0;
+        }
+    }
+    return fail(msg, len, "unknown level \"%s\" (want error, warn, info or debug)", v);
+}
+
+static int set_unsigned(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(unsigned *)field(c, k) = (unsigned)n;
+    return 0;
+}
+
+static int set_size(struct fy_config *c, const struct key *k, const char *v,
+                    bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(size_t *)field(c, k) = (size_t)n;
+    return 0;
+}
+
+static int set_duration(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(int64_t *)field(c, k) = (int64_t)n;
+    return 0;
+}
+
+static int set_listen(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
+{
+    struct fy_listen l;
+    size_t n = replace ? 0 : c->nlisten;
+    (void)k;
+    if (fy_listen_parse(v, &l, msg, len) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (c->listen[i].addrlen == l.addrlen && memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
+            return fail(msg, len, "duplicate address %s", l.text);
+    if (n == FY_CONFIG_MAX_LISTEN)
+        return fail(msg, len, "too many addresses (at most %d)", FY_CONFIG_MAX_LISTEN);
+    c->listen[n] = l;
+    c->nlisten = n + 1;
+    return 0;
+}
+
+/* The next whitespace-separated word of *p, or NULL at the end. */
+static const char *next_word(const char **p, size_t *wlen)
+{
+    const char *s = *p;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '\0')
+        return NULL;
+    const char *e = s;
+    while (*e && !isspace((unsigned char)*e))
+        e++;
+    *wlen = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+static int check_index_name(const char *w, size_t wlen, size_t max, char *msg, size_t len)
+{
+    if (memchr(w, '/', wlen))
+        return fail(msg, len, "\"%.*s\" contains '/' (want a file name)", (int)wlen, w);
+    if ((wlen == 1 && w[0] == '.') || (wlen == 2 && w[0] == '.' && w[1] == '.'))
+        return fail(msg, len, "\"%.*s\" is not a file name", (int)wlen, w);
+    if (wlen >= max)
+        return fail(msg, len, "\"%.40s...\" is too long (at most %zu bytes)", w, max - 1);
+    return 0;
+}
+
+static int set_index(struct fy_config *c, const struct key *k, const char *v,
+                     bool replace, char *msg, size_t len)
+{
+    const char *words[FY_CONFIG_MAX_INDEX], *w, *p = v;
+    size_t lens[FY_CONFIG_MAX_INDEX], wlen, base = replace ? 0 : c->nindex, n = 0;
+    (void)k;
+    while ((w = next_word(&p, &wlen))) {
+        if (base + n == FY_CONFIG_MAX_INDEX)
+            return fail(msg, len, "too many names (at most %d)", FY_CONFIG_MAX_INDEX);
+        if (check_index_name(w, wlen, sizeof c->index_files[0], msg, len) < 0)
+            return -1;
+        words[n] = w;
+        lens[n++] = wlen;
+    }
+    if (n == 0)
+        return fail(msg, len, "needs at least one file name");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(c->index_files[base + i], words[i], lens[i]);
+        c->index_files[base + i][lens[i]] = '\0';
+    }
+    c->nindex = base + n;
+    return 0;
+}
+
+#define NUMBER(name, def, set, f, min, max, units) \
+    {name, def, set, FIELD(f), min, max, units}
+#define STRING(name, def, set, f) {name, def, set, FIELD(f), 0, 0, NULL}
+#define OTHER(name, def, set) {name, def, set, 0, 0, 0, 0, NULL}
+
+/* One row per key; doc/config.md describes each. */
+static const struct key keys[] = {
+    OTHER("listen", "127.0.0.1:8080", set_listen),
+    STRING("docroot", ".", set_path, docroot),
+    STRING("backend", "sendfile", set_backend, backend),
+    OTHER("index-files", "index.html", set_index),
+    STRING("mime-types-file", "/etc/mime.types", set_path_or_off, mime_types_file),
+    STRING("access-log", "off", set_access_log, access_log),
+    STRING("error-log", "stderr", set_error_log, error_log),
+    OTHER("log-level", "info", set_log_level),
+    NUMBER("max-connections", "1024", set_unsigned, max_connections,
+           1, 1000000, plain_units),
+    NUMBER("keepalive-timeout", "15s", set_duration, keepalive_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    NUMBER("header-timeout", "10s", set_duration, header_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    NUMBER("write-timeout", "30s", set_duration, write_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    NUMBER("shutdown-timeout", "10s", set_duration, shutdown_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    NUMBER("max-request-header-size", "8k", set_size, max_request_header_size,
+           1ULL << 10, 1ULL << 20, size_units),
+    NUMBER("max-keepalive-requests", "1000", set_unsigned, max_keepalive_requests,
+           0, 100000000, plain_units),
+    NUMBER("max-request-body-discard", "1m", set_size, max_request_body_discard,
+           0, 1ULL << 30, size_units),
+    NUMBER("send-chunk-size", "512k", set_size, send_chunk_size,
+           4ULL << 10, 64ULL << 20, size_units),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+void fy_config_defaults(struct fy_config *c)
+{
+    char msg[FY_CONFIG_ERR_LEN];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++)
+        keys[i].set(c, &keys[i], keys[i].def, true, msg, sizeof msg);
+}
+
+int fy_config_set(struct fy_config *c, const char *key, const char *value,
+                  const char *origin, int line, bool replace, char *err, size_t errlen)
+{
+    char msg[FY_CONFIG_ERR_LEN];
+    char where[32] = "";
+    const struct key *k = find_key(key);
+
+    if (line > 0)
+        snprintf(where, sizeof where, ":%d", line);
+    if (!k)
+        return fail(err, errlen, "%s%s: %s: unknown key", origin, where, key);
+    if (k->set(c, k, value, replace, msg, sizeof msg) < 0)
+        return fail(err, errlen, "%s%s: %s: %s", origin, where, key, msg);
+    return 0;
+}
+
+/* --- the file ------------------------------------------------------------ */
+
+static char *skip_space(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static char *trim(char *s)
+{
+    s = skip_space(s);
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* The first '#' at or after `from` that starts a comment: at the start of
+ * the line or after whitespace. */
+static char *comment_start(char *line, char *from)
+{
+    for (char *p = from; *p; p++)
+        if (*p == '#' && (p == line || isspace((unsigned char)p[-1])))
+            return p;
+    return NULL;
+}
+
+/* Undoes the quotes of a value starting at '"' in place: \" and \\ are the
+ * only escapes.  Only whitespace or a comment may follow the closing quote. */
+static int unquote(char *v, char *msg, size_t len)
+{
+    char *in = v + 1, *out = v;
+    for (; *in != '"'; in++) {
+        if (*in == '\0')
+            return fail(msg, len, "missing closing '\"'");
+        if (*in == '\\') {
+            in++;
+            if (*in != '"' && *in != '\\')
+                return fail(msg, len, "unknown escape in quoted value (want \\\" or \\\\)");
+        }
+        *out++ = *in;
+    }
+    *out = '\0';
+    char *rest = skip_space(in + 1);
+    if (*rest != '\0' && !(*rest == '#' && rest > in + 1))
+        return fail(msg, len, "unexpected text after closing '\"'");
+    return 0;
+}
+
+/* Reads the value after '=' in place: quoted, or up to a comment. */
+static int parse_value(char *line, char *after_eq, char **value, char *msg, size_t len)
+{
+    char *v = skip_space(after_eq);
+    if (*v == '"') {
+        *value = v;
+        return unquote(v, msg, len);
+    }
+    char *hash = comment_start(line, v);
+    if (hash)
+        *hash = '\0';
+    *value = trim(v);
+    return 0;
+}
+
+struct file_ctx {
+    const char *path;
+    int line;
+    char *err;
+    size_t errlen;
+};
+
+/* Splits one line in place.  Returns 1 for "key = value", 0 for a blank or
+ * comment line, -1 with the message in err. */
+static int split_line(const struct file_ctx *f, char *line, char **key, char **value)
+{
+    char msg[FY_CONFIG_ERR_LEN];
+    char *s = skip_space(line);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *eq = strchr(s, '=');
+    char *hash = comment_start(line, s);
+    if (!eq || (hash && hash < eq))
+        return fail(f->err, f->errlen, "%s:%d: missing '=' (want \"key = value\")", f->path, f->line);
+    *eq = '\0';
+    *key = trim(s);
+    if (**key == '\0')
+        return fail(f->err, f->errlen, "%s:%d: missing key before '='", f->path, f->line);
+    if (parse_value(line, eq + 1, value, msg, sizeof msg) < 0)
+        return fail(f->err, f->errlen, "%s:%d: %s: %s", f->path, f->line, *key, msg);
+    return 1;
+}
+
+static int check_line(const struct file_ctx *f, const char *line, size_t n)
+{
+    size_t body = n > 0 && line[n - 1] == '\n' ? n - 1 : n;
+    if (body > LINE_LIMIT)
+        return fail(f->err, f->errlen, "%s:%d: line longer than %d bytes", f->path, f->line, LINE_LIMIT);
+    if (memchr(line, '\0', n))
+        return fail(f->err, f->errlen, "%s:%d: NUL byte in line", f->path, f->line);
+    return 0;
+}
+
+/* Applies one line; the first listen or index-files line of a file replaces
+ * the values before it, later ones add. */
+static int apply_line(struct fy_config *c, const struct file_ctx *f, char *line, bool seen[])
+{
+    char *key, *value;
+    int r = split_line(f, line, &key, &value);
+    if (r <= 0)
+        return r;
+    const struct key *k = find_key(key);
+    bool first = k && !seen[k - keys];
+    if (fy_config_set(c, key, value, f->path, f->line, first, f->err, f->errlen) < 0)
+        return -1;
+    if (k)
+        seen[k - keys] = true;
+    return 0;
+}
+
+static int read_lines(struct fy_config *c, struct file_ctx *f, FILE *fp)
+{
+    bool seen[NKEYS] = {false};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int r = 0;
+
+    errno = 0;
+    while (r == 0 && (n = getline(&line, &cap, fp)) >= 0) {
+        f->line++;
+        r = check_line(f, line, (size_t)n);
+        if (r == 0)
+            r = apply_line(c, f, line, seen);
+    }
+    if (r == 0 && ferror(fp))
+        r = fail(f->err, f->errlen, "%s: %s", f->path, strerror(errno ? errno : EIO));
+    free(line);
+    return r;
+}
+
+int fy_config_load(struct fy_config *c, const char *path, char *err, size_t errlen)
+{
+    struct file_ctx f = {path, 0, err, errlen};
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    int r = read_lines(c, &f, fp);
+    fclose(fp);
+    return r;
+}

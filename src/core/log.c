@@ -1,0 +1,198 @@
+/* Error and access logs; see log.h. */
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static int log_open_target(const char *target, char *err, size_t errlen)
+{
+    if (strcmp(target, "stderr") == 0)
+        return dup(STDERR_FILENO);
+    int fd = open(target, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        snprintf(err, errlen, "%s: %s", target, strerror(errno));
+    return fd;
+}
+
+int fy_log_open(struct fy_log *log, const struct fy_config *cfg, char *err, size_t errlen)
+{
+    *log = (struct fy_log){.error_fd = -1, .access_fd = -1, .level = cfg->log_level};
+    log->error_fd = log_open_target(cfg->error_log, err, errlen);
+    if (log->error_fd < 0)
+        return -1;
+    if (cfg->access_log[0] == '\0' || strcmp(cfg->access_log, "off") == 0)
+        return 0;
+    log->access_buf = malloc(FY_ACCESS_LOG_BUFFER);
+    if (!log->access_buf) {
+        snprintf(err, errlen, "access log: out of memory");
+        fy_log_close(log);
+        return -1;
+    }
+    log->access_fd = log_open_target(cfg->access_log, err, errlen);
+    if (log->access_fd < 0) {
+        fy_log_close(log);
+        return -1;
+    }
+    return 0;
+}
+
+void fy_log_close(struct fy_log *log)
+{
+    fy_log_flush(log);
+    if (log->access_fd >= 0)
+        close(log->access_fd);
+    if (log->error_fd >= 0)
+        close(log->error_fd);
+    free(log->access_buf);
+    *log = (struct fy_log){.error_fd = -1, .access_fd = -1};
+}
+
+/* Writes everything, retrying short writes; a log that cannot be written
+ * must not stop the server, so errors end the attempt quietly. */
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void fy_log(struct fy_log *log, enum fy_log_level level, const char *fmt, ...)
+{
+    if (level > log->level || log->error_fd < 0)
+        return;
+    char line[1024];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    size_t n = strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S ", &tm);
+    n += (size_t)snprintf(line + n, sizeof line - n, "[%s] ", level_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    va_end(ap);
+    n = (m < 0) ? n : (n + (size_t)m < sizeof line - 1 ? n + (size_t)m : sizeof line - 2);
+    line[n++] = '\n';
+    write_all(log->error_fd, line, n);
+}
+
+void fy_log_flush(struct fy_log *log)
+{
+    if (log->access_fd >= 0 && log->access_len > 0)
+        write_all(log->access_fd, log->access_buf, log->access_len);
+    log->access_len = 0;
+}
+
+/* Room left in the access buffer, flushing first when a line might not fit. */
+static void access_reserve(struct fy_log *log, size_t need)
+{
+    if (FY_ACCESS_LOG_BUFFER - log->access_len < need)
+        fy_log_flush(log);
+}
+
+static void access_put(struct fy_log *log, const char *p, size_t len)
+{
+    memcpy(log->access_buf + log->access_len, p, len);
+    log->access_len += len;
+}
+
+/* Client-supplied strings are escaped, so a request cannot forge log lines
+ * or break the quoting. */
+static void access_put_escaped(struct fy_log *log, struct fy_str s)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        char *out = log->access_buf + log->access_len;
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            out[0] = '\\';
+            out[1] = 'x';
+            out[2] = hex[ch >> 4];
+            out[3] = hex[ch & 15];
+            log->access_len += 4;
+        } else {
+            *out = (char)ch;
+            log->access_len += 1;
+        }
+    }
+}
+
+static void access_put_quoted_or_dash(struct fy_log *log, struct fy_str s)
+{
+    if (s.len == 0) {
+        access_put(log, "\"-\"", 3);
+        return;
+    }
+    access_put(log, "\"", 1);
+    access_put_escaped(log, s);
+    access_put(log, "\"", 1);
+}
+
+static void access_refresh_stamp(struct fy_log *log)
+{
+    time_t now = time(NULL);
+    if (now == log->stamp_second)
+        return;
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(log->access_stamp, sizeof log->access_stamp, "%d/%b/%Y:%H:%M:%S %z", &tm);
+    log->stamp_second = now;
+}
+
+static void peer_text(const struct sockaddr_storage *peer, char *buf, size_t len)
+{
+    const void *addr = peer->ss_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
+    if (!inet_ntop(peer->ss_family, addr, buf, (socklen_t)len))
+        snprintf(buf, len, "-");
+}
+
+void fy_log_access(struct fy_log *log, const struct fy_access_entry *e)
+{
+    if (log->access_fd < 0)
+        return;
+    const struct fy_request *r = e->req;
+    struct fy_str none = {0};
+    /* Worst case: every client byte escaped to four, plus the fixed fields. */
+    size_t client_bytes = r ? r->target.len + r->method_name.len + r->referer.len + r->user_agent.len : 0;
+    size_t need = 4 * client_bytes + 256;
+    if (need > FY_ACCESS_LOG_BUFFER)
+        return;
+    access_reserve(log, need);
+    access_refresh_stamp(log);
+
+    char head[160];
+    char addr[INET6_ADDRSTRLEN];
+    peer_text(e->peer, addr, sizeof addr);
+    int n = snprintf(head, sizeof head, "%s - - [%s] \"", addr, log->access_stamp);
+    access_put(log, head, (size_t)n);
+    if (r) {
+        access_put_escaped(log, r->method_name);
+        access_put(log, " ", 1);
+        access_put_escaped(log, r->target);
+        access_put(log, r->version_minor ? " HTTP/1.1" : " HTTP/1.0", 9);
+    } else {
+        access_put(log, "-", 1);
+    }
+    n = snprintf(head, sizeof head, "\" %d %llu ", e->status, (unsigned long long)e->body_bytes);
+    access_put(log, head, (size_t)n);
+    access_put_quoted_or_dash(log, r ? r->referer : none);
+    access_put(log, " ", 1);
+    access_put_quoted_or_dash(log, r ? r->user_agent : none);
+    access_put(log, "\n", 1);
+}

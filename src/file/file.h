@@ -1,0 +1,36 @@
+/* Opening the file a request names, under the docroot and never above it.
+ *
+ * Names are resolved with openat2(RESOLVE_BENEATH) on the docroot's
+ * directory fd, so neither '..' nor a symlink can lead outside it; the
+ * kernel enforces what path.c already checked.  A directory is answered by
+ * its first index file that exists. */
+#ifndef FY_FILE_H
+#define FY_FILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "file/path.h"
+
+struct fy_file {
+    int fd;              /* -1 when not open */
+    struct stat st;
+    const char *name;    /* what was opened, for the MIME type: path or index name */
+    size_t name_len;
+};
+
+/* Opens path (from fy_path_resolve) under docroot_fd.  Returns 0 with
+ * f->fd open on a regular file, or the status to answer with: 301 (a
+ * directory named without its trailing slash), 403, 404, 414, 500 or 503
+ * (out of file descriptors).  `index` lists nindex index-file names. */
+int fy_file_open(int docroot_fd, const struct fy_path *path, const char (*index)[256],
+                 size_t nindex, struct fy_file *f);
+
+void fy_file_close(struct fy_file *f);
+
+/* A strong validator from inode, size and mtime (nanoseconds), quoted:
+ * out needs FY_ETAG_MAX bytes.  Returns its length. */
+#define FY_ETAG_MAX 64
+size_t fy_file_etag(const struct stat *st, char *out);
+
+#endif

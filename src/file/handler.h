@@ -1,0 +1,13 @@
+/* The static-file handler: from a parsed request to a response — method,
+ * path, file, headers — ready in the connection's transfer. */
+#ifndef FY_HANDLER_H
+#define FY_HANDLER_H
+
+struct fy_conn;
+
+/* Builds the response to c->req into c->wbuf / c->file / c->xfer and sets
+ * c->status.  Returns 0, or an error status the caller answers with its
+ * standard error response (404, 405, 501, ...). */
+int fy_handler_respond(struct fy_conn *c);
+
+#endif

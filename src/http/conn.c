@@ -1,0 +1,378 @@
+/* The connection state machine; see conn.h. */
+#include "http/conn.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/server.h"
+#include "file/handler.h"
+#include "http/http_response.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void conn_advance(struct fy_conn *c);
+
+static size_t conn_rbuf_size(const struct fy_conn *c)
+{
+    return c->srv->cfg.max_request_header_size;
+}
+
+static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
+{
+    fy_timer_arm(&c->srv->loop, q, &c->timer);
+}
+
+/* --- closing -------------------------------------------------------------- */
+
+static void conn_end_transfer(struct fy_conn *c)
+{
+    if (c->xfer.state)
+        c->srv->backend->ops->cancel(c->srv->backend, &c->xfer);
+    c->xfer.state = NULL;
+    fy_file_close(&c->file);
+}
+
+void fy_conn_close(struct fy_conn *c)
+{
+    if (c->state == FY_CONN_CLOSED)
+        return;
+    conn_end_transfer(c);
+    fy_timer_disarm(&c->timer);
+    fy_loop_remove(&c->srv->loop, &c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+    c->state = FY_CONN_CLOSED;
+    fy_server_conn_closed(c->srv, c);
+}
+
+/* Closing a socket whose receive queue holds data makes the kernel send a
+ * RST, which can destroy a response the client has not read yet.  So after
+ * answering a client that may still be sending, shut our side and drain
+ * theirs for a short while first. */
+static void conn_linger(struct fy_conn *c)
+{
+    if (!c->readable && c->rlen == c->consumed && c->discard_left == 0) {
+        fy_conn_close(c);
+        return;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    c->state = FY_CONN_LINGERING;
+    c->rlen = 0;
+    conn_arm(c, &c->srv->linger_timeouts);
+}
+
+static void conn_drain(struct fy_conn *c)
+{
+    for (;;) {
+        ssize_t n = read(c->io.fd, c->rbuf, conn_rbuf_size(c));
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        fy_conn_close(c);
+        return;
+    }
+}
+
+void fy_conn_shutdown(struct fy_conn *c)
+{
+    c->keep_alive = false;
+    if (c->state == FY_CONN_READING && c->rlen == 0)
+        fy_conn_close(c);
+}
+
+/* --- responding ----------------------------------------------------------- */
+
+static void conn_start_sending(struct fy_conn *c, size_t head_len)
+{
+    c->xfer.sock = c->io.fd;
+    c->xfer.head = c->wbuf;
+    c->xfer.head_len = head_len;
+    c->xfer.error = 0;
+    c->state = FY_CONN_SENDING;
+    conn_arm(c, &c->srv->write_timeouts);
+}
+
+/* Errors that leave the request stream unreliable close the connection. */
+static bool status_closes(int status)
+{
+    return status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
+           status == 501 || status == 505 || status == 500 || status == 503;
+}
+
+static void conn_respond_error(struct fy_conn *c, int status)
+{
+    if (status_closes(status))
+        c->keep_alive = false;
+    const char *extra = status == 405 ? "Allow: GET, HEAD\r\n" : NULL;
+    bool head_only = c->have_request && c->req.method == FY_METHOD_HEAD;
+    int minor = c->have_request ? c->req.version_minor : 1;
+    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive, minor, head_only);
+    c->status = status;
+    conn_start_sending(c, b.len);
+}
+
+static void conn_respond(struct fy_conn *c)
+{
+    int status = fy_handler_respond(c);
+    if (status) {
+        conn_respond_error(c, status);
+        return;
+    }
+    conn_start_sending(c, c->xfer.head_len);
+}
+
+/* The response is out: log it, then read the next request or close. */
+static void conn_finish_response(struct fy_conn *c)
+{
+    struct fy_access_entry e = {
+        .peer = &c->peer,
+        .req = c->have_request ? &c->req : NULL,
+        .status = c->status,
+        .body_bytes = c->body_bytes,
+    };
+    fy_log_access(&c->srv->log, &e);
+    conn_end_transfer(c);
+    c->have_request = false;
+    c->body_bytes = 0;
+    if (!c->keep_alive) {
+        conn_linger(c);
+        return;
+    }
+    memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
+    c->rlen -= c->consumed;
+    c->consumed = 0;
+    c->state = FY_CONN_READING;
+    conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
+}
+
+/* The budget bounds what one connection sends per loop turn, so one fast
+ * download cannot starve the others. */
+static void conn_send(struct fy_conn *c)
+{
+    struct fy_backend *b = c->srv->backend;
+    off_t before = c->xfer.offset;
+    size_t head_before = c->xfer.head_len;
+    enum fy_send_result r = c->file.fd >= 0 ? b->ops->send(b, &c->xfer, c->srv->cfg.send_chunk_size)
+                                            : fy_transfer_send_head(&c->xfer, false);
+    c->body_bytes += (uint64_t)(c->xfer.offset - before);
+    if (c->xfer.offset != before || c->xfer.head_len != head_before)
+        conn_arm(c, &c->srv->write_timeouts);
+    switch (r) {
+    case FY_SEND_DONE:
+        conn_finish_response(c);
+        break;
+    case FY_SEND_YIELD:
+        fy_loop_defer(&c->srv->loop, &c->io);
+        break;
+    case FY_SEND_AGAIN:
+    case FY_SEND_WAIT:
+        break;
+    case FY_SEND_ERROR:
+        if (c->xfer.error != EPIPE && c->xfer.error != ECONNRESET)
+            fy_log(&c->srv->log, FY_LOG_ERROR, "sending a response failed: %s", strerror(c->xfer.error));
+        fy_conn_close(c);
+        break;
+    }
+}
+
+static void conn_wake(struct fy_transfer *t)
+{
+    struct fy_conn *c = container_of(t, struct fy_conn, xfer);
+    conn_advance(c);
+}
+
+/* --- reading -------------------------------------------------------------- */
+
+/* Reads what the socket has into rbuf.  Returns 1 if bytes arrived, 0 if
+ * none are there now, -1 if the connection is gone (and closed). */
+static int conn_fill(struct fy_conn *c)
+{
+    size_t room = conn_rbuf_size(c) - c->rlen;
+    if (!c->readable || room == 0)
+        return 0;
+    ssize_t n;
+    do
+        n = read(c->io.fd, c->rbuf + c->rlen, room);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        if (c->rlen == 0 && c->state == FY_CONN_READING)
+            conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
+        c->rlen += (size_t)n;
+        /* A short read emptied the socket; edge-triggered epoll says when more comes. */
+        if ((size_t)n < room)
+            c->readable = false;
+        return 1;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        c->readable = false;
+        return 0;
+    }
+    fy_conn_close(c);
+    return -1;
+}
+
+/* Drops request-body bytes; returns true once the body is gone. */
+static bool conn_discard(struct fy_conn *c)
+{
+    for (;;) {
+        size_t avail = c->rlen - c->consumed;
+        size_t take = avail < c->discard_left ? avail : (size_t)c->discard_left;
+        c->consumed += take;
+        c->discard_left -= take;
+        if (c->discard_left == 0)
+            return true;
+        /* Everything buffered was body: reuse the buffer. */
+        c->rlen = c->consumed = 0;
+        if (conn_fill(c) <= 0)
+            return false;
+    }
+}
+
+/* `parsed`: the head was well-formed, so req describes it (status may still
+ * be a semantic error from fy_http_analyse). */
+static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
+{
+    const struct fy_config *cfg = &c->srv->cfg;
+    c->nrequests++;
+    c->have_request = parsed;
+    c->consumed = parsed ? c->req.head_len : c->rlen;
+    c->keep_alive = parsed && c->req.keep_alive && !c->srv->stopping &&
+                    (cfg->max_keepalive_requests == 0 || c->nrequests < cfg->max_keepalive_requests);
+    if (status) {
+        conn_respond_error(c, status);
+        return;
+    }
+    c->discard_left = c->req.has_content_length ? c->req.content_length : 0;
+    if (c->discard_left > cfg->max_request_body_discard) {
+        c->keep_alive = false; /* answer without reading the body, then close */
+        c->discard_left = 0;
+    } else if (!conn_discard(c)) {
+        if (c->state != FY_CONN_CLOSED)
+            c->state = FY_CONN_DISCARDING;
+        return;
+    }
+    conn_respond(c);
+}
+
+/* Parses what rbuf holds, reading more as needed. */
+static void conn_read_request(struct fy_conn *c)
+{
+    for (;;) {
+        if (c->rlen > 0) {
+            int status = fy_http_parse(c->rbuf, c->rlen, conn_rbuf_size(c), &c->req);
+            if (status != FY_HTTP_INCOMPLETE) {
+                bool parsed = status == 0;
+                if (parsed)
+                    status = fy_http_analyse(&c->req);
+                conn_handle_request(c, status, parsed);
+                return;
+            }
+        }
+        int got = conn_fill(c);
+        if (got < 0)
+            return;
+        if (got == 0) {
+            if (c->peer_closed && c->state == FY_CONN_READING)
+                fy_conn_close(c); /* nothing more can arrive */
+            return;
+        }
+    }
+}
+
+/* --- events --------------------------------------------------------------- */
+
+static void conn_advance(struct fy_conn *c)
+{
+    for (;;) {
+        enum fy_conn_state before = c->state;
+        switch (c->state) {
+        case FY_CONN_READING:
+            conn_read_request(c);
+            break;
+        case FY_CONN_DISCARDING:
+            if (conn_discard(c))
+                conn_respond(c);
+            break;
+        case FY_CONN_SENDING:
+            conn_send(c);
+            break;
+        case FY_CONN_LINGERING:
+            conn_drain(c);
+            return;
+        case FY_CONN_CLOSED:
+            return;
+        }
+        /* Keep going while a state finished its work in this call, e.g. a
+         * response done and the next pipelined request already buffered. */
+        if (c->state == before || c->state == FY_CONN_CLOSED)
+            return;
+        if (c->state == FY_CONN_READING && c->rlen == 0 && !c->readable)
+            return;
+    }
+}
+
+static void conn_on_io(struct fy_io *io, uint32_t events)
+{
+    struct fy_conn *c = container_of(io, struct fy_conn, io);
+    if (c->state == FY_CONN_CLOSED)
+        return; /* an event harvested in the same turn the connection closed */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        c->peer_closed = true;
+    if (events & EPOLLERR) {
+        fy_conn_close(c);
+        return;
+    }
+    conn_advance(c);
+}
+
+static void conn_on_timeout(struct fy_timer *t)
+{
+    struct fy_conn *c = container_of(t, struct fy_conn, timer);
+    /* A client that started a request and stalled gets a 408; an idle one,
+     * or one we cannot send to, is simply closed. */
+    if (c->state == FY_CONN_READING && c->rlen > 0) {
+        c->have_request = false;
+        c->keep_alive = false;
+        conn_respond_error(c, 408);
+        conn_advance(c);
+        return;
+    }
+    fy_conn_close(c);
+}
+
+int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer)
+{
+    char *rbuf = c->rbuf, *wbuf = c->wbuf;
+    if (!rbuf)
+        rbuf = malloc(srv->cfg.max_request_header_size);
+    if (!wbuf)
+        wbuf = malloc(FY_CONN_HEAD_BUFFER);
+    *c = (struct fy_conn){
+        .io = {.fd = fd, .handler = conn_on_io},
+        .srv = srv,
+        .timer = {.handler = conn_on_timeout},
+        .state = FY_CONN_READING,
+        .peer = *peer,
+        .rbuf = rbuf,
+        .wbuf = wbuf,
+        .file = {.fd = -1},
+        .xfer = {.wake = conn_wake},
+    };
+    if (!rbuf || !wbuf)
+        return -ENOMEM;
+    int err = fy_loop_add(&srv->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    if (err)
+        return err;
+    conn_arm(c, &srv->header_timeouts);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* A client connection and its state machine:
+ *
+ *   READING ──head parsed──► DISCARDING (request body) ──► SENDING ──done──┐
+ *      ▲                                                                   │
+ *      └──────── keep-alive: next (maybe pipelined) request ◄──────────────┘
+ *
+ * One request is handled at a time, so responses leave in request order and
+ * a flood of pipelined requests waits in the socket, bounded by the read
+ * buffer.  Each state has its timer: header timeout while a head arrives,
+ * keep-alive timeout while idle, write timeout while a response stalls. */
+#ifndef FY_CONN_H
+#define FY_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "backend/backend.h"
+#include "event/loop.h"
+#include "file/file.h"
+#include "http/http_parse.h"
+
+struct fy_server;
+
+enum fy_conn_state {
+    FY_CONN_READING,
+    FY_CONN_DISCARDING,
+    FY_CONN_SENDING,
+    FY_CONN_LINGERING,           /* answered and closing: drain what the client still sends */
+    FY_CONN_CLOSED,
+};
+
+#define FY_CONN_HEAD_BUFFER 4096 /* the response head, or a whole error response */
+
+struct fy_conn {
+    struct fy_io io;
+    struct fy_server *srv;
+    struct fy_conn *prev, *next; /* in the server's active or free list */
+    struct fy_timer timer;
+    enum fy_conn_state state;
+    bool readable;               /* data may wait in the socket */
+    bool peer_closed;            /* the client shut its side (RDHUP) */
+    bool keep_alive;             /* after the current response */
+    bool have_request;           /* req is valid (for the access log) */
+    unsigned nrequests;
+    struct sockaddr_storage peer;
+
+    char *rbuf;                  /* the request head(s), cfg max size */
+    size_t rlen;
+    struct fy_request req;
+    size_t consumed;             /* bytes of rbuf the current request used */
+    uint64_t discard_left;       /* request body bytes still to drop */
+
+    char *wbuf;                  /* FY_CONN_HEAD_BUFFER bytes */
+    struct fy_file file;
+    struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
+    int status;
+    uint64_t body_bytes;         /* for the access log */
+};
+
+/* Takes over a freshly accepted socket (already non-blocking). */
+int  fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer);
+
+/* Ends the connection now; safe to call in any state. */
+void fy_conn_close(struct fy_conn *c);
+
+/* Graceful stop: close if idle, otherwise close after the current response. */
+void fy_conn_shutdown(struct fy_conn *c);
+
+#endif
