@@ -184,7 +184,10 @@ EOF
 start_ferry() {
     local port=$1 extra=()
     read -r -a extra <<<"${FERRY_ARGS:-}"
-    taskset -c 0 "$FERRY_BIN" -r "$DOCROOT" -l "127.0.0.1:$port" "${extra[@]}" \
+    # The same keep-alive allowance as the peers get (keepalive_requests /
+    # server.max-keep-alive-requests): unlimited, so no run measures reconnects.
+    printf 'max-keepalive-requests = 0\naccess-log = off\n' >"$WORK/ferry.conf"
+    taskset -c 0 "$FERRY_BIN" -c "$WORK/ferry.conf" -r "$DOCROOT" -l "127.0.0.1:$port" "${extra[@]}" \
         >"$WORK/ferry.out" 2>&1 &
     PIDS[ferry]=$!
 }

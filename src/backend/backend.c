@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <string.h>
 
 static const struct fy_backend_ops *const backends[] = {
@@ -46,6 +48,51 @@ enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more)
         }
         t->head += n;
         t->head_len -= (size_t)n;
+    }
+    return FY_SEND_DONE;
+}
+
+/* Moves the head and body cursors past n written bytes. */
+static void transfer_advance(struct fy_transfer *t, size_t n)
+{
+    size_t from_head = n < t->head_len ? n : t->head_len;
+    t->head += from_head;
+    t->head_len -= from_head;
+    t->offset += (off_t)(n - from_head);
+}
+
+enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size_t bufsize, size_t budget)
+{
+    while (t->offset < t->end || t->head_len > 0) {
+        if (budget == 0)
+            return FY_SEND_YIELD;
+        off_t left = t->end - t->offset;
+        size_t want = budget < bufsize ? budget : bufsize;
+        if ((off_t)want > left)
+            want = (size_t)left;
+        ssize_t got = want ? pread(t->file_fd, buf, want, t->offset) : 0;
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            t->error = errno;
+            return FY_SEND_ERROR;
+        }
+        if (got == 0 && want > 0) { /* the file shrank under us */
+            t->error = ENODATA;
+            return FY_SEND_ERROR;
+        }
+        struct iovec iov[2] = {{(void *)t->head, t->head_len}, {buf, (size_t)got}};
+        ssize_t n = writev(t->sock, iov, 2);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return FY_SEND_AGAIN;
+            t->error = errno;
+            return FY_SEND_ERROR;
+        }
+        transfer_advance(t, (size_t)n);
+        budget = (size_t)n < budget ? budget - (size_t)n : 0;
     }
     return FY_SEND_DONE;
 }

@@ -76,6 +76,12 @@ extern const struct fy_backend_ops fy_backend_writev;
  * Returns FY_SEND_DONE once it is all out, FY_SEND_AGAIN or FY_SEND_ERROR. */
 enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more);
 
+/* Copies through user space: pread() up to bufsize bytes of the file into
+ * buf, then writev() what is left of the head with them.  The offset only
+ * advances by bytes the socket took, so buf may be shared by every
+ * transfer.  Same results as send(). */
+enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size_t bufsize, size_t budget);
+
 /* The backend named `name` in the table, or NULL. */
 const struct fy_backend_ops *fy_backend_find(const char *name);
 

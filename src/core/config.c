@@ -447,6 +447,10 @@ static const struct key keys[] = {
            0, 1ULL << 30, size_units),
     NUMBER("send-chunk-size", "512k", set_size, send_chunk_size,
            4ULL << 10, 64ULL << 20, size_units),
+    NUMBER("open-file-cache-size", "1000", set_unsigned, open_file_cache_size,
+           0, 100000, plain_units),
+    NUMBER("open-file-cache-ttl", "1s", set_duration, open_file_cache_ttl_ms,
+           1, 3600 * 1000, time_units),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -49,6 +49,8 @@ struct fy_config {
     int64_t write_timeout_ms;    /* no progress sending a response */
     int64_t shutdown_timeout_ms; /* graceful stop: longest wait for responses */
     size_t send_chunk_size;      /* bytes one connection may send per loop turn */
+    unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
+    int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
 };
 
 /* Fills the built-in defaults (listen 127.0.0.1:8080, docroot ".", ...). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -288,12 +289,33 @@ static void init_timers(struct fy_server *srv)
 
 static int open_docroot(struct fy_server *srv, char *err, size_t errlen)
 {
-    srv->docroot_fd = open(srv->cfg.docroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (srv->docroot_fd < 0) {
-        snprintf(err, errlen, "docroot %s: %s", srv->cfg.docroot, strerror(errno));
+    const struct fy_config *cfg = &srv->cfg;
+    struct fy_docroot *root = &srv->root;
+    root->index = cfg->index_files;
+    root->nindex = cfg->nindex;
+    root->mime = &srv->mime;
+    root->fd = open(cfg->docroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root->fd < 0) {
+        snprintf(err, errlen, "docroot %s: %s", cfg->docroot, strerror(errno));
+        return -1;
+    }
+    if (fy_file_cache_init(&root->cache, cfg->open_file_cache_size, cfg->open_file_cache_ttl_ms)) {
+        snprintf(err, errlen, "open-file cache: out of memory");
         return -1;
     }
     return 0;
+}
+
+/* Connections and cached files each hold a descriptor: take all the
+ * kernel allows this process, as nginx's worker_rlimit_nofile would. */
+static void raise_fd_limit(struct fy_server *srv)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            fy_log(&srv->log, FY_LOG_WARN, "cannot raise the file descriptor limit: %s", strerror(errno));
+    }
 }
 
 static int open_mime(struct fy_server *srv, char *err, size_t errlen)
@@ -319,15 +341,17 @@ static int open_backend(struct fy_server *srv, char *err, size_t errlen)
 
 int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, char *err, size_t errlen)
 {
-    *srv = (struct fy_server){.cfg = *cfg, .docroot_fd = -1, .signals = {.fd = -1}, .log = {.error_fd = -1, .access_fd = -1}};
+    *srv = (struct fy_server){.cfg = *cfg, .root = {.fd = -1}, .signals = {.fd = -1}, .log = {.error_fd = -1, .access_fd = -1}};
     int rc = fy_loop_init(&srv->loop);
     if (rc < 0) {
         snprintf(err, errlen, "epoll: %s", strerror(-rc));
         return -1;
     }
     init_timers(srv);
-    if (fy_log_open(&srv->log, &srv->cfg, err, errlen) || open_docroot(srv, err, errlen) ||
-        open_mime(srv, err, errlen) || open_backend(srv, err, errlen) || watch_signals(srv, err, errlen))
+    if (fy_log_open(&srv->log, &srv->cfg, err, errlen))
+        return -1;
+    raise_fd_limit(srv);
+    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) || watch_signals(srv, err, errlen))
         return -1;
     for (size_t i = 0; i < cfg->nlisten; i++)
         if (listen_on(srv, &cfg->listen[i], err, errlen))
@@ -356,9 +380,10 @@ void fy_server_free(struct fy_server *srv)
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
+    fy_file_cache_free(&srv->root.cache);
     fy_mime_free(&srv->mime);
-    if (srv->docroot_fd >= 0)
-        close(srv->docroot_fd);
+    if (srv->root.fd >= 0)
+        close(srv->root.fd);
     if (srv->signals.fd >= 0)
         close(srv->signals.fd);
     fy_log_close(&srv->log);

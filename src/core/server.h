@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "event/loop.h"
+#include "file/file.h"
 #include "file/mime.h"
 #include "http/http_response.h"
 
@@ -28,7 +29,7 @@ struct fy_server {
     struct fy_log log;
     struct fy_mime_table mime;
     struct fy_backend *backend;
-    int docroot_fd;
+    struct fy_docroot root;
 
     struct fy_listener listeners[FY_CONFIG_MAX_LISTEN];
     size_t nlisteners;

@@ -54,23 +54,23 @@ static int open_and_stat(int dirfd, const char *name, struct fy_file *f)
     return 0;
 }
 
-/* Tries each index file in the directory `dir` ("" for the root). */
-static int open_index(int docroot_fd, const struct fy_path *dir, const char (*index)[256],
-                      size_t nindex, struct fy_file *f)
+/* Tries each index file in the directory `dir` ("" for the root); on
+ * success *opened is the index name, for the MIME type. */
+static int open_index(const struct fy_docroot *root, const struct fy_path *dir, struct fy_file *f,
+                      const char **opened)
 {
     char name[sizeof dir->name];
-    for (size_t i = 0; i < nindex; i++) {
-        int n = snprintf(name, sizeof name, "%s%s%s", dir->name, dir->len ? "/" : "", index[i]);
+    for (size_t i = 0; i < root->nindex; i++) {
+        int n = snprintf(name, sizeof name, "%s%s%s", dir->name, dir->len ? "/" : "", root->index[i]);
         if (n < 0 || (size_t)n >= sizeof name)
             return 414;
-        int status = open_and_stat(docroot_fd, name, f);
+        int status = open_and_stat(root->fd, name, f);
         if (status == 404)
             continue;
         if (status)
             return status;
         if (S_ISREG(f->st.st_mode)) {
-            f->name = index[i];
-            f->name_len = strlen(index[i]);
+            *opened = root->index[i];
             return 0;
         }
         fy_file_close(f);
@@ -78,30 +78,68 @@ static int open_index(int docroot_fd, const struct fy_path *dir, const char (*in
     return 403; /* a directory without an index, and listings are off */
 }
 
-int fy_file_open(int docroot_fd, const struct fy_path *path, const char (*index)[256],
-                 size_t nindex, struct fy_file *f)
+static int open_uncached(const struct fy_docroot *root, const struct fy_path *path, struct fy_file *f)
 {
-    *f = (struct fy_file){.fd = -1, .name = path->name, .name_len = path->len};
-    int status = open_and_stat(docroot_fd, path->name, f);
+    int status = open_and_stat(root->fd, path->name, f);
     if (status)
         return status;
+    const char *opened = path->name;
     if (S_ISDIR(f->st.st_mode)) {
         fy_file_close(f);
         if (!path->trailing_slash)
             return 301;
-        return open_index(docroot_fd, path, index, nindex, f);
-    }
-    if (!S_ISREG(f->st.st_mode) || path->trailing_slash) {
+        status = open_index(root, path, f, &opened);
+        if (status)
+            return status;
+    } else if (!S_ISREG(f->st.st_mode) || path->trailing_slash) {
         fy_file_close(f);
         return path->trailing_slash ? 404 : 403;
+    }
+    f->content_type = fy_mime_lookup(root->mime, opened, strlen(opened));
+    return 0;
+}
+
+static void use_entry(struct fy_file *f, struct fy_file_cache_entry *e)
+{
+    f->cached = e;
+    f->fd = e->fd;
+    f->st = e->st;
+    f->content_type = e->content_type;
+}
+
+int fy_file_open(struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
+{
+    *f = (struct fy_file){.fd = -1};
+    /* "dir" and "dir/" answer differently (301 and the index): both in the key. */
+    char key[sizeof path->name + 1];
+    size_t key_len = path->len;
+    memcpy(key, path->name, key_len);
+    if (path->trailing_slash)
+        key[key_len++] = '/';
+
+    struct fy_file_cache_entry *e = fy_file_cache_get(&root->cache, key, key_len, now_ms);
+    if (e) {
+        use_entry(f, e);
+        return 0;
+    }
+    int status = open_uncached(root, path, f);
+    if (status)
+        return status;
+    e = fy_file_cache_put(&root->cache, key, key_len, f->fd, &f->st, now_ms);
+    if (e) {
+        e->content_type = f->content_type;
+        use_entry(f, e);
     }
     return 0;
 }
 
 void fy_file_close(struct fy_file *f)
 {
-    if (f->fd >= 0)
+    if (f->cached)
+        fy_file_cache_release(f->cached);
+    else if (f->fd >= 0)
         close(f->fd);
+    f->cached = NULL;
     f->fd = -1;
 }
 

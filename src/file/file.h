@@ -3,28 +3,39 @@
  * Names are resolved with openat2(RESOLVE_BENEATH) on the docroot's
  * directory fd, so neither '..' nor a symlink can lead outside it; the
  * kernel enforces what path.c already checked.  A directory is answered by
- * its first index file that exists. */
+ * its first index file that exists.  Files opened recently come from the
+ * docroot's open-file cache. */
 #ifndef FY_FILE_H
 #define FY_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
+#include "file/file_cache.h"
+#include "file/mime.h"
 #include "file/path.h"
 
-struct fy_file {
-    int fd;              /* -1 when not open */
-    struct stat st;
-    const char *name;    /* what was opened, for the MIME type: path or index name */
-    size_t name_len;
+struct fy_docroot {
+    int fd;                          /* the directory, O_DIRECTORY */
+    const char (*index)[256];        /* index-file names */
+    size_t nindex;
+    const struct fy_mime_table *mime;
+    struct fy_file_cache cache;
 };
 
-/* Opens path (from fy_path_resolve) under docroot_fd.  Returns 0 with
- * f->fd open on a regular file, or the status to answer with: 301 (a
- * directory named without its trailing slash), 403, 404, 414, 500 or 503
- * (out of file descriptors).  `index` lists nindex index-file names. */
-int fy_file_open(int docroot_fd, const struct fy_path *path, const char (*index)[256],
-                 size_t nindex, struct fy_file *f);
+struct fy_file {
+    int fd;                          /* -1 when not open */
+    struct stat st;
+    const char *content_type;
+    struct fy_file_cache_entry *cached; /* owns fd when set */
+};
+
+/* Opens path (from fy_path_resolve).  Returns 0 with f->fd open on a
+ * regular file, or the status to answer with: 301 (a directory named
+ * without its trailing slash), 403, 404, 414, 500 or 503 (out of file
+ * descriptors). */
+int fy_file_open(struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f);
 
 void fy_file_close(struct fy_file *f);
 

@@ -5,7 +5,6 @@
 
 #include "core/server.h"
 #include "file/file.h"
-#include "file/mime.h"
 #include "file/path.h"
 #include "http/conn.h"
 #include "http/http_response.h"
@@ -41,12 +40,11 @@ static int respond_file(struct fy_conn *c)
     const struct fy_request *r = &c->req;
     const struct stat *st = &c->file.st;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    const char *type = fy_mime_lookup(&c->srv->mime, c->file.name, c->file.name_len);
     char date[FY_HTTP_DATE_LEN + 1], etag[FY_ETAG_MAX];
 
     fy_response_start(&b, 200, fy_server_date(c->srv));
     fy_buf_puts(&b, "Content-Type: ");
-    fy_buf_puts(&b, type);
+    fy_buf_puts(&b, c->file.content_type);
     fy_buf_puts(&b, "\r\nContent-Length: ");
     fy_buf_put_u64(&b, (uint64_t)st->st_size);
     fy_buf_put(&b, "\r\n", 2);
@@ -73,7 +71,6 @@ static int respond_file(struct fy_conn *c)
 int fy_handler_respond(struct fy_conn *c)
 {
     const struct fy_request *r = &c->req;
-    const struct fy_config *cfg = &c->srv->cfg;
     if (r->method == FY_METHOD_UNKNOWN)
         return 501;
     if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
@@ -83,7 +80,7 @@ int fy_handler_respond(struct fy_conn *c)
     int status = fy_path_resolve(r->path.p, r->path.len, &path);
     if (status)
         return status;
-    status = fy_file_open(c->srv->docroot_fd, &path, cfg->index_files, cfg->nindex, &c->file);
+    status = fy_file_open(&c->srv->root, &path, c->srv->loop.now_ms, &c->file);
     if (status == 301)
         return respond_redirect(c);
     if (status)

@@ -528,12 +528,10 @@ static int settle_host(struct fy_request *req, size_t host_lines)
     struct fy_str authority;
     if (host_lines > 1)
         return 400;
-    if (host_lines == 0 && req->version_minor == 1)
+    if (req->host.len == 0 && req->version_minor == 1)
         return 400;
-    if (host_lines == 1) {
-        if (req->host.len == 0 ? req->version_minor == 1 : !host_is_valid(req->host, false))
-            return 400;
-    }
+    if (req->host.len > 0 && !host_is_valid(req->host, false))
+        return 400;
     if (absolute_form_authority(req->target, &authority))
         req->host = authority;
     return 0;

@@ -212,7 +212,8 @@ static void test_bare_line_break_in_partial_head(void)
 static void test_head_limits(void)
 {
     char buf[512];
-    const char *line = "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"; /* 64 */
+    /* 64 bytes */
+    const char *line = "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n";
     size_t line_len = strlen(line);
     CHECK_INT(line_len, 64);
 
@@ -565,44 +566,47 @@ static void test_host_rules(void)
     CHECK_INT(req.host.len, 0);
 }
 
+/* The start of a request head, for the tables below. */
+#define POST11 "POST / HTTP/1.1\r\nHost: a\r\n"
+
 static const struct status_case length_cases[] = {
-    CASE("same twice", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 0),
-    CASE("different", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
-    CASE("list same", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5,5\r\n\r\n", 0),
-    CASE("list different", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", 400),
-    CASE("list then line", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\ncontent-length: 7\r\n\r\n", 400),
-    CASE("trailing comma", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\r\n\r\n", 400),
-    CASE("leading comma", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,5\r\n\r\n", 400),
-    CASE("plus", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400),
-    CASE("minus", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", 400),
-    CASE("space inside", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400),
-    CASE("empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400),
-    CASE("blank", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  \r\n\r\n", 400),
-    CASE("hex", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400),
-    CASE("decimal point", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1.0\r\n\r\n", 400),
-    CASE("letters", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400),
-    CASE("2^63", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775808\r\n\r\n", 400),
-    CASE("2^64", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 400),
-    CASE("huge", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 400),
-    CASE("second one bad", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5x\r\n\r\n", 400),
+    CASE("same twice", POST11 "Content-Length: 5\r\nContent-Length: 5\r\n\r\n", 0),
+    CASE("different", POST11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
+    CASE("list same", POST11 "Content-Length: 5, 5,5\r\n\r\n", 0),
+    CASE("list different", POST11 "Content-Length: 5, 6\r\n\r\n", 400),
+    CASE("list then line", POST11 "Content-Length: 5,5\r\ncontent-length: 7\r\n\r\n", 400),
+    CASE("trailing comma", POST11 "Content-Length: 5,\r\n\r\n", 400),
+    CASE("leading comma", POST11 "Content-Length: ,5\r\n\r\n", 400),
+    CASE("plus", POST11 "Content-Length: +5\r\n\r\n", 400),
+    CASE("minus", POST11 "Content-Length: -5\r\n\r\n", 400),
+    CASE("space inside", POST11 "Content-Length: 1 2\r\n\r\n", 400),
+    CASE("empty", POST11 "Content-Length:\r\n\r\n", 400),
+    CASE("blank", POST11 "Content-Length:  \r\n\r\n", 400),
+    CASE("hex", POST11 "Content-Length: 0x10\r\n\r\n", 400),
+    CASE("decimal point", POST11 "Content-Length: 1.0\r\n\r\n", 400),
+    CASE("letters", POST11 "Content-Length: abc\r\n\r\n", 400),
+    CASE("2^63", POST11 "Content-Length: 9223372036854775808\r\n\r\n", 400),
+    CASE("2^64", POST11 "Content-Length: 18446744073709551616\r\n\r\n", 400),
+    CASE("huge", POST11 "Content-Length: 99999999999999999999999999\r\n\r\n", 400),
+    CASE("second one bad", POST11 "Content-Length: 5\r\nContent-Length: 5x\r\n\r\n", 400),
 };
 
 static void test_content_length(void)
 {
     run_status_table(length_cases, TABLE_LEN(length_cases));
 
-    CHECK_INT(PARSE("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  42 \r\n\r\n"), 0);
+    CHECK_INT(PARSE(POST11 "Content-Length:  42 \r\n\r\n"), 0);
     CHECK(req.has_content_length);
     CHECK_INT(req.content_length, 42);
 
-    CHECK_INT(PARSE("POST / HTTP/1.1\r\nHost: a\r\ncontent-LENGTH: 0\r\n\r\n"), 0);
+    CHECK_INT(PARSE(POST11 "content-LENGTH: 0\r\n\r\n"), 0);
     CHECK(req.has_content_length);
     CHECK_INT(req.content_length, 0);
 
-    CHECK_INT(PARSE("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\nContent-Length: 7\r\n\r\n"), 0);
+    CHECK_INT(PARSE(POST11 "Content-Length: 007\r\nContent-Length: 7\r\n\r\n"), 0);
     CHECK_INT(req.content_length, 7);
 
-    CHECK_INT(PARSE("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n"), 0);
+    CHECK_INT(PARSE(POST11 "Content-Length: 9223372036854775807\r\n\r\n"), 0);
     CHECK(req.content_length == 9223372036854775807ULL);
 
     CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
@@ -611,13 +615,15 @@ static void test_content_length(void)
 }
 
 static const struct status_case te_cases[] = {
-    CASE("chunked on 1.1", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
-    CASE("lowercase name", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n", 501),
-    CASE("gzip, chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    CASE("chunked on 1.1", POST11 "Transfer-Encoding: chunked\r\n\r\n", 501),
+    CASE("lowercase name", POST11 "transfer-encoding: chunked\r\n\r\n", 501),
+    CASE("gzip, chunked", POST11 "Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
     CASE("on GET", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
     CASE("on 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-    CASE("with Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-    CASE("Content-Length after", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
+    CASE("with Content-Length",
+         POST11 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    CASE("Content-Length after",
+         POST11 "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
     CASE("and no Host", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
 };
 

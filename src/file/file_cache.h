@@ -1,0 +1,57 @@
+/* Open files kept for reuse, so a popular file costs no open(), fstat()
+ * and close() per request.
+ *
+ * An entry is trusted for `ttl` (default one second, like lighttpd's stat
+ * cache), then dropped and the file opened afresh: a file replaced on disk
+ * is served new within a ttl.  Entries are reference-counted: one that is
+ * evicted or expired while a transfer still sends from it keeps its fd
+ * until that transfer ends.  Bounded by `max` entries, least recently used
+ * first out. */
+#ifndef FY_FILE_CACHE_H
+#define FY_FILE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct fy_file_cache_entry {
+    struct fy_file_cache_entry *hash_next;
+    struct fy_file_cache_entry *lru_prev, *lru_next;
+    uint32_t hash;
+    unsigned refs;               /* the table's, plus one per user */
+    bool in_table;
+    int fd;
+    struct stat st;
+    int64_t expires_ms;
+    const char *content_type;    /* set by the caller on a miss */
+    size_t key_len;
+    char key[];
+};
+
+struct fy_file_cache {
+    struct fy_file_cache_entry **buckets;
+    size_t nbuckets;             /* a power of two */
+    size_t count, max;
+    int64_t ttl_ms;
+    struct fy_file_cache_entry *lru_head, *lru_tail; /* head: most recent */
+};
+
+int  fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms);
+void fy_file_cache_free(struct fy_file_cache *c);
+
+/* A fresh entry for key, with a reference taken, or NULL. */
+struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const char *key,
+                                              size_t key_len, int64_t now_ms);
+
+/* Keeps fd (now owned by the cache) under key.  Returns the entry with a
+ * reference taken for the caller, or NULL (cache off or out of memory: the
+ * caller keeps fd). */
+struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const char *key,
+                                              size_t key_len, int fd, const struct stat *st,
+                                              int64_t now_ms);
+
+/* Drops a reference; the fd closes when the last one goes. */
+void fy_file_cache_release(struct fy_file_cache_entry *e);
+
+#endif

@@ -1,0 +1,428 @@
+"""Shared helpers of the integration tests: the server process, a raw HTTP
+client on plain sockets, and assertions used by several test files.
+
+Only the Python standard library is used (the suite runs under Debian's
+python3 with its pytest package)."""
+
+import email.utils
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+SANITIZED = os.environ.get("FERRY_SANITIZED", "") not in ("", "0")
+SCALE = 3 if SANITIZED else 1
+
+# The backends every file-serving test runs against.
+BACKENDS = [b for b in os.environ.get("FERRY_BACKENDS", "sendfile,writev").split(",") if b]
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
+
+
+def T(seconds):
+    """A timeout, stretched when the server runs under the sanitizers."""
+    return seconds * SCALE
+
+
+def ferry_bin():
+    path = Path(os.environ.get("FERRY_BIN", "build/ferry"))
+    if not path.is_absolute():
+        path = REPO / path
+    return str(path)
+
+
+def free_port(host="127.0.0.1", family=socket.AF_INET):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run_ferry(args, timeout=None, cwd=None):
+    """Runs the binary to completion (for -h, -V, -t and start-up errors)."""
+    return subprocess.run([ferry_bin(), *args], capture_output=True, text=True,
+                          timeout=timeout or T(10), cwd=cwd)
+
+
+def assert_no_sanitizer_report(text):
+    for marker in SANITIZER_MARKERS:
+        assert marker not in text, "sanitizer report in ferry's stderr:\n" + text[-4000:]
+
+
+def write_config(path, config):
+    """config: a str (written as is) or a dict; a list value repeats the key."""
+    if isinstance(config, str):
+        Path(path).write_text(config)
+        return
+    lines = []
+    for key, value in config.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            lines.append(f"{key} = {v}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+class Ferry:
+    """One ferry process on a free loopback port."""
+
+    _serial = 0
+
+    def __init__(self, workdir, docroot=None, backend=None, config=None, args=(),
+                 listen=True, port=None, host="127.0.0.1", wrapper=(), preexec_fn=None):
+        Ferry._serial += 1
+        self.workdir = Path(workdir)
+        self.name = f"ferry{Ferry._serial}"
+        self.docroot = docroot
+        self.backend = backend
+        self.config = config
+        self.extra_args = list(args)
+        self.listen = listen          # True: add -l 127.0.0.1:<free port>
+        self.wrapper = list(wrapper)
+        self.preexec_fn = preexec_fn
+        self.port = port              # with listen=False: the port the arguments name
+        self.host = host              # where wait_ready() connects
+        self.proc = None
+        self.returncode = None
+        self.stderr_path = self.workdir / f"{self.name}.stderr"
+        self.stdout_path = self.workdir / f"{self.name}.stdout"
+        self.config_path = self.workdir / f"{self.name}.conf" if config is not None else None
+
+    # --- starting ---------------------------------------------------------
+
+    def argv(self):
+        argv = [*self.wrapper, ferry_bin()]
+        if self.config_path:
+            argv += ["-c", str(self.config_path)]
+        if self.docroot is not None:
+            argv += ["-r", str(self.docroot)]
+        if self.listen:
+            argv += ["-l", f"127.0.0.1:{self.port}"]
+        if self.backend:
+            argv += ["-B", self.backend]
+        return argv + self.extra_args
+
+    def start(self, wait=True):
+        if self.config_path:
+            write_config(self.config_path, self.config)
+        for _ in range(5):  # another process may grab the free port first
+            if self.listen:
+                self.port = free_port()
+            with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
+                self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                             cwd=self.workdir, preexec_fn=self.preexec_fn)
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except RuntimeError:
+                if self.listen and "in use" in self.stderr:
+                    self.proc.wait()
+                    continue
+                raise
+        raise RuntimeError("no free port found")
+
+    def wait_ready(self, port=None, timeout=None):
+        port = port or self.port
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        deadline = time.monotonic() + (timeout or T(5))
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.returncode = rc
+                raise RuntimeError(f"ferry exited with {rc} before accepting connections:\n{self.stderr}")
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.settimeout(1)
+                    s.connect((self.host, port))
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ferry does not accept connections on port {port}:\n{self.stderr}")
+            time.sleep(0.02)
+
+    # --- stopping ---------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def send_signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def wait_exit(self, timeout=None):
+        """Waits for the process to end; kills it and fails if it hangs."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout or T(10))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"ferry (pid {self.proc.pid}) did not exit in time; killed.\n{self.stderr}")
+        return self.returncode
+
+    def stop(self, sig=signal.SIGTERM, timeout=None, expect_rc=0):
+        """Signals the server, waits, and asserts a clean exit."""
+        if self.proc.poll() is None:
+            self.send_signal(sig)
+        rc = self.wait_exit(timeout)
+        assert rc == expect_rc, f"ferry exited with {rc}, expected {expect_rc}:\n{self.stderr[-4000:]}"
+        self.check_sanitizers()
+        return rc
+
+    def check_sanitizers(self):
+        if SANITIZED:
+            assert_no_sanitizer_report(self.stderr)
+
+    # --- talking to it ----------------------------------------------------
+
+    def client(self, **kw):
+        kw.setdefault("host", self.host)
+        return Client(self.port, **kw)
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+# --- a raw HTTP client ------------------------------------------------------
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, head_raw):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # [(name, value)] as received
+        self.body = body
+        self.head_raw = head_raw
+
+    def all(self, name):
+        name = name.lower()
+        return [v for n, v in self.headers if n.lower() == name]
+
+    def header(self, name):
+        values = self.all(name)
+        assert len(values) <= 1, f"header {name} sent {len(values)} times: {values}"
+        return values[0] if values else None
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers} body={len(self.body)}B>"
+
+
+STATUS_LINE = re.compile(rb"^HTTP/1\.1 (\d{3}) ([^\r\n]*)$")
+
+
+class Client:
+    """A blocking socket with its own buffer, reading responses strictly."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=None, rcvbuf=None, nodelay=True):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if nodelay:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout or T(5)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data, segment=None, delay=0.0):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        if not segment:
+            self.sock.sendall(data)
+            return
+        for i in range(0, len(data), segment):
+            self.sock.sendall(data[i:i + segment])
+            if delay:
+                time.sleep(delay)
+
+    def _recv(self, timeout=None, size=65536):
+        """Appends what arrives to buf; returns False at EOF (or reset)."""
+        if self.eof:
+            return False
+        self.sock.settimeout(timeout if timeout is not None else self.timeout)
+        try:
+            chunk = self.sock.recv(size)
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def read_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            if not self._recv():
+                raise ConnectionClosed(f"connection closed before a full response head; got {self.buf[:300]!r}")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        return head
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._recv(size=max(65536, min(n - len(self.buf), 1 << 20))):
+                raise ConnectionClosed(f"connection closed after {len(self.buf)} of {n} body bytes")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self, method="GET"):
+        head = self.read_head()
+        lines = head.split(b"\r\n")
+        m = STATUS_LINE.match(lines[0])
+        assert m, f"bad status line {lines[0]!r}"
+        headers = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            assert sep and name and name == name.strip(), f"bad response header line {line!r}"
+            headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+        status = int(m.group(1))
+        resp = Response("HTTP/1.1", status, m.group(2).decode("latin-1"), headers, b"", head)
+        cl = resp.header("content-length")
+        if method == "HEAD" or status in (204, 304):
+            return resp
+        assert cl is not None, f"response without Content-Length: {head!r}"
+        assert re.fullmatch(r"\d+", cl), f"bad Content-Length {cl!r}"
+        resp.body = self.read_exact(int(cl))
+        return resp
+
+    def request(self, *args, method="GET", **kw):
+        self.send(build_request(*args, method=method, **kw))
+        return self.read_response(method)
+
+    def wait_closed(self, timeout=None):
+        """Reads until EOF/reset. Returns (closed, extra bytes received)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else T(5))
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                self._recv(timeout=left)
+            except socket.timeout:
+                break
+        extra, self.buf = self.buf, b""
+        return self.eof, extra
+
+    def assert_closed(self, timeout=None):
+        closed, extra = self.wait_closed(timeout)
+        assert extra == b"", f"unexpected bytes after the response: {extra[:300]!r}"
+        assert closed, "the server did not close the connection"
+
+    def assert_open(self, wait=0.3):
+        """Nothing arrives and the server does not close within `wait`."""
+        closed, extra = self.wait_closed(wait)
+        assert extra == b"", f"unexpected bytes: {extra[:300]!r}"
+        assert not closed, "the server closed the connection"
+
+
+def build_request(path="/", method="GET", version="HTTP/1.1", headers=None, host="localhost", body=b""):
+    lines = [f"{method} {path} {version}"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    for item in (headers.items() if isinstance(headers, dict) else headers or []):
+        lines.append(f"{item[0]}: {item[1]}")
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return data + (body.encode() if isinstance(body, str) else body)
+
+
+def fetch(port, path="/", method="GET", **kw):
+    """One request on a fresh connection."""
+    with Client(port) as c:
+        return c.request(path, method=method, **kw)
+
+
+def raw_exchange(port, data, method="GET", segment=None, delay=0.0):
+    """Sends raw bytes, reads one response, then whether the server closed."""
+    with Client(port) as c:
+        c.send(data, segment=segment, delay=delay)
+        resp = c.read_response(method)
+        closed, extra = c.wait_closed(T(2))
+        return resp, closed, extra
+
+
+ERROR_REASONS = {
+    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large",
+    501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+}
+
+
+def assert_error(resp, status, head=False):
+    """An error response: its status, and a small HTML body naming it."""
+    assert resp.status == status, f"expected {status}, got {resp.status} {resp.reason}"
+    if status in ERROR_REASONS:
+        assert resp.reason == ERROR_REASONS[status]
+    ctype = resp.header("content-type")
+    assert ctype is not None and ctype.split(";")[0].strip() == "text/html", ctype
+    cl = int(resp.header("content-length"))
+    assert 0 < cl < 1024, f"error body of {cl} bytes"
+    if head:
+        assert resp.body == b""
+        return
+    assert len(resp.body) == cl
+    text = resp.body.decode("utf-8")
+    assert "<html" in text.lower()
+    assert str(status) in text, text
+    if status in ERROR_REASONS:
+        assert ERROR_REASONS[status] in text, text
+
+
+HTTP_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
+                       r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$")
+
+
+def http_date(ts):
+    return email.utils.formatdate(int(ts), usegmt=True)
+
+
+def wait_until(predicate, timeout, interval=0.02, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def curl(*args, timeout=None):
+    return subprocess.run(["curl", "-sS", "--max-time", str(T(20)), *args], capture_output=True,
+                          timeout=timeout or T(30))
+
+
+def sigterm_safe(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
