@@ -2,12 +2,13 @@
 # first install whatever Debian packages are missing (scripts/deps.sh).
 
 CC       ?= gcc
-PKGS     :=
+PKGS     := liburing
+LIBS     := -laio
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
-LDLIBS   += $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
+LDLIBS   += $(if $(PKGS),$(shell pkg-config --libs $(PKGS))) $(LIBS)
 
 BUILD    ?= build
 SRCS     := $(sort $(wildcard src/*/*.c))

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 static const struct fy_backend_ops *const backends[] = {
     &fy_backend_sendfile,
     &fy_backend_writev,
+    &fy_backend_aio,
 };
 
 const struct fy_backend_ops *fy_backend_find(const char *name)
@@ -95,4 +97,42 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
         budget = (size_t)n < budget ? budget - (size_t)n : 0;
     }
     return FY_SEND_DONE;
+}
+
+enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_offset, size_t len,
+                                        size_t *budget)
+{
+    while (len > 0) {
+        if (*budget == 0)
+            return FY_SEND_YIELD;
+        size_t want = len < *budget ? len : *budget;
+        ssize_t n = sendfile(t->sock, fd, &fd_offset, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return FY_SEND_AGAIN;
+            t->error = errno;
+            return FY_SEND_ERROR;
+        }
+        if (n == 0) { /* the file ended early: it shrank under us */
+            t->error = ENODATA;
+            return FY_SEND_ERROR;
+        }
+        t->offset += n;
+        len -= (size_t)n;
+        *budget -= (size_t)n;
+    }
+    return FY_SEND_DONE;
+}
+
+enum fy_send_result fy_transfer_send_plain(struct fy_transfer *t, char *small, size_t small_size,
+                                           size_t budget)
+{
+    if (t->head_len > 0 && t->end - t->offset <= (off_t)small_size)
+        return fy_transfer_send_copy(t, small, small_size, budget);
+    enum fy_send_result r = fy_transfer_send_head(t, true);
+    if (r != FY_SEND_DONE)
+        return r;
+    return fy_transfer_send_fd(t, t->file_fd, t->offset, (size_t)(t->end - t->offset), &budget);
 }

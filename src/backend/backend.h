@@ -71,6 +71,7 @@ struct fy_backend {
 /* The table's entries, one file each. */
 extern const struct fy_backend_ops fy_backend_sendfile;
 extern const struct fy_backend_ops fy_backend_writev;
+extern const struct fy_backend_ops fy_backend_aio;
 
 /* Sends what is left of t->head (with MSG_MORE when `more` body follows).
  * Returns FY_SEND_DONE once it is all out, FY_SEND_AGAIN or FY_SEND_ERROR. */
@@ -81,6 +82,18 @@ enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more);
  * advances by bytes the socket took, so buf may be shared by every
  * transfer.  Same results as send(). */
 enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size_t bufsize, size_t budget);
+
+/* Zero-copy: sendfile() len bytes of fd from fd_offset, advancing
+ * t->offset by what was sent and *budget down.  fd is t->file_fd itself, or
+ * a buffer holding t's bytes (the /dev/shm pool).  Same results as send(). */
+enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_offset, size_t len,
+                                        size_t *budget);
+
+/* The sendfile backend's way, for any backend that sends from the page
+ * cache: a body of at most small_size bytes leaves with its head through
+ * fy_transfer_send_copy(small); a larger one as head, then sendfile(). */
+enum fy_send_result fy_transfer_send_plain(struct fy_transfer *t, char *small, size_t small_size,
+                                           size_t budget);
 
 /* The backend named `name` in the table, or NULL. */
 const struct fy_backend_ops *fy_backend_find(const char *name);

@@ -5,14 +5,12 @@
  * A small body goes out with its head in one writev() instead: copying a
  * few KiB costs less than a second system call and the splice set-up of
  * sendfile, and the response leaves in one segment. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/sendfile.h>
 
 #include "backend/backend.h"
 
-#define SENDFILE_COPY_MAX (16 * 1024)
+#define SENDFILE_COPY_MAX (16 * 1024) /* see the file comment */
 
 struct sendfile_backend {
     struct fy_backend base;
@@ -35,32 +33,7 @@ static struct fy_backend *sendfile_create(struct fy_loop *loop, const struct fy_
 static enum fy_send_result sendfile_send(struct fy_backend *b, struct fy_transfer *t, size_t budget)
 {
     struct sendfile_backend *s = (struct sendfile_backend *)b;
-    if (t->head_len > 0 && t->end - t->offset <= (off_t)sizeof s->small)
-        return fy_transfer_send_copy(t, s->small, sizeof s->small, budget);
-    enum fy_send_result r = fy_transfer_send_head(t, true);
-    if (r != FY_SEND_DONE)
-        return r;
-    while (t->offset < t->end) {
-        if (budget == 0)
-            return FY_SEND_YIELD;
-        off_t left = t->end - t->offset;
-        size_t want = (off_t)budget < left ? budget : (size_t)left;
-        ssize_t n = sendfile(t->sock, t->file_fd, &t->offset, want);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return FY_SEND_AGAIN;
-            t->error = errno;
-            return FY_SEND_ERROR;
-        }
-        if (n == 0) { /* the file shrank under us: the promised length cannot be met */
-            t->error = ENODATA;
-            return FY_SEND_ERROR;
-        }
-        budget -= (size_t)n;
-    }
-    return FY_SEND_DONE;
+    return fy_transfer_send_plain(t, s->small, sizeof s->small, budget);
 }
 
 static void sendfile_cancel(struct fy_backend *b, struct fy_transfer *t)

@@ -312,6 +312,17 @@ static int set_log_level(struct fy_config *c, const struct key *k, const char *v
     return fail(msg, len, "unknown level \"%s\" (want error, warn, info or debug)", v);
 }
 
+static int set_bool(struct fy_config *c, const struct key *k, const char *v,
+                    bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    bool on = strcmp(v, "on") == 0;
+    if (!on && strcmp(v, "off") != 0)
+        return fail(msg, len, "\"%s\" is neither on nor off", v);
+    *(bool *)field(c, k) = on;
+    return 0;
+}
+
 static int set_unsigned(struct fy_config *c, const struct key *k, const char *v,
                         bool replace, char *msg, size_t len)
 {
@@ -330,6 +341,20 @@ static int set_size(struct fy_config *c, const struct key *k, const char *v,
     (void)replace;
     if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
         return -1;
+    *(size_t *)field(c, k) = (size_t)n;
+    return 0;
+}
+
+/* O_DIRECT reads need page-aligned lengths. */
+static int set_block_size(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    if (n % 4096 != 0)
+        return fail(msg, len, "\"%s\" is not a multiple of 4k", v);
     *(size_t *)field(c, k) = (size_t)n;
     return 0;
 }
@@ -451,6 +476,12 @@ static const struct key keys[] = {
            0, 100000, plain_units),
     NUMBER("open-file-cache-ttl", "1s", set_duration, open_file_cache_ttl_ms,
            1, 3600 * 1000, time_units),
+    NUMBER("aio-block-size", "1m", set_block_size, aio_block_size,
+           64ULL << 10, 16ULL << 20, size_units),
+    NUMBER("aio-read-ahead", "2", set_unsigned, aio_read_ahead, 1, 16, plain_units),
+    NUMBER("aio-max-inflight", "32", set_unsigned, aio_max_inflight, 1, 1024, plain_units),
+    NUMBER("aio-min-size", "64k", set_size, aio_min_size, 0, 1ULL << 30, size_units),
+    STRING("aio-direct", "on", set_bool, aio_direct),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -51,6 +51,13 @@ struct fy_config {
     size_t send_chunk_size;      /* bytes one connection may send per loop turn */
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
+
+    /* linux-aio-sendfile */
+    size_t aio_block_size;       /* bytes per read */
+    unsigned aio_read_ahead;     /* blocks read ahead per connection */
+    unsigned aio_max_inflight;   /* reads in flight, all connections together */
+    size_t aio_min_size;         /* smaller bodies go through plain sendfile */
+    bool aio_direct;             /* O_DIRECT reads (bypass the page cache) */
 };
 
 /* Fills the built-in defaults (listen 127.0.0.1:8080, docroot ".", ...). */

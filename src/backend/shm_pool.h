@@ -1,0 +1,50 @@
+/* The /dev/shm buffer pool of the asynchronous backends.
+ *
+ * One tmpfs file, created once, unlinked at once, its space reserved with
+ * fallocate (a full /dev/shm is an error at start, not a SIGBUS later) and
+ * mapped MAP_SHARED: a disk read lands in the mapping, and sendfile() sends
+ * the same pages from the file to a socket, so file data never passes
+ * through user space.
+ *
+ * Why a released buffer gets fresh pages: sendfile() hands the socket
+ * references to the tmpfs pages, not copies.  Until the peer has read them
+ * (on loopback, they sit in its receive queue) the pages are still in use,
+ * and a new read into them would change bytes already "sent".  Punching a
+ * hole detaches the old pages — the network keeps them alive as long as it
+ * needs — and the next read fills new ones. */
+#ifndef FY_SHM_POOL_H
+#define FY_SHM_POOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct fy_shm_pool {
+    int fd;                /* the unlinked tmpfs file, for sendfile() */
+    char *base;            /* its mapping, where reads land */
+    size_t block_size;
+    unsigned nblocks;
+    unsigned nfree;
+    unsigned *free_stack;  /* indexes of free blocks */
+};
+
+/* Creates nblocks buffers of block_size bytes in `dir` (normally /dev/shm).
+ * Returns 0, or -1 with a message in err. */
+int  fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
+                      char *err, size_t errlen);
+void fy_shm_pool_free(struct fy_shm_pool *p);
+
+/* A free block's index, or -1 when all are taken. */
+int  fy_shm_pool_get(struct fy_shm_pool *p);
+void fy_shm_pool_put(struct fy_shm_pool *p, unsigned block);
+
+static inline char *fy_shm_pool_addr(const struct fy_shm_pool *p, unsigned block)
+{
+    return p->base + (size_t)block * p->block_size;
+}
+
+static inline off_t fy_shm_pool_offset(const struct fy_shm_pool *p, unsigned block)
+{
+    return (off_t)block * (off_t)p->block_size;
+}
+
+#endif
