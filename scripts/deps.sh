@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest liburing-dev libaio-dev
-          wrk nginx-light lighttpd"
+          strace wrk nginx-light lighttpd"
 
 missing=""
 for p in $PACKAGES; do

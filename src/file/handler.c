@@ -19,8 +19,8 @@ static int respond_redirect(struct fy_conn *c)
     if (n < 0 || (size_t)n >= sizeof location)
         return 414;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive, r->version_minor,
-                      r->method == FY_METHOD_HEAD);
+    c->body_bytes = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
+                                      r->version_minor, r->method == FY_METHOD_HEAD);
     if (b.overflow)
         return 414;
     c->status = 301;

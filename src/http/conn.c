@@ -15,6 +15,8 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void conn_advance(struct fy_conn *c);
+static bool conn_discard(struct fy_conn *c);
+static void conn_next_request(struct fy_conn *c);
 
 static size_t conn_rbuf_size(const struct fy_conn *c)
 {
@@ -114,7 +116,8 @@ static void conn_respond_error(struct fy_conn *c, int status)
     bool head_only = c->have_request && c->req.method == FY_METHOD_HEAD;
     int minor = c->have_request ? c->req.version_minor : 1;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive, minor, head_only);
+    c->body_bytes = fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive, minor,
+                                      head_only);
     c->status = status;
     conn_start_sending(c, b.len);
 }
@@ -129,7 +132,8 @@ static void conn_respond(struct fy_conn *c)
     conn_start_sending(c, c->xfer.head_len);
 }
 
-/* The response is out: log it, then read the next request or close. */
+/* The response is out: log it, drop what is left of the request body,
+ * then read the next request or close. */
 static void conn_finish_response(struct fy_conn *c)
 {
     struct fy_access_entry e = {
@@ -146,11 +150,9 @@ static void conn_finish_response(struct fy_conn *c)
         conn_linger(c);
         return;
     }
-    memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
-    c->rlen -= c->consumed;
-    c->consumed = 0;
-    c->state = FY_CONN_READING;
-    conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
+    c->state = FY_CONN_DISCARDING;
+    if (conn_discard(c))
+        conn_next_request(c);
 }
 
 /* The budget bounds what one connection sends per loop turn, so one fast
@@ -191,6 +193,15 @@ static void conn_wake(struct fy_transfer *t)
 
 /* --- reading -------------------------------------------------------------- */
 
+static void conn_next_request(struct fy_conn *c)
+{
+    memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
+    c->rlen -= c->consumed;
+    c->consumed = 0;
+    c->state = FY_CONN_READING;
+    conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
+}
+
 /* Reads what the socket has into rbuf.  Returns 1 if bytes arrived, 0 if
  * none are there now, -1 if the connection is gone (and closed). */
 static int conn_fill(struct fy_conn *c)
@@ -219,7 +230,8 @@ static int conn_fill(struct fy_conn *c)
     return -1;
 }
 
-/* Drops request-body bytes; returns true once the body is gone. */
+/* Drops request-body bytes; returns true once the body is gone.  Runs after
+ * the response, when nothing points into rbuf any more. */
 static bool conn_discard(struct fy_conn *c)
 {
     for (;;) {
@@ -250,15 +262,12 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
         conn_respond_error(c, status);
         return;
     }
+    /* The body is dropped after the response (the request is still needed
+     * while responding); one too large to be worth reading ends the
+     * connection instead. */
     c->discard_left = c->req.has_content_length ? c->req.content_length : 0;
-    if (c->discard_left > cfg->max_request_body_discard) {
-        c->keep_alive = false; /* answer without reading the body, then close */
-        c->discard_left = 0;
-    } else if (!conn_discard(c)) {
-        if (c->state != FY_CONN_CLOSED)
-            c->state = FY_CONN_DISCARDING;
-        return;
-    }
+    if (c->discard_left > cfg->max_request_body_discard)
+        c->keep_alive = false;
     conn_respond(c);
 }
 
@@ -299,7 +308,7 @@ static void conn_advance(struct fy_conn *c)
             break;
         case FY_CONN_DISCARDING:
             if (conn_discard(c))
-                conn_respond(c);
+                conn_next_request(c);
             break;
         case FY_CONN_SENDING:
             conn_send(c);

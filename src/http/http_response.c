@@ -210,7 +210,7 @@ void fy_response_end(struct fy_buf *b, bool keep_alive, int version_minor)
     fy_buf_put(b, "\r\n", 2);
 }
 
-void fy_response_error(struct fy_buf *b, int status, const char *date, const char *extra,
+size_t fy_response_error(struct fy_buf *b, int status, const char *date, const char *extra,
                        bool keep_alive, int version_minor, bool head_only)
 {
     const char *reason = fy_http_reason(status);
@@ -230,7 +230,7 @@ void fy_response_error(struct fy_buf *b, int status, const char *date, const cha
         fy_buf_puts(b, extra);
     fy_response_end(b, keep_alive, version_minor);
     if (head_only)
-        return;
+        return 0;
     for (int i = 0; i < 2; i++) {
         fy_buf_puts(b, i == 0 ? pre : mid);
         fy_buf_put_u64(b, (uint64_t)status);
@@ -238,4 +238,5 @@ void fy_response_error(struct fy_buf *b, int status, const char *date, const cha
         fy_buf_puts(b, reason);
     }
     fy_buf_puts(b, post);
+    return body_len;
 }

@@ -39,8 +39,9 @@ void fy_response_start(struct fy_buf *b, int status, const char *date);
 void fy_response_end(struct fy_buf *b, bool keep_alive, int version_minor);
 
 /* A whole error response: head and, unless head_only, a small HTML body.
- * `extra` holds additional header lines (each ending in CRLF) or is NULL. */
-void fy_response_error(struct fy_buf *b, int status, const char *date, const char *extra,
+ * `extra` holds additional header lines (each ending in CRLF) or is NULL.
+ * Returns the length of the body written (0 for head_only). */
+size_t fy_response_error(struct fy_buf *b, int status, const char *date, const char *extra,
                        bool keep_alive, int version_minor, bool head_only);
 
 #endif

@@ -19,10 +19,14 @@ SANITIZED = os.environ.get("FERRY_SANITIZED", "") not in ("", "0")
 SCALE = 3 if SANITIZED else 1
 
 # The backends every file-serving test runs against.
-BACKENDS = [b for b in os.environ.get("FERRY_BACKENDS", "sendfile,writev").split(",") if b]
+BACKENDS = [b for b in os.environ.get("FERRY_BACKENDS", "sendfile,writev,linux-aio-sendfile").split(",") if b]
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
+
+
+# The content of a file next to the docroot that no request may ever reveal.
+CANARY = b"FERRY-CANARY-d41d8cd98f00b204e9800998ecf8427e: this file is outside the docroot\n"
 
 
 def T(seconds):
@@ -45,8 +49,11 @@ def free_port(host="127.0.0.1", family=socket.AF_INET):
 
 def run_ferry(args, timeout=None, cwd=None):
     """Runs the binary to completion (for -h, -V, -t and start-up errors)."""
-    return subprocess.run([ferry_bin(), *args], capture_output=True, text=True,
-                          timeout=timeout or T(10), cwd=cwd)
+    r = subprocess.run([ferry_bin(), *args], capture_output=True, text=True,
+                       timeout=timeout or T(10), cwd=cwd)
+    if SANITIZED:
+        assert_no_sanitizer_report(r.stderr)
+    return r
 
 
 def assert_no_sanitizer_report(text):

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CANARY
-from helpers import (HTTP_DATE, T, Client, assert_error, build_request, curl, fetch, http_date,
-                     raw_exchange)
+from helpers import CANARY, HTTP_DATE, T, assert_error, build_request, curl, fetch, http_date
 
 MiB = 1 << 20
 
@@ -378,8 +376,14 @@ def test_no_escape_from_docroot(server, path):
         assert r.status in (400, 403, 404), (path, r)
         assert_error(r, r.status)
         assert CANARY not in r.body
-        _, extra = c.wait_closed(0.2)
-        assert CANARY not in extra
+        # Nothing else arrives after the response: either the connection
+        # closes, or the next response follows right after it.
+        if r.header("connection") == "close":
+            closed, extra = c.wait_closed(T(2))
+            assert CANARY not in extra
+            assert closed and extra == b""
+        else:
+            assert c.request("/sub/page.txt").body == b"a page in sub\n"
 
 
 @pytest.mark.parametrize("path", ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
