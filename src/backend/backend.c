@@ -13,6 +13,8 @@ static const struct fy_backend_ops *const backends[] = {
     &fy_backend_sendfile,
     &fy_backend_writev,
     &fy_backend_aio,
+    &fy_backend_uring,
+    &fy_backend_auto,
 };
 
 const struct fy_backend_ops *fy_backend_find(const char *name)

@@ -72,6 +72,8 @@ struct fy_backend {
 extern const struct fy_backend_ops fy_backend_sendfile;
 extern const struct fy_backend_ops fy_backend_writev;
 extern const struct fy_backend_ops fy_backend_aio;
+extern const struct fy_backend_ops fy_backend_uring;
+extern const struct fy_backend_ops fy_backend_auto;
 
 /* Sends what is left of t->head (with MSG_MORE when `more` body follows).
  * Returns FY_SEND_DONE once it is all out, FY_SEND_AGAIN or FY_SEND_ERROR. */

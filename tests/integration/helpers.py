@@ -19,7 +19,7 @@ SANITIZED = os.environ.get("FERRY_SANITIZED", "") not in ("", "0")
 SCALE = 3 if SANITIZED else 1
 
 # The backends every file-serving test runs against.
-BACKENDS = [b for b in os.environ.get("FERRY_BACKENDS", "sendfile,writev,linux-aio-sendfile").split(",") if b]
+BACKENDS = [b for b in os.environ.get("FERRY_BACKENDS", "sendfile,writev,linux-aio-sendfile,io-uring,auto").split(",") if b]
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")

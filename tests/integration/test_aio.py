@@ -1,6 +1,11 @@
-"""The linux-aio-sendfile backend: bytes served equal the source, under
-concurrency, slow readers, a tiny buffer pool, disconnects, truncation,
-tmpfs, and proof that file data is read by AIO, never on the loop."""
+"""The asynchronous backends (linux-aio-sendfile, io-uring, auto): bytes
+served equal the source, under concurrency, slow readers, a tiny buffer
+pool, disconnects, truncation, tmpfs; their counters; and proof that file
+data is read asynchronously, never on the loop.
+
+Files are evicted from the page cache before each test (fadvise DONTNEED),
+so auto, which sends cached blocks straight from the page cache, reads them
+asynchronously like the others."""
 
 import hashlib
 import os
@@ -17,7 +22,7 @@ from helpers import T, Client, ConnectionClosed, build_request, fetch
 
 KiB = 1 << 10
 MiB = 1 << 20
-AIO = "linux-aio-sendfile"
+ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
 
 # Small blocks and no minimum size, so that small test files take the AIO
 # path and cross many block boundaries.
@@ -30,11 +35,30 @@ def sha(data):
 
 def aio_stats(stderr):
     """The counters the backend logs when it stops."""
-    m = re.search(r"linux-aio-sendfile: (\d+) reads submitted, (\d+) completed, (\d+) bytes, "
-                  r"(\d+) short, (\d+) errors, (\d+) files sent plain", stderr)
-    assert m, "no linux-aio-sendfile counters in the error log:\n" + stderr[-2000:]
-    keys = ("submitted", "completed", "bytes", "short", "errors", "plain")
+    m = re.search(r"(?:linux-aio-sendfile|io-uring|auto): (\d+) reads submitted, (\d+) completed, "
+                  r"(\d+) bytes, (\d+) short, (\d+) errors, (\d+) files sent plain, "
+                  r"(\d+) blocks sent from the page cache", stderr)
+    assert m, "no backend counters in the error log:\n" + stderr[-2000:]
+    keys = ("submitted", "completed", "bytes", "short", "errors", "plain", "cached")
     return dict(zip(keys, map(int, m.groups())))
+
+
+def evict(root):
+    """Drops the files' pages from the page cache."""
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+@pytest.fixture(params=ASYNC_BACKENDS)
+def AIO(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +78,11 @@ def files(tmp_path_factory):
     return root, data
 
 
+@pytest.fixture(autouse=True)
+def cold(files):
+    evict(files[0])
+
+
 def get(port, path, rcvbuf=None, pause=0.0):
     """GET on a fresh connection; `pause` waits after the request before
     reading, so the server fills the socket buffers first."""
@@ -69,7 +98,7 @@ def stop_and_stats(server):
     return aio_stats(server.stderr)
 
 
-def test_sizes_around_boundaries(ferry, files):
+def test_sizes_around_boundaries(AIO, ferry, files):
     root, data = files
     server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
     for path in (p for p in data if p.startswith("/f")):
@@ -84,7 +113,7 @@ def test_sizes_around_boundaries(ferry, files):
     assert stats["bytes"] >= sum(len(v) for k, v in data.items() if k.startswith("/f"))
 
 
-def test_fifty_concurrent_clients(ferry, files):
+def test_fifty_concurrent_clients(AIO, ferry, files):
     root, data = files
     server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
     results = {}
@@ -106,7 +135,7 @@ def test_fifty_concurrent_clients(ferry, files):
     assert stats["submitted"] == stats["completed"] > 50
 
 
-def test_slow_readers_with_a_tiny_pool_get_their_own_bytes(ferry, files):
+def test_slow_readers_with_a_tiny_pool_get_their_own_bytes(AIO, ferry, files):
     """sendfile() from /dev/shm hands the socket references to the pool's
     pages.  A buffer reused while a slow reader has not yet read them would
     change bytes already sent: the pool must give reused buffers new pages."""
@@ -132,7 +161,7 @@ def test_slow_readers_with_a_tiny_pool_get_their_own_bytes(ferry, files):
     stop_and_stats(server)
 
 
-def test_buffers_exhausted_many_clients_all_complete(ferry, files):
+def test_buffers_exhausted_many_clients_all_complete(AIO, ferry, files):
     root, data = files
     config = dict(SMALL_BLOCKS, **{"aio-max-inflight": "1", "aio-read-ahead": "4"})
     server = ferry(docroot=root, backend=AIO, config=config)
@@ -155,7 +184,7 @@ def test_buffers_exhausted_many_clients_all_complete(ferry, files):
     assert stats["submitted"] == stats["completed"]
 
 
-def test_client_disconnecting_mid_file_leaves_the_server_healthy(ferry, files):
+def test_client_disconnecting_mid_file_leaves_the_server_healthy(AIO, ferry, files):
     root, data = files
     server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
     for _ in range(10):
@@ -171,7 +200,7 @@ def test_client_disconnecting_mid_file_leaves_the_server_healthy(ferry, files):
     assert fds < 40, f"{fds} descriptors open after the disconnects"
 
 
-def test_file_truncated_while_served_closes_the_connection(ferry, tmp_path):
+def test_file_truncated_while_served_closes_the_connection(AIO, ferry, tmp_path):
     root = tmp_path / "trunc"
     root.mkdir()
     blob = os.urandom(8 * MiB)
@@ -192,7 +221,7 @@ def test_file_truncated_while_served_closes_the_connection(ferry, tmp_path):
     assert stats["submitted"] == stats["completed"]
 
 
-def test_file_deleted_while_served_is_served_whole(ferry, tmp_path):
+def test_file_deleted_while_served_is_served_whole(AIO, ferry, tmp_path):
     root = tmp_path / "del"
     root.mkdir()
     blob = os.urandom(4 * MiB)
@@ -207,7 +236,7 @@ def test_file_deleted_while_served_is_served_whole(ferry, tmp_path):
     stop_and_stats(server)
 
 
-def test_tmpfs_docroot_is_served_with_plain_sendfile(ferry):
+def test_tmpfs_docroot_is_served_with_plain_sendfile(AIO, ferry):
     if not os.path.isdir("/dev/shm"):
         pytest.skip("no /dev/shm")
     root = f"/dev/shm/ferry-test-{os.getpid()}"
@@ -223,7 +252,9 @@ def test_tmpfs_docroot_is_served_with_plain_sendfile(ferry):
         # Kernels before 6.6 refuse O_DIRECT on tmpfs: then the files go
         # plain, with exactly one warning; newer ones read them by AIO.
         warnings = server.stderr.count("refuses O_DIRECT")
-        if stats["plain"]:
+        if AIO == "auto":  # tmpfs pages are always "cached"
+            assert stats["cached"] > 0 and stats["submitted"] == 0
+        elif stats["plain"]:
             assert warnings == 1 and stats["plain"] == 2
         else:
             assert warnings == 0 and stats["submitted"] == stats["completed"] > 0
@@ -231,12 +262,13 @@ def test_tmpfs_docroot_is_served_with_plain_sendfile(ferry):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_no_file_data_is_read_on_the_loop(ferry, files, tmp_path):
+def test_no_file_data_is_read_on_the_loop(AIO, ferry, files, tmp_path):
     """Under strace: no read()/pread() of file data, and sendfile() only ever
     sends from one descriptor, the /dev/shm pool."""
     if not shutil.which("strace"):
         pytest.skip("strace is not installed")
     root, data = files
+    evict(root)
     server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
     trace = tmp_path / "strace.txt"
     tracer = subprocess.Popen(["strace", "-f", "-o", str(trace), "-p", str(server.pid),
@@ -258,3 +290,20 @@ def test_no_file_data_is_read_on_the_loop(ferry, files, tmp_path):
     file_reads = [l for l in lines if re.search(r"\b(pread64|preadv2?)\(", l)]
     assert not file_reads, file_reads[:5]
     stop_and_stats(server)
+
+
+def test_auto_sends_cached_blocks_from_the_page_cache(ferry, files):
+    """auto: a cold file is read asynchronously; once its pages are cached
+    (here: read by us), it is sent from the page cache without reads."""
+    root, data = files
+    path = f"/f{5 * MiB - 7}"
+    server = ferry(docroot=root, backend="auto", config=SMALL_BLOCKS)
+    assert sha(fetch(server.port, path).body) == sha(data[path])  # cold: O_DIRECT reads
+    with open(os.path.join(root, path[1:]), "rb") as f:
+        f.read()  # now every page is cached
+    assert sha(fetch(server.port, path).body) == sha(data[path])
+    stats = stop_and_stats(server)
+    blocks = -(-len(data[path]) // (64 * KiB))
+    assert stats["submitted"] >= blocks       # the cold fetch
+    assert stats["cached"] >= blocks // 2     # the hot fetch (2 MiB cap: 64k blocks stay 64k)
+    assert stats["submitted"] == stats["completed"]

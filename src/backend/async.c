@@ -1,0 +1,436 @@
+/* The asynchronous-read pipeline; see async.h. */
+#include "backend/async.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+#define ASYNC_ALIGN 4096
+/* A resident block is sent straight from the page cache; should its pages
+ * be evicted between the probe and the send, sendfile waits for the disk.
+ * Small blocks keep that rare risk short. */
+#define ASYNC_RESIDENT_MAX (2u << 20)
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct fy_async_xfer {
+    struct fy_transfer *t;     /* NULL once cancelled */
+    int fd;                    /* our own descriptor of the file, O_DIRECT */
+    bool plain;                /* O_DIRECT refused: send from the page cache */
+    off_t next_read;           /* the first range byte no block covers yet */
+    unsigned front, count;     /* the ring of blocks, in range order */
+    unsigned inflight;
+    bool waiting, woken;
+    struct fy_async_xfer *wait_next;   /* in the wait FIFO */
+    struct fy_async_xfer *wake_next;   /* in the wake list */
+    struct fy_async_xfer *orphan_next; /* cancelled, reads in flight */
+    struct fy_async_block blocks[];    /* aio-read-ahead of them, then engine data */
+};
+
+/* --- the wait FIFO ------------------------------------------------------- */
+
+static void wait_enqueue(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (x->waiting)
+        return;
+    x->waiting = true;
+    x->wait_next = NULL;
+    if (a->wait_tail)
+        a->wait_tail->wait_next = x;
+    else
+        a->wait_head = x;
+    a->wait_tail = x;
+}
+
+static void wait_remove(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (!x->waiting)
+        return;
+    struct fy_async_xfer **link = &a->wait_head, *prev = NULL;
+    while (*link != x) {
+        prev = *link;
+        link = &(*link)->wait_next;
+    }
+    *link = x->wait_next;
+    if (a->wait_tail == x)
+        a->wait_tail = prev;
+    x->waiting = false;
+    x->wait_next = NULL;
+}
+
+/* --- blocks -------------------------------------------------------------- */
+
+static struct fy_async_block *front_block(struct fy_async *a, struct fy_async_xfer *x)
+{
+    return x->count ? &x->blocks[x->front % a->read_ahead] : NULL;
+}
+
+static void block_release(struct fy_async *a, struct fy_async_block *blk)
+{
+    if (!blk->from_file)
+        fy_shm_pool_put(&a->pool, blk->buf);
+    blk->state = FY_BLOCK_FREE;
+}
+
+/* cachestat(2) (Linux 6.5): how many of a range's pages are cached,
+ * without touching them.  Older kernels: look at the first and the last
+ * byte with a read that refuses to wait. */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct cachestat_range { uint64_t off, len; };
+struct cachestat_counts { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
+
+static bool probe_byte(int fd, off_t off)
+{
+    char byte;
+    struct iovec iov = {&byte, 1};
+    return preadv2(fd, &iov, 1, off, RWF_NOWAIT) == 1;
+}
+
+static bool range_resident(int fd, off_t off, size_t len)
+{
+    struct cachestat_range range = {(uint64_t)off, len};
+    struct cachestat_counts cs;
+    if (syscall(SYS_cachestat, fd, &range, &cs, 0) == 0) {
+        uint64_t first = (uint64_t)off / 4096, last = ((uint64_t)off + len - 1) / 4096;
+        return cs.nr_cache >= last - first + 1;
+    }
+    return probe_byte(fd, off) && probe_byte(fd, off + (off_t)len - 1);
+}
+
+/* The next block is in the page cache: no read, no buffer. */
+static bool start_resident(struct fy_async *a, struct fy_async_xfer *x, struct fy_async_block *blk)
+{
+    size_t want = a->block_size < ASYNC_RESIDENT_MAX ? a->block_size : ASYNC_RESIDENT_MAX;
+    off_t left = x->t->end - x->next_read;
+    if ((off_t)want > left)
+        want = (size_t)left;
+    if (!range_resident(x->t->file_fd, x->next_read, want))
+        return false;
+    void *engine_data = blk->engine_data;
+    *blk = (struct fy_async_block){
+        .owner = x, .state = FY_BLOCK_READY, .from_file = true, .file_off = x->next_read,
+        .want = want, .result = (long)want, .engine_data = engine_data,
+    };
+    x->count++;
+    x->next_read += (off_t)want;
+    a->stats.cached_blocks++;
+    return true;
+}
+
+/* Starts the next block: from the page cache, or a read.  Returns false
+ * when out of buffers or read slots (the transfer then waits its turn). */
+static bool start_block(struct fy_async *a, struct fy_async_xfer *x)
+{
+    struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
+    if (a->probe_residency && start_resident(a, x, blk))
+        return true;
+    if (a->inflight >= a->max_inflight || a->pool.nfree == 0)
+        return false;
+    off_t aligned = x->next_read & ~(off_t)(ASYNC_ALIGN - 1);
+    off_t left = x->t->end - x->next_read;
+    void *engine_data = blk->engine_data;
+    *blk = (struct fy_async_block){
+        .owner = x, .state = FY_BLOCK_READING, .buf = (unsigned)fy_shm_pool_get(&a->pool),
+        .file_off = aligned, .skip = (size_t)(x->next_read - aligned), .engine_data = engine_data,
+    };
+    blk->want = a->block_size - blk->skip;
+    if ((off_t)blk->want > left)
+        blk->want = (size_t)left;
+    size_t len = (blk->skip + blk->want + ASYNC_ALIGN - 1) & ~(size_t)(ASYNC_ALIGN - 1);
+    int rc = a->engine->submit(a, blk, x->fd, fy_shm_pool_addr(&a->pool, blk->buf), len, aligned);
+    if (rc == -EAGAIN) {
+        block_release(a, blk);
+        return false;
+    }
+    x->count++;
+    x->next_read += (off_t)blk->want;
+    if (rc < 0) { /* the read failed to start: the transfer fails when it gets there */
+        blk->state = FY_BLOCK_READY;
+        blk->result = rc;
+        a->stats.errors++;
+        return true;
+    }
+    x->inflight++;
+    a->inflight++;
+    a->stats.submitted++;
+    return true;
+}
+
+static void schedule(struct fy_async *a, struct fy_async_xfer *x)
+{
+    while (x->count < a->read_ahead && x->next_read < x->t->end) {
+        if (!start_block(a, x)) {
+            wait_enqueue(a, x);
+            return;
+        }
+    }
+}
+
+/* Buffers or slots came free: the longest-waiting transfers go first. */
+static void serve_waiters(struct fy_async *a)
+{
+    while (a->wait_head && a->inflight < a->max_inflight && a->pool.nfree > 0) {
+        struct fy_async_xfer *x = a->wait_head;
+        wait_remove(a, x);
+        schedule(a, x);
+    }
+}
+
+/* --- transfers ----------------------------------------------------------- */
+
+static void xfer_free(struct fy_async_xfer *x)
+{
+    if (x->fd >= 0)
+        close(x->fd);
+    free(x);
+}
+
+/* Our own O_DIRECT descriptor of the file: the connection's is shared with
+ * the page-cache paths (and may close while our reads are in flight). */
+static int reopen(struct fy_async *a, int fd)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_RDONLY | O_CLOEXEC | (a->direct ? O_DIRECT : 0));
+}
+
+static void note_plain(struct fy_async *a)
+{
+    a->stats.plain_files++;
+    if (a->warned_plain)
+        return;
+    fy_log(a->log, FY_LOG_WARN, "%s: a file system refuses O_DIRECT; its files are sent with plain sendfile",
+           a->base.ops->name);
+    a->warned_plain = true;
+}
+
+static struct fy_async_xfer *xfer_start(struct fy_async *a, struct fy_transfer *t)
+{
+    size_t block_bytes = a->read_ahead * sizeof(struct fy_async_block);
+    struct fy_async_xfer *x = calloc(1, sizeof *x + block_bytes + a->read_ahead * a->engine->block_data_size);
+    if (!x)
+        return NULL;
+    char *engine_data = (char *)x->blocks + block_bytes;
+    for (unsigned i = 0; i < a->read_ahead; i++)
+        x->blocks[i].engine_data = engine_data + i * a->engine->block_data_size;
+    x->t = t;
+    x->next_read = t->offset;
+    x->fd = reopen(a, t->file_fd);
+    if (x->fd < 0) {
+        if (errno != EINVAL) {
+            t->error = errno;
+            free(x);
+            return NULL;
+        }
+        x->plain = true;
+        note_plain(a);
+    }
+    return x;
+}
+
+/* Sends the front block's bytes; releases the block once they are out. */
+static enum fy_send_result send_front(struct fy_async *a, struct fy_async_xfer *x, struct fy_async_block *blk,
+                                      size_t *budget)
+{
+    struct fy_transfer *t = x->t;
+    if (blk->result < 0) {
+        t->error = (int)-blk->result;
+        return FY_SEND_ERROR;
+    }
+    if ((size_t)blk->result < blk->skip + blk->want) { /* the file shrank since it was opened */
+        t->error = ENODATA;
+        return FY_SEND_ERROR;
+    }
+    size_t done = (size_t)(t->offset - (blk->file_off + (off_t)blk->skip));
+    enum fy_send_result r;
+    if (blk->from_file)
+        r = fy_transfer_send_fd(t, t->file_fd, t->offset, blk->want - done, budget);
+    else
+        r = fy_transfer_send_fd(t, a->pool.fd, fy_shm_pool_offset(&a->pool, blk->buf) + (off_t)(blk->skip + done),
+                                blk->want - done, budget);
+    if (r == FY_SEND_DONE) {
+        block_release(a, blk);
+        x->front++;
+        x->count--;
+    }
+    return r;
+}
+
+enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget)
+{
+    struct fy_async *a = (struct fy_async *)b;
+    if (!t->state && t->end - t->offset < (off_t)a->min_size)
+        return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
+    struct fy_async_xfer *x = t->state;
+    if (!x && !(x = xfer_start(a, t))) {
+        if (!t->error)
+            t->error = ENOMEM;
+        return FY_SEND_ERROR;
+    }
+    t->state = x;
+    if (x->plain)
+        return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
+
+    schedule(a, x); /* the disk works while the head goes out */
+    enum fy_send_result r = fy_transfer_send_head(t, true);
+    while (r == FY_SEND_DONE && t->offset < t->end) {
+        struct fy_async_block *blk = front_block(a, x);
+        if (!blk || blk->state != FY_BLOCK_READY)
+            return FY_SEND_WAIT;
+        r = send_front(a, x, blk, &budget);
+        if (r == FY_SEND_DONE) {
+            schedule(a, x);
+            serve_waiters(a);
+        }
+    }
+    if (r == FY_SEND_DONE) {
+        xfer_free(x);
+        t->state = NULL;
+    }
+    return r;
+}
+
+void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t)
+{
+    struct fy_async *a = (struct fy_async *)b;
+    struct fy_async_xfer *x = t->state;
+    t->state = NULL;
+    if (!x)
+        return;
+    wait_remove(a, x);
+    x->t = NULL;
+    for (unsigned i = 0; i < x->count; i++) {
+        struct fy_async_block *blk = &x->blocks[(x->front + i) % a->read_ahead];
+        if (blk->state == FY_BLOCK_READY)
+            block_release(a, blk);
+    }
+    if (x->inflight == 0) {
+        xfer_free(x);
+    } else {
+        x->orphan_next = a->orphans;
+        a->orphans = x;
+    }
+    serve_waiters(a);
+}
+
+/* --- completions --------------------------------------------------------- */
+
+static void orphan_done(struct fy_async *a, struct fy_async_xfer *x)
+{
+    struct fy_async_xfer **link = &a->orphans;
+    while (*link != x)
+        link = &(*link)->orphan_next;
+    *link = x->orphan_next;
+    xfer_free(x);
+}
+
+void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
+{
+    struct fy_async_xfer *x = blk->owner;
+    blk->state = FY_BLOCK_READY;
+    blk->result = res;
+    x->inflight--;
+    a->inflight--;
+    a->stats.completed++;
+    if (res < 0)
+        a->stats.errors++;
+    else if ((size_t)res < blk->skip + blk->want)
+        a->stats.short_reads++;
+    else
+        a->stats.bytes += (unsigned long long)res;
+    if (!x->t) { /* cancelled: the buffer was only waiting for the read */
+        block_release(a, blk);
+        if (x->inflight == 0)
+            orphan_done(a, x);
+        return;
+    }
+    if (blk == front_block(a, x) && !x->woken) {
+        x->woken = true;
+        x->wake_next = a->wake;
+        a->wake = x;
+    }
+}
+
+static void on_completions(struct fy_io *io, uint32_t events)
+{
+    (void)events;
+    struct fy_async *a = container_of(io, struct fy_async, completions);
+    uint64_t signalled;
+    while (read(io->fd, &signalled, sizeof signalled) > 0)
+        ;
+    a->engine->reap(a);
+    serve_waiters(a);
+    /* Woken last: a woken connection may finish or close its transfer. */
+    while (a->wake) {
+        struct fy_async_xfer *x = a->wake;
+        a->wake = x->wake_next;
+        x->wake_next = NULL;
+        x->woken = false;
+        x->t->wake(x->t);
+    }
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
+                  struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
+                  char *err, size_t errlen)
+{
+    a->base.ops = ops;
+    a->engine = engine;
+    a->loop = loop;
+    a->log = log;
+    a->completions = (struct fy_io){.fd = -1, .handler = on_completions};
+    a->pool.fd = -1;
+    a->max_inflight = cfg->aio_max_inflight;
+    a->read_ahead = cfg->aio_read_ahead;
+    a->block_size = cfg->aio_block_size;
+    a->min_size = cfg->aio_min_size;
+    a->direct = cfg->aio_direct;
+    a->probe_residency = probe_residency;
+    a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
+        snprintf(err, errlen, "%s: eventfd: %s", ops->name, strerror(errno));
+        return -1;
+    }
+    /* Every read in flight holds a buffer, and so does every block read and
+     * waiting for its socket: twice the reads in flight keeps both busy. */
+    return fy_shm_pool_init(&a->pool, "/dev/shm", a->block_size, 2 * a->max_inflight, err, errlen);
+}
+
+void fy_async_fini(struct fy_async *a, bool engine_started)
+{
+    const struct fy_async_stats *s = &a->stats;
+    if (engine_started) {
+        fy_log(a->log, FY_LOG_INFO,
+               "%s: %llu reads submitted, %llu completed, %llu bytes, %llu short, %llu errors, "
+               "%llu files sent plain, %llu blocks sent from the page cache",
+               a->base.ops->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
+               s->plain_files, s->cached_blocks);
+        a->engine->stop(a); /* after this no read is in flight */
+    }
+    while (a->orphans) {
+        struct fy_async_xfer *x = a->orphans;
+        a->orphans = x->orphan_next;
+        xfer_free(x);
+    }
+    if (a->completions.fd >= 0) {
+        fy_loop_remove(a->loop, &a->completions);
+        close(a->completions.fd);
+        a->completions.fd = -1;
+    }
+    fy_shm_pool_free(&a->pool);
+}

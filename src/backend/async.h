@@ -1,0 +1,103 @@
+/* The asynchronous-read pipeline shared by linux-aio-sendfile, io-uring and
+ * auto: how a large body travels disk → /dev/shm pool → socket without the
+ * event loop ever waiting for the disk.
+ *
+ *   send() ──► schedule: up to aio-read-ahead blocks per transfer, at most
+ *              aio-max-inflight reads in all; without a free buffer or slot
+ *              the transfer waits in a FIFO (never a blocking fallback)
+ *   engine ──► reads a block into a pool buffer; its completions signal an
+ *              eventfd in the loop (no helper thread, no signal)
+ *   eventfd ─► the engine reaps, fy_async_complete() records each block,
+ *              then the transfers whose next block is ready are woken
+ *   send() ──► sendfile() the front block from the pool's tmpfs file; a
+ *              block fully sent goes back to the pool: the next read starts
+ *
+ * With residency probing on (the auto backend) a block whose pages are all
+ * in the page cache needs no read: it is sent with sendfile() straight from
+ * the file, and only blocks that would wait for the disk take the async way.
+ *
+ * O_DIRECT needs aligned offsets and lengths: a block starts at the range's
+ * offset rounded down to 4 KiB and the bytes before it are skipped when
+ * sending, so Range requests and odd file sizes take the same path.
+ *
+ * An engine is three functions: submit one read, reap completions, stop.
+ * A transfer cancelled while its reads are in flight stays with the
+ * pipeline until they complete, so no read lands in a buffer given away. */
+#ifndef FY_ASYNC_H
+#define FY_ASYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "backend/shm_pool.h"
+#include "event/loop.h"
+
+#define FY_ASYNC_SMALL (16 * 1024)
+
+struct fy_async;
+struct fy_async_xfer;
+
+enum fy_async_block_state { FY_BLOCK_FREE, FY_BLOCK_READING, FY_BLOCK_READY };
+
+struct fy_async_block {
+    struct fy_async_xfer *owner;
+    enum fy_async_block_state state;
+    bool from_file;            /* resident: sent from the page cache, no buffer */
+    unsigned buf;              /* its buffer in the pool */
+    off_t file_off;            /* where the read starts: aligned */
+    size_t skip;               /* bytes read before the range's next byte */
+    size_t want;               /* bytes of the range the block carries */
+    long result;               /* bytes read, or -errno */
+    void *engine_data;         /* the engine's per-read state (an iocb) */
+};
+
+struct fy_async_engine {
+    /* Starts reading len bytes at off of fd into buf.  Returns 0, -EAGAIN
+     * when the engine has no room now (the transfer waits), or -errno. */
+    int  (*submit)(struct fy_async *a, struct fy_async_block *blk, int fd, void *buf, size_t len, off_t off);
+    /* The eventfd fired: call fy_async_complete() for each finished read. */
+    void (*reap)(struct fy_async *a);
+    /* Ends the engine, waiting for or cancelling reads still in flight. */
+    void (*stop)(struct fy_async *a);
+    /* Bytes of per-read state the engine keeps in blk->engine_data. */
+    size_t block_data_size;
+};
+
+struct fy_async_stats {
+    unsigned long long submitted, completed, bytes, short_reads, errors, plain_files, cached_blocks;
+};
+
+struct fy_async {
+    struct fy_backend base;
+    const struct fy_async_engine *engine;
+    struct fy_loop *loop;
+    struct fy_log *log;
+    struct fy_io completions;  /* the eventfd the engine signals */
+    struct fy_shm_pool pool;
+    unsigned inflight, max_inflight, read_ahead;
+    size_t block_size, min_size;
+    bool direct, probe_residency, warned_plain;
+    struct fy_async_xfer *wait_head, *wait_tail;
+    struct fy_async_xfer *orphans;
+    struct fy_async_xfer *wake;  /* woken at the end of a completion batch */
+    struct fy_async_stats stats;
+    char small[FY_ASYNC_SMALL];
+};
+
+/* Sets up a (zeroed) pipeline: pool, eventfd in the loop.  The caller then
+ * starts its engine on a->completions.fd.  Returns 0, or -1 with err. */
+int  fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
+                   struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
+                   char *err, size_t errlen);
+/* Stops the engine (if started), logs the counters, frees everything. */
+void fy_async_fini(struct fy_async *a, bool engine_started);
+
+enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget);
+void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t);
+
+/* For engines: one read finished with res bytes or -errno. */
+void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res);
+
+#endif

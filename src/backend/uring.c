@@ -1,0 +1,152 @@
+/* io-uring: the async pipeline (async.h) with io_uring as its read engine.
+ *
+ * One ring per process.  Its completions reach the epoll loop through a
+ * registered eventfd (io_uring_register_eventfd) rather than the ring
+ * being the loop: the loop stays one epoll set where sockets, timers, the
+ * signalfd and any backend's completions are alike, and the ring stays a
+ * detail of this file.  The price, one eventfd read per batch of
+ * completions, is small next to a disk read.
+ *
+ * Reads go O_DIRECT (aio-direct) into the /dev/shm pool and leave by
+ * sendfile(), as with linux-aio-sendfile; unlike native AIO, io_uring also
+ * reads buffered files without blocking the submitter.  The kernel's worker
+ * pool is bounded (IORING_REGISTER_IOWQ_MAX_WORKERS), so a slow disk cannot
+ * make it grow without limit. */
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/async.h"
+#include "core/config.h"
+
+struct uring_backend {
+    struct fy_async async;     /* first: the backend is the pipeline */
+    struct io_uring ring;
+    bool ring_up;
+};
+
+static int uring_submit(struct fy_async *a, struct fy_async_block *blk, int fd, void *buf, size_t len, off_t off)
+{
+    struct uring_backend *b = (struct uring_backend *)a;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+    if (!sqe)
+        return -EAGAIN; /* cannot happen with max-inflight ≤ the ring's size; waiting is safe anyway */
+    io_uring_prep_read(sqe, fd, buf, (unsigned)len, (unsigned long long)off);
+    io_uring_sqe_set_data(sqe, blk);
+    int rc = io_uring_submit(&b->ring);
+    return rc == 1 ? 0 : rc < 0 ? rc : -EIO;
+}
+
+static void uring_reap(struct fy_async *a)
+{
+    struct uring_backend *b = (struct uring_backend *)a;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&b->ring, head, cqe) {
+        fy_async_complete(a, io_uring_cqe_get_data(cqe), cqe->res);
+        seen++;
+    }
+    io_uring_cq_advance(&b->ring, seen);
+}
+
+/* Waits for the reads still in flight, so none lands in freed memory. */
+static void uring_stop(struct fy_async *a)
+{
+    struct uring_backend *b = (struct uring_backend *)a;
+    while (a->inflight > 0) {
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+            break;
+        uring_reap(a);
+    }
+    io_uring_queue_exit(&b->ring);
+}
+
+static const struct fy_async_engine uring_engine = {
+    .submit = uring_submit,
+    .reap = uring_reap,
+    .stop = uring_stop,
+    .block_data_size = 0,
+};
+
+static void uring_destroy(struct fy_backend *base)
+{
+    struct uring_backend *b = (struct uring_backend *)base;
+    fy_async_fini(&b->async, b->ring_up);
+    free(b);
+}
+
+static int uring_start(struct uring_backend *b, const struct fy_config *cfg, const char *name, char *err,
+                       size_t errlen)
+{
+    unsigned entries = 1;
+    while (entries < cfg->aio_max_inflight)
+        entries *= 2;
+    int rc = io_uring_queue_init(entries, &b->ring, 0);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: io_uring_queue_init: %s (kernel without io_uring, or "
+                 "/proc/sys/kernel/io_uring_disabled set)", name, strerror(-rc));
+        return -1;
+    }
+    b->ring_up = true;
+    rc = io_uring_register_eventfd(&b->ring, b->async.completions.fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: io_uring_register_eventfd: %s", name, strerror(-rc));
+        return -1;
+    }
+    unsigned workers[2] = {cfg->aio_max_inflight, cfg->aio_max_inflight}; /* bounded, unbounded */
+    io_uring_register_iowq_max_workers(&b->ring, workers); /* a limit is a bonus: older kernels lack it */
+    return 0;
+}
+
+/* Shared by io-uring and auto, which differ only in residency probing. */
+static struct fy_backend *uring_create_with(const struct fy_backend_ops *ops, bool probe, struct fy_loop *loop,
+                                            const struct fy_config *cfg, struct fy_log *log, char *err,
+                                            size_t errlen)
+{
+    struct uring_backend *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "%s: out of memory", ops->name);
+        return NULL;
+    }
+    if (fy_async_init(&b->async, ops, &uring_engine, loop, cfg, log, probe, err, errlen) < 0 ||
+        uring_start(b, cfg, ops->name, err, errlen) < 0) {
+        uring_destroy(&b->async.base);
+        return NULL;
+    }
+    return &b->async.base;
+}
+
+static struct fy_backend *uring_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
+                                       char *err, size_t errlen)
+{
+    return uring_create_with(&fy_backend_uring, false, loop, cfg, log, err, errlen);
+}
+
+/* auto: blocks whose pages are cached go straight from the page cache
+ * (sendfile from the file: no copy, no read); the others are read ahead
+ * O_DIRECT through the ring.  Popular files keep the page cache's benefit,
+ * cold ones never stall the loop. */
+static struct fy_backend *auto_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
+                                      char *err, size_t errlen)
+{
+    return uring_create_with(&fy_backend_auto, true, loop, cfg, log, err, errlen);
+}
+
+const struct fy_backend_ops fy_backend_uring = {
+    .name = "io-uring",
+    .create = uring_create,
+    .send = fy_async_send,
+    .cancel = fy_async_cancel,
+    .destroy = uring_destroy,
+};
+
+const struct fy_backend_ops fy_backend_auto = {
+    .name = "auto",
+    .create = auto_create,
+    .send = fy_async_send,
+    .cancel = fy_async_cancel,
+    .destroy = uring_destroy,
+};
