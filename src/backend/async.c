@@ -38,6 +38,37 @@ struct fy_async_xfer {
     struct fy_async_block blocks[];    /* aio-read-ahead of them, then engine data */
 };
 
+/* --- fault injection (test builds only) ---------------------------------- */
+
+#ifdef FY_TEST_HOOKS
+/* FERRY_FAULT_READ="eio:N" fails the Nth completed read with EIO;
+ * "short:N" makes it return half of what it asked for. */
+static void fault_init(struct fy_async *a)
+{
+    const char *spec = getenv("FERRY_FAULT_READ");
+    unsigned long n;
+    char kind[8];
+    if (spec && sscanf(spec, "%7[a-z]:%lu", kind, &n) == 2) {
+        a->fault_short = strcmp(kind, "short") == 0;
+        a->fault_at = n;
+    }
+}
+
+static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
+{
+    if (a->fault_at == 0 || a->stats.completed + 1 != a->fault_at)
+        return res;
+    return a->fault_short ? (long)(blk->skip + blk->want) / 2 : -EIO;
+}
+#else
+static void fault_init(struct fy_async *a) { (void)a; }
+static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
+{
+    (void)a, (void)blk;
+    return res;
+}
+#endif
+
 /* --- the wait FIFO ------------------------------------------------------- */
 
 static void wait_enqueue(struct fy_async *a, struct fy_async_xfer *x)
@@ -339,6 +370,7 @@ static void orphan_done(struct fy_async *a, struct fy_async_xfer *x)
 
 void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
 {
+    res = fault_inject(a, blk, res);
     struct fy_async_xfer *x = blk->owner;
     blk->state = FY_BLOCK_READY;
     blk->result = res;
@@ -408,7 +440,8 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     }
     /* Every read in flight holds a buffer, and so does every block read and
      * waiting for its socket: twice the reads in flight keeps both busy. */
-    return fy_shm_pool_init(&a->pool, "/dev/shm", a->block_size, 2 * a->max_inflight, err, errlen);
+    fault_init(a);
+    return fy_shm_pool_init(&a->pool, cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight, err, errlen);
 }
 
 void fy_async_fini(struct fy_async *a, bool engine_started)
@@ -417,9 +450,9 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
     if (engine_started) {
         fy_log(a->log, FY_LOG_INFO,
                "%s: %llu reads submitted, %llu completed, %llu bytes, %llu short, %llu errors, "
-               "%llu files sent plain, %llu blocks sent from the page cache",
+               "%llu files sent plain, %llu blocks sent from the page cache, %u of %u buffers free",
                a->base.ops->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
-               s->plain_files, s->cached_blocks);
+               s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks);
         a->engine->stop(a); /* after this no read is in flight */
     }
     while (a->orphans) {

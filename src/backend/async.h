@@ -83,6 +83,10 @@ struct fy_async {
     struct fy_async_xfer *orphans;
     struct fy_async_xfer *wake;  /* woken at the end of a completion batch */
     struct fy_async_stats stats;
+#ifdef FY_TEST_HOOKS
+    unsigned long fault_at;      /* see fault_init() in async.c */
+    bool fault_short;
+#endif
     char small[FY_ASYNC_SMALL];
 };
 

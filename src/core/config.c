@@ -482,6 +482,7 @@ static const struct key keys[] = {
     NUMBER("aio-max-inflight", "32", set_unsigned, aio_max_inflight, 1, 1024, plain_units),
     NUMBER("aio-min-size", "64k", set_size, aio_min_size, 0, 1ULL << 30, size_units),
     STRING("aio-direct", "on", set_bool, aio_direct),
+    STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -58,6 +58,7 @@ struct fy_config {
     unsigned aio_max_inflight;   /* reads in flight, all connections together */
     size_t aio_min_size;         /* smaller bodies go through plain sendfile */
     bool aio_direct;             /* O_DIRECT reads (bypass the page cache) */
+    char aio_pool_dir[4096];     /* a tmpfs directory for the buffer pool */
 };
 
 /* Fills the built-in defaults (listen 127.0.0.1:8080, docroot ".", ...). */

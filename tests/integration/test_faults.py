@@ -1,0 +1,136 @@
+"""Faults under the asynchronous backends: disk read errors and short reads
+(injected by the FY_TEST_HOOKS build), a /dev/shm pool that does not fit,
+and io_setup / io_uring_setup refused.  Each must give a closed connection
+or a clear start-up error — never a crash, a hang or a leaked buffer."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from helpers import T, Client, ConnectionClosed, build_request, fetch, run_ferry, wait_until
+
+MiB = 1 << 20
+ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
+CONFIG = {"aio-block-size": "64k", "aio-min-size": "0"}
+
+
+def hooks_bin():
+    path = os.environ.get("FERRY_HOOKS_BIN", "build/hooks/ferry")
+    if not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(__file__), "..", "..", path)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the test-hooks build {path} is missing (make test builds it)")
+    return path
+
+
+def counters(stderr):
+    m = re.search(r"(\d+) reads submitted, (\d+) completed, \d+ bytes, (\d+) short, (\d+) errors, .*?"
+                  r"(\d+) of (\d+) buffers free", stderr)
+    assert m, stderr[-2000:]
+    submitted, completed, short, errors, free, total = map(int, m.groups())
+    return dict(submitted=submitted, completed=completed, short=short, errors=errors, free=free, total=total)
+
+
+@pytest.fixture
+def cold_file(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    blob = os.urandom(4 * MiB)
+    path = root / "cold.bin"
+    path.write_bytes(blob)
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # auto must read it, not send it from the cache
+    os.close(fd)
+    (root / "ok.txt").write_bytes(b"still serving\n")
+    return root, blob
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+@pytest.mark.parametrize("fault", ["eio:3", "short:3"])
+def test_read_fault_closes_the_connection_and_leaks_nothing(ferry, cold_file, monkeypatch, backend, fault):
+    root, blob = cold_file
+    monkeypatch.setenv("FERRY_FAULT_READ", fault)
+    monkeypatch.setenv("FERRY_BIN", hooks_bin())
+    server = ferry(docroot=root, backend=backend, config=CONFIG)
+    baseline = len(os.listdir(f"/proc/{server.pid}/fd"))
+    with Client(server.port, timeout=T(10)) as c:
+        c.send(build_request("/cold.bin"))
+        resp_head = c.read_head()
+        assert b" 200 " in resp_head.split(b"\r\n")[0]
+        with pytest.raises(ConnectionClosed):  # the promised length cannot be honoured
+            c.read_exact(len(blob))
+    assert fetch(server.port, "/ok.txt").body == b"still serving\n"
+    assert fetch(server.port, "/cold.bin").body == blob  # the next read is healthy
+    # The open-file cache keeps the two files; nothing else may stay open.
+    wait_until(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) <= baseline + 2, T(3),
+               message="descriptors back to the baseline")
+    server.stop()
+    n = counters(server.stderr)
+    assert n["submitted"] == n["completed"] and n["free"] == n["total"]
+    assert (n["errors"], n["short"]) == ((1, 0) if fault.startswith("eio") else (0, 1))
+    assert "sending a response failed" in server.stderr
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_pool_dir_missing_is_a_clear_error(tmp_path, backend):
+    conf = tmp_path / "f.conf"
+    conf.write_text(f"aio-pool-dir = {tmp_path}/nowhere\n")
+    r = run_ferry(["-c", str(conf), "-B", backend, "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+    assert r.returncode == 1
+    assert "nowhere" in r.stderr and "No such file or directory" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_pool_that_does_not_fit_in_tmpfs_is_refused_at_start(tmp_path):
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root?)")
+    try:
+        conf = tmp_path / "f.conf"
+        conf.write_text(f"aio-pool-dir = {mnt}\n")
+        r = run_ferry(["-c", str(conf), "-B", "linux-aio-sendfile", "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+        assert r.returncode == 1
+        assert "cannot reserve 64 MiB" in r.stderr and "No space left" in r.stderr, r.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)])
+
+
+def write_sysctl(path, value):
+    with open(path, "w") as f:
+        f.write(f"{value}\n")
+
+
+def test_io_setup_refused_is_a_clear_error(tmp_path):
+    path = "/proc/sys/fs/aio-max-nr"
+    if not os.access(path, os.W_OK):
+        pytest.skip("cannot change aio-max-nr (not root)")
+    old = open(path).read().strip()
+    used = int(open("/proc/sys/fs/aio-nr").read())
+    try:
+        write_sysctl(path, used)  # no room for one more AIO context
+        r = run_ferry(["-B", "linux-aio-sendfile", "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+    finally:
+        write_sysctl(path, old)
+    assert r.returncode == 1
+    assert "io_setup" in r.stderr and "aio-max-nr" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("backend", ["io-uring", "auto"])
+def test_io_uring_refused_is_a_clear_error(tmp_path, backend):
+    path = "/proc/sys/kernel/io_uring_disabled"
+    if not os.path.exists(path) or not os.access(path, os.W_OK):
+        pytest.skip("this kernel cannot disable io_uring (or not root)")
+    old = open(path).read().strip()
+    try:
+        write_sysctl(path, 2)
+        r = run_ferry(["-B", backend, "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+    finally:
+        write_sysctl(path, old)
+    assert r.returncode == 1
+    assert "io_uring_queue_init" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
