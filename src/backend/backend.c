@@ -38,18 +38,23 @@ void fy_backend_names(char *buf, size_t len)
     }
 }
 
+/* What a failed socket write (not EINTR) means for the transfer. */
+static enum fy_send_result write_failed(struct fy_transfer *t)
+{
+    if (errno == EAGAIN)
+        return FY_SEND_AGAIN;
+    t->error = errno;
+    return FY_SEND_ERROR;
+}
+
 enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more)
 {
     while (t->head_len > 0) {
         ssize_t n = send(t->sock, t->head, t->head_len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return FY_SEND_AGAIN;
-            t->error = errno;
-            return FY_SEND_ERROR;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_failed(t);
         t->head += n;
         t->head_len -= (size_t)n;
     }
@@ -87,14 +92,10 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
         }
         struct iovec iov[2] = {{(void *)t->head, t->head_len}, {buf, (size_t)got}};
         ssize_t n = writev(t->sock, iov, 2);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return FY_SEND_AGAIN;
-            t->error = errno;
-            return FY_SEND_ERROR;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_failed(t);
         transfer_advance(t, (size_t)n);
         budget = (size_t)n < budget ? budget - (size_t)n : 0;
     }
@@ -109,14 +110,10 @@ enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_
             return FY_SEND_YIELD;
         size_t want = len < *budget ? len : *budget;
         ssize_t n = sendfile(t->sock, fd, &fd_offset, want);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return FY_SEND_AGAIN;
-            t->error = errno;
-            return FY_SEND_ERROR;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_failed(t);
         if (n == 0) { /* the file ended early: it shrank under us */
             t->error = ENODATA;
             return FY_SEND_ERROR;
