@@ -3,8 +3,9 @@
 # Quiet and quick when everything is there; needs root (or sudo) otherwise.
 set -eu
 
-PACKAGES="gcc make pkg-config curl wget python3 python3-pytest liburing-dev libaio-dev
-          strace wrk nginx-light lighttpd"
+PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev
+          strace wrk nginx-light lighttpd slowhttptest
+          chromium ffmpeg"
 
 missing=""
 for p in $PACKAGES; do

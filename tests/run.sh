@@ -34,7 +34,7 @@ rc=${PIPESTATUS[0]}
 summary=$(grep -E '[0-9]+ (passed|failed|error)' "$log" | tail -n 1)
 rm -f "$log"
 p=$(count "$summary" passed)
-f=$(( $(count "$summary" failed) + $(count "$summary" error) + $(count "$summary" errors) ))
+f=$(( $(count "$summary" failed) + $(count "$summary" 'errors?') ))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi # pytest itself failed, or ran nothing
 passed=$((passed + p))
 failed=$((failed + f))
