@@ -20,7 +20,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run test test-asan unit deps bench-small fuzz soak clean
+.PHONY: all run test test-asan unit deps bench-small bench bench-quick fuzz soak clean
 all: $(BUILD)/ferry
 
 $(BUILD)/ferry: $(OBJS)
@@ -71,6 +71,42 @@ soak: deps all
 
 bench-small: deps all
 	bench/small.sh
+
+# The benchmark suite (bench/run.sh, bench/README.md): W1-W6, ferry's backends vs nginx and lighttpd.
+# Writes bench/out/results.tsv, report.md and PNG plots.  bench-quick: fewer, shorter points (about 3 min).
+bench: deps all
+	bench/run.sh
+
+bench-quick: deps all
+	bench/run.sh --quick
+
+# Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`; `make uninstall` with the same values.
+# The unit expects its configuration in $(SYSCONFDIR)/ferry/ferry.conf (start from the sample in $(DOCDIR)).
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/ferry
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+INSTALLED  := $(SBINDIR)/ferry $(MANDIR)/man8/ferry.8 $(MANDIR)/man5/ferry.conf.5 $(DOCDIR)/ferry.conf $(DOCDIR)/config.md \
+              $(UNITDIR)/ferry.service $(UNITDIR)/ferry.socket
+
+.PHONY: install uninstall
+install: $(BUILD)/ferry
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 755 $(BUILD)/ferry $(DESTDIR)$(SBINDIR)/ferry
+	$(INSTALL) -m 644 doc/ferry.8 $(DESTDIR)$(MANDIR)/man8/ferry.8
+	$(INSTALL) -m 644 doc/ferry.conf.5 $(DESTDIR)$(MANDIR)/man5/ferry.conf.5
+	$(INSTALL) -m 644 doc/ferry.conf doc/config.md $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/ferry.service >$(BUILD)/ferry.service
+	$(INSTALL) -m 644 $(BUILD)/ferry.service $(DESTDIR)$(UNITDIR)/ferry.service
+	$(INSTALL) -m 644 dist/ferry.socket $(DESTDIR)$(UNITDIR)/ferry.socket
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -24,23 +24,13 @@ WARMUP=1                       # seconds of unmeasured load per server before th
 FILE=1k.bin
 FILE_SIZE=1024
 PYTHON=/usr/bin/python3
+BENCH_NAME=small.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log die is_posint free_port stop_pid parse_wrk ...
 
 usage() {
     echo "usage: $0 [-d SECONDS] [-r RUNS] [-c CONNS]" >&2
     exit 2
-}
-
-die() {
-    echo "small.sh: $*" >&2
-    exit 1
-}
-
-log() {
-    echo "small.sh: $*" >&2
-}
-
-is_posint() {
-    [[ $1 =~ ^[1-9][0-9]*$ ]]
 }
 
 parse_args() {
@@ -113,50 +103,11 @@ cleanup() {
     [[ -n ${WORK:-} ]] && rm -rf "$WORK"
 }
 
-free_port() {
-    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # --- servers ----------------------------------------------------------------
-
-write_nginx_conf() {
-    local port=$1 conf=$2 user_line=""
-    # As root, nginx workers would switch to "nobody" and be unable to read
-    # the mktemp dir (mode 0700); keep them as root. Non-root: no directive.
-    [[ $(id -u) -eq 0 ]] && user_line="user root;"
-    mkdir -p "$WORK/nginx"
-    cat >"$conf" <<EOF
-$user_line
-worker_processes 1;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    open_file_cache max=1000 inactive=20s;
-    open_file_cache_valid 30s;
-    keepalive_requests 1000000;
-    keepalive_timeout 65;
-    types { application/octet-stream bin; text/html html; }
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $DOCROOT;
-    }
-}
-EOF
-}
 
 start_nginx() {
     local port=$1 conf="$WORK/nginx.conf"
-    write_nginx_conf "$port" "$conf"
+    write_nginx_conf "$conf" "$WORK/nginx" "$port" "$DOCROOT"
     /usr/sbin/nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$conf" -t -q \
         >"$WORK/nginx.out" 2>&1 || { cat "$WORK/nginx.out" >&2; die "nginx rejected $conf"; }
     taskset -c 0 /usr/sbin/nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$conf" \
@@ -186,7 +137,10 @@ start_ferry() {
     read -r -a extra <<<"${FERRY_ARGS:-}"
     # The same keep-alive allowance as the peers get (keepalive_requests /
     # server.max-keep-alive-requests): unlimited, so no run measures reconnects.
-    printf 'max-keepalive-requests = 0\naccess-log = off\n' >"$WORK/ferry.conf"
+    # One worker like the peers, and "user = root" when root, if this ferry
+    # build knows those settings.
+    ferry_extra_lines "$FERRY_BIN" "$WORK"
+    { printf 'max-keepalive-requests = 0\naccess-log = off\n'; printf '%s\n' "${FERRY_EXTRA[@]}"; } >"$WORK/ferry.conf"
     taskset -c 0 "$FERRY_BIN" -c "$WORK/ferry.conf" -r "$DOCROOT" -l "127.0.0.1:$port" "${extra[@]}" \
         >"$WORK/ferry.out" 2>&1 &
     PIDS[ferry]=$!
@@ -194,11 +148,7 @@ start_ferry() {
 
 # Print whatever the server said, to explain a failed start.
 show_server_logs() {
-    local name=$1 f
-    for f in "$WORK/$name.out" "$WORK/$name.error.log" "$WORK/$name/error.log"; do
-        [[ -s $f ]] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
-    done
-    return 0
+    show_logs "$WORK/$1.out" "$WORK/$1.error.log" "$WORK/$1/error.log"
 }
 
 # Wait up to ~5 s for the port to answer, then check the body is our file.
@@ -230,16 +180,10 @@ start_server() {
 }
 
 stop_server() {
-    local name=$1 pid=${PIDS[$1]:-} i
+    local name=$1 pid=${PIDS[$1]:-}
     [[ -n $pid ]] || return 0
     unset "PIDS[$name]"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && { log "$name ignored SIGTERM, killing"; kill -KILL "$pid" 2>/dev/null || true; }
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$name" "$pid"
 }
 
 # --- load -------------------------------------------------------------------
@@ -250,52 +194,12 @@ run_wrk() {
         "http://127.0.0.1:$1/$FILE" >"$3" 2>&1
 }
 
-# parse_wrk OUTFILE — prints "rps p50_us p99_us non2xx connect read write timeout".
-parse_wrk() {
-    awk '
-        function us(v,   n, u) {
-            n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-            if (u == "us") return n
-            if (u == "ms") return n * 1000
-            if (u == "s")  return n * 1000000
-            if (u == "m")  return n * 60000000
-            return -1
-        }
-        /^Requests\/sec:/                 { rps = $2 }
-        $1 == "50%"                       { p50 = us($2) }
-        $1 == "99%"                       { p99 = us($2) }
-        /Non-2xx or 3xx responses:/       { non2xx = $NF }
-        /Socket errors:/ {
-            gsub(/,/, "")
-            for (i = 1; i < NF; i++) {
-                if ($i == "connect") c = $(i + 1)
-                if ($i == "read")    r = $(i + 1)
-                if ($i == "write")   w = $(i + 1)
-                if ($i == "timeout") t = $(i + 1)
-            }
-        }
-        END {
-            printf "%s %s %s %d %d %d %d %d\n", (rps == "" ? "-" : rps),
-                (p50 == "" ? -1 : p50), (p99 == "" ? -1 : p99),
-                non2xx, c, r, w, t
-        }' "$1"
-}
-
-fmt_latency() {
-    awk -v u="$1" 'BEGIN {
-        if (u < 0) print "-"
-        else if (u < 1000) printf "%.0fus\n", u
-        else if (u < 1000000) printf "%.2fms\n", u / 1000
-        else printf "%.2fs\n", u / 1000000
-    }'
-}
-
 # measure NAME RUN — one wrk run, appended to $WORK/runs.tsv.
 measure() {
     local name=$1 run=$2 port=${PORTS[$1]} out="$WORK/wrk.$1.$2.txt"
-    local rps p50 p99 non2xx conn rd wr to status=ok note="" rc=0
+    local rps p50 p99 non2xx conn rd wr to _max status=ok note="" rc=0
     run_wrk "$port" "$DURATION" "$out" || rc=$?
-    read -r rps p50 p99 non2xx conn rd wr to < <(parse_wrk "$out")
+    read -r rps p50 p99 non2xx conn rd wr to _max < <(parse_wrk "$out")
     if ((rc != 0)) || [[ $rps == - ]]; then
         status=ERROR note="wrk exit $rc: $(head -c 200 "$out" | tr '\n' ' ')"
     elif ((non2xx + conn + rd + wr + to > 0)); then

@@ -91,5 +91,6 @@ const struct fy_backend_ops fy_backend_aio = {
     .create = aio_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .stats = fy_async_stats_op,
     .destroy = aio_destroy,
 };

@@ -444,6 +444,22 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     return fy_shm_pool_init(&a->pool, cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight, err, errlen);
 }
 
+void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
+{
+    const struct fy_async *a = (const struct fy_async *)b;
+    const struct fy_async_stats *s = &a->stats;
+    unsigned queued = 0;
+    for (const struct fy_async_xfer *x = a->wait_head; x; x = x->wait_next)
+        queued++;
+    *out = (struct fy_backend_stats){
+        .async = true,
+        .reads_submitted = s->submitted, .reads_completed = s->completed, .bytes_read = s->bytes,
+        .short_reads = s->short_reads, .read_errors = s->errors, .plain_files = s->plain_files,
+        .cached_blocks = s->cached_blocks, .reads_in_flight = a->inflight, .queued = queued,
+        .pool_buffers = a->pool.nblocks, .pool_free = a->pool.nfree, .buffer_size = a->pool.block_size,
+    };
+}
+
 void fy_async_fini(struct fy_async *a, bool engine_started)
 {
     const struct fy_async_stats *s = &a->stats;

@@ -99,6 +99,9 @@ int  fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const s
 void fy_async_fini(struct fy_async *a, bool engine_started);
 
 enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget);
+/* The backend's stats op: the counters above, reads in flight, the wait
+ * FIFO's length, the pool's use. */
+void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out);
 void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t);
 
 /* For engines: one read finished with res bytes or -errno. */

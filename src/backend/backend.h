@@ -51,6 +51,19 @@ struct fy_transfer {
 
 struct fy_backend;
 
+/* What a backend tells the status endpoint (src/core/status.c).  The
+ * cumulative counters only grow; the rest describe this moment. */
+struct fy_backend_stats {
+    bool async;                             /* the fields below mean something */
+    unsigned long long reads_submitted, reads_completed, bytes_read, short_reads, read_errors;
+    unsigned long long plain_files;         /* fallbacks: files O_DIRECT refused, sent plain */
+    unsigned long long cached_blocks;       /* blocks sent straight from the page cache (auto) */
+    unsigned reads_in_flight;
+    unsigned queued;                        /* transfers waiting for a buffer or a read slot */
+    unsigned pool_buffers, pool_free;       /* the /dev/shm buffer pool */
+    size_t buffer_size;
+};
+
 struct fy_backend_ops {
     const char *name;
     /* Creates the process's instance.  Returns NULL with a message in err. */
@@ -61,6 +74,8 @@ struct fy_backend_ops {
     /* The transfer ends before FY_SEND_DONE (client gone, error, shutdown). */
     void (*cancel)(struct fy_backend *b, struct fy_transfer *t);
     void (*destroy)(struct fy_backend *b);
+    /* Optional (NULL: the backend keeps no counters): fills *out. */
+    void (*stats)(const struct fy_backend *b, struct fy_backend_stats *out);
 };
 
 /* Every instance starts with this, so generic code can reach its ops. */

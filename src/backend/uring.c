@@ -140,6 +140,7 @@ const struct fy_backend_ops fy_backend_uring = {
     .create = uring_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .stats = fy_async_stats_op,
     .destroy = uring_destroy,
 };
 
@@ -148,5 +149,6 @@ const struct fy_backend_ops fy_backend_auto = {
     .create = auto_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .stats = fy_async_stats_op,
     .destroy = uring_destroy,
 };

@@ -48,6 +48,9 @@ static const struct unit size_units[] = {
 static const struct unit time_units[] = {
     {"ms", 1}, {"", 1000}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0},
 };
+static const struct unit expires_units[] = { /* in seconds: HTTP dates have no finer grain */
+    {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {NULL, 0},
+};
 
 /* Reads the decimal digits at *s.  Returns 0, 1 when there are none, or 2
  * when they do not fit in 64 bits; *s is left after the digits. */
@@ -80,6 +83,8 @@ static const struct unit *find_unit(const struct unit *units, const char *suffix
 
 static const char *unit_list(const struct unit *units)
 {
+    if (units == expires_units)
+        return "s, m, h or d";
     return units == size_units ? "k, m or g" : "ms, s, m or h";
 }
 
@@ -224,20 +229,52 @@ struct key;
 typedef int setter(struct fy_config *c, const struct key *k, const char *v,
                    bool replace, char *msg, size_t len);
 
+/* Where a key may appear, and so which struct its field is in. */
+enum key_scope {
+    SERVER,                          /* the top level only: struct fy_config */
+    HOST,                            /* the top level or [host]: struct fy_host_config */
+    PATH,                            /* anywhere: struct fy_rule_config */
+};
+
 struct key {
     const char *name;
     const char *def;                 /* the default, as it would be written */
     setter *set;
-    size_t off, size;                /* the field in struct fy_config */
+    size_t off, size;                /* the field in its scope's struct */
     uint64_t min, max;               /* numbers: the valid range */
     const struct unit *units;        /* numbers: the suffixes allowed */
+    enum key_scope scope;
 };
 
 #define FIELD(f) offsetof(struct fy_config, f), sizeof(((struct fy_config *)0)->f)
+#define HFIELD(f) offsetof(struct fy_host_config, f), sizeof(((struct fy_host_config *)0)->f)
+#define RFIELD(f) offsetof(struct fy_rule_config, f), sizeof(((struct fy_rule_config *)0)->f)
 
+/* fy_config_set has made the scope's struct exist (see current_rule). */
 static void *field(struct fy_config *c, const struct key *k)
 {
-    return (char *)c + k->off;
+    char *base = (char *)c;
+    if (k->scope == HOST)
+        base = (char *)&c->hosts[c->scope_host];
+    else if (k->scope == PATH)
+        base = (char *)&c->rules[c->scope_rule];
+    return base + k->off;
+}
+
+/* --- the text arena ------------------------------------------------------ */
+
+/* Copies s[0..n) into the arena; 0 in *out would mean "unset", so even ""
+ * gets an offset of its own. */
+static int text_add(struct fy_config *c, const char *s, size_t n, fy_text *out, char *msg, size_t len)
+{
+    if (n + 1 > sizeof c->text - c->text_len)
+        return fail(msg, len, "the configuration's hosts, aliases and paths hold more than %d bytes of text",
+                    FY_CONFIG_TEXT_SIZE);
+    *out = (fy_text)c->text_len;
+    memcpy(c->text + c->text_len, s, n);
+    c->text[c->text_len + n] = '\0';
+    c->text_len += n + 1;
+    return 0;
 }
 
 static int store_string(struct fy_config *c, const struct key *k, const char *v,
@@ -439,15 +476,304 @@ static int set_index(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
+/* --- hosts, aliases, error pages, paths ---------------------------------- */
+
+/* The top level's docroot is a plain field (the -r option sets it too); a
+ * [host] section's goes to the arena. */
+static int set_docroot(struct fy_config *c, const struct key *k, const char *v,
+                       bool replace, char *msg, size_t len)
+{
+    (void)k, (void)replace;
+    if (v[0] == '\0')
+        return fail(msg, len, "must not be empty");
+    if (c->scope_host > 0)
+        return text_add(c, v, strlen(v), &c->hosts[c->scope_host].docroot, msg, len);
+    if (strlen(v) >= sizeof c->docroot)
+        return fail(msg, len, "too long (at most %zu bytes)", sizeof c->docroot - 1);
+    strcpy(c->docroot, v);
+    return 0;
+}
+
+/* on/off into an enum fy_tristate field. */
+static int set_switch(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    bool on = strcmp(v, "on") == 0;
+    if (!on && strcmp(v, "off") != 0)
+        return fail(msg, len, "\"%s\" is neither on nor off", v);
+    *(enum fy_tristate *)field(c, k) = on ? FY_ON : FY_OFF;
+    return 0;
+}
+
+/* Request paths are matched after decoding and normalisation, so a prefix
+ * must be normalised too: absolute, without empty, "." or ".." segments.
+ * *n becomes its length without a trailing '/'. */
+static int check_url_path(const char *w, size_t *n, char *msg, size_t len)
+{
+    size_t wlen = *n;
+    if (wlen == 0 || w[0] != '/')
+        return fail(msg, len, "\"%.*s\" does not start with '/'", (int)wlen, w);
+    while (wlen > 1 && w[wlen - 1] == '/')
+        wlen--;
+    for (size_t i = 0; i < wlen;) {
+        size_t j = i + 1;
+        while (j < wlen && w[j] != '/')
+            j++;
+        size_t seg = j - i - 1;
+        if ((seg == 0 && wlen > 1) || (seg == 1 && w[i + 1] == '.') ||
+            (seg == 2 && w[i + 1] == '.' && w[i + 2] == '.'))
+            return fail(msg, len, "\"%.*s\" is not a normalised path (empty, '.' or '..' segment)",
+                        (int)*n, w);
+        i = j;
+    }
+    *n = wlen;
+    return 0;
+}
+
+/* alias = PREFIX DIR: URL paths under PREFIX are files under DIR. */
+static int set_alias(struct fy_config *c, const struct key *k, const char *v,
+                     bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w;
+    size_t wlen;
+    (void)k, (void)replace;
+    if (!(w = next_word(&p, &wlen)))
+        return fail(msg, len, "needs a URL prefix and a directory");
+    size_t plen = wlen;
+    if (check_url_path(w, &plen, msg, len) < 0)
+        return -1;
+    if (plen == 1)
+        return fail(msg, len, "\"/\" cannot be an alias (it is the docroot)");
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '\0')
+        return fail(msg, len, "needs a directory after \"%.*s\"", (int)wlen, w);
+    if (c->naliases == FY_CONFIG_MAX_ALIASES)
+        return fail(msg, len, "too many aliases (at most %d)", FY_CONFIG_MAX_ALIASES);
+    for (unsigned i = 0; i < c->naliases; i++) {
+        const struct fy_alias_config *a = &c->aliases[i];
+        const char *other = fy_config_text(c, a->prefix);
+        if (a->host == c->scope_host && strlen(other) == plen && memcmp(other, w, plen) == 0)
+            return fail(msg, len, "duplicate alias %.*s", (int)plen, w);
+    }
+    struct fy_alias_config a = {.host = c->scope_host};
+    if (text_add(c, w, plen, &a.prefix, msg, len) < 0 || text_add(c, p, strlen(p), &a.dir, msg, len) < 0)
+        return -1;
+    c->aliases[c->naliases++] = a;
+    return 0;
+}
+
+/* error-page = STATUS PATH */
+static int set_error_page(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w, *path;
+    size_t wlen, plen, extra;
+    (void)k, (void)replace;
+    if (!(w = next_word(&p, &wlen)))
+        return fail(msg, len, "needs a status and a path");
+    int status = wlen == 3 && isdigit((unsigned char)w[0]) && isdigit((unsigned char)w[1]) &&
+                 isdigit((unsigned char)w[2]) ? atoi(w) : 0;
+    if (status < 400 || status > 599)
+        return fail(msg, len, "\"%.*s\" is not a status from 400 to 599", (int)wlen, w);
+    if (!(path = next_word(&p, &plen)) || path[0] != '/' || next_word(&p, &extra))
+        return fail(msg, len, "needs one path starting with '/' after the status");
+    if (c->nerror_pages == FY_CONFIG_MAX_ERROR_PAGES)
+        return fail(msg, len, "too many error pages (at most %d)", FY_CONFIG_MAX_ERROR_PAGES);
+    for (unsigned i = 0; i < c->nerror_pages; i++)
+        if (c->error_pages[i].host == c->scope_host && c->error_pages[i].status == status)
+            return fail(msg, len, "duplicate error page for %d", status);
+    struct fy_error_page_config e = {.host = c->scope_host, .status = status};
+    if (text_add(c, path, plen, &e.path, msg, len) < 0)
+        return -1;
+    c->error_pages[c->nerror_pages++] = e;
+    return 0;
+}
+
+static bool has_control_char(const char *v)
+{
+    for (; *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+            return true;
+    return false;
+}
+
+/* A header value kept as text; "off" (or "") sends none. */
+static int set_header_text(struct fy_config *c, const struct key *k, const char *v,
+                           bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (has_control_char(v))
+        return fail(msg, len, "control character in value");
+    if (strcmp(v, "off") == 0)
+        v = "";
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
+/* expires = DURATION | off */
+static int set_expires(struct fy_config *c, const struct key *k, const char *v,
+                       bool replace, char *msg, size_t len)
+{
+    uint64_t n = 0;
+    (void)replace;
+    if (strcmp(v, "off") != 0 && parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(int64_t *)field(c, k) = (int64_t)n;
+    return 0;
+}
+
+static bool is_tchar(char ch)
+{
+    return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Headers ferry writes itself, or that frame the message: adding them
+ * would send them twice or break the response. */
+static bool header_is_reserved(const char *name, size_t n)
+{
+    static const char *const reserved[] = {
+        "accept-ranges", "allow", "connection", "content-encoding", "content-length",
+        "content-range", "content-type", "date", "etag", "keep-alive", "last-modified",
+        "location", "server", "te", "trailer", "transfer-encoding", "upgrade", "vary",
+    };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strlen(reserved[i]) == n && strncasecmp(reserved[i], name, n) == 0)
+            return true;
+    return false;
+}
+
+/* add-header = "Name: value"; every line adds one header. */
+static int set_add_header(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    const char *colon = strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar(v[i]))
+            n = 0;
+    if (n == 0)
+        return fail(msg, len, "\"%s\" is not \"Name: value\"", v);
+    if (header_is_reserved(v, n))
+        return fail(msg, len, "ferry sets %.*s itself", (int)n, v);
+    const char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (has_control_char(value))
+        return fail(msg, len, "control character in value");
+    fy_text *t = (fy_text *)field(c, k);
+    char line[LINE_LIMIT * 2 + 8];
+    int total = snprintf(line, sizeof line, "%s%.*s: %s\r\n", fy_config_text(c, *t), (int)n, v, value);
+    if (total < 0 || (size_t)total >= sizeof line)
+        return fail(msg, len, "too many headers in one section");
+    return text_add(c, line, (size_t)total, t, msg, len);
+}
+
+/* --- processes, privileges, status ------------------------------------- */
+
+/* "auto" (stored as 0: one per CPU) or 1 to FY_CONFIG_MAX_WORKERS. */
+static int set_workers(struct fy_config *c, const struct key *k, const char *v,
+                       bool replace, char *msg, size_t len)
+{
+    if (strcmp(v, "auto") == 0) {
+        c->workers = 0;
+        return 0;
+    }
+    return set_unsigned(c, k, v, replace, msg, len);
+}
+
+/* A user or group: a name or a numeric id; "" keeps the starting one. */
+static int set_account(struct fy_config *c, const struct key *k, const char *v,
+                       bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-$", *p))
+            return fail(msg, len, "\"%s\" is not a user or group name", v);
+    if (v[0] == '-')
+        return fail(msg, len, "\"%s\" is not a user or group name", v);
+    return store_string(c, k, v, msg, len);
+}
+
+/* "off" (or "") or an absolute URL path without query or spaces. */
+static int set_status_path(struct fy_config *c, const struct key *k, const char *v,
+                           bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (v[0] == '\0' || strcmp(v, "off") == 0)
+        return store_string(c, k, "", msg, len);
+    if (v[0] != '/')
+        return fail(msg, len, "\"%s\" does not start with '/'", v);
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#' || *p == '%' || *p == 0x7f)
+            return fail(msg, len, "\"%s\" holds a character a plain path cannot ('?', '#', '%%', space)", v);
+    return store_string(c, k, v, msg, len);
+}
+
+int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+    if (alen == 0 || alen >= sizeof addr)
+        return fail(err, errlen, "\"%s\" is not an address or network", text);
+    memcpy(addr, text, alen);
+    addr[alen] = '\0';
+    *out = (struct fy_cidr){0};
+    if (inet_pton(AF_INET, addr, out->addr) == 1)
+        out->family = AF_INET;
+    else if (inet_pton(AF_INET6, addr, out->addr) == 1)
+        out->family = AF_INET6;
+    else
+        return fail(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", addr);
+    unsigned max = out->family == AF_INET ? 32 : 128;
+    uint64_t bits = max;
+    const char *p = slash ? slash + 1 : NULL;
+    if (p && (read_digits(&p, &bits) != 0 || *p != '\0' || bits > max))
+        return fail(err, errlen, "bad prefix length in \"%s\" (want 0 to %u)", text, max);
+    out->prefix = (unsigned)bits;
+    return 0;
+}
+
+/* Networks allowed to read the status page, whitespace-separated. */
+static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    struct fy_cidr nets[FY_CONFIG_MAX_ALLOW];
+    size_t base = replace ? 0 : c->nstatus_allow, n = 0, wlen;
+    const char *w, *p = v;
+    char word[128];
+    (void)k;
+    while ((w = next_word(&p, &wlen))) {
+        if (base + n == FY_CONFIG_MAX_ALLOW)
+            return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
+        if (wlen >= sizeof word)
+            return fail(msg, len, "\"%.40s...\" is too long", w);
+        memcpy(word, w, wlen);
+        word[wlen] = '\0';
+        if (fy_cidr_parse(word, &nets[n], msg, len) < 0)
+            return -1;
+        n++;
+    }
+    if (n == 0)
+        return fail(msg, len, "needs at least one address or network");
+    memcpy(&c->status_allow[base], nets, n * sizeof nets[0]);
+    c->nstatus_allow = base + n;
+    return 0;
+}
+
 #define NUMBER(name, def, set, f, min, max, units) \
-    {name, def, set, FIELD(f), min, max, units}
-#define STRING(name, def, set, f) {name, def, set, FIELD(f), 0, 0, NULL}
-#define OTHER(name, def, set) {name, def, set, 0, 0, 0, 0, NULL}
+    {name, def, set, FIELD(f), min, max, units, SERVER}
+#define STRING(name, def, set, f) {name, def, set, FIELD(f), 0, 0, NULL, SERVER}
+#define OTHER(name, def, set) {name, def, set, 0, 0, 0, 0, NULL, SERVER}
+#define HOST_KEY(name, def, set, f) {name, def, set, HFIELD(f), 0, 0, NULL, HOST}
+#define PATH_KEY(name, def, set, f) {name, def, set, RFIELD(f), 0, 0, NULL, PATH}
 
 /* One row per key; doc/config.md describes each. */
 static const struct key keys[] = {
     OTHER("listen", "127.0.0.1:8080", set_listen),
-    STRING("docroot", ".", set_path, docroot),
+    {"docroot", ".", set_docroot, 0, 0, 0, 0, NULL, HOST},
     STRING("backend", "sendfile", set_backend, backend),
     OTHER("index-files", "index.html", set_index),
     STRING("mime-types-file", "/etc/mime.types", set_path_or_off, mime_types_file),
@@ -483,6 +809,26 @@ static const struct key keys[] = {
     NUMBER("aio-min-size", "64k", set_size, aio_min_size, 0, 1ULL << 30, size_units),
     STRING("aio-direct", "on", set_bool, aio_direct),
     STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
+    /* processes, privileges, status */
+    NUMBER("workers", "auto", set_workers, workers, 1, FY_CONFIG_MAX_WORKERS, plain_units),
+    STRING("reuseport", "on", set_bool, reuseport),
+    STRING("user", "", set_account, user),
+    STRING("group", "", set_account, group),
+    STRING("chroot", "off", set_path_or_off, chroot_dir),
+    STRING("pid-file", "off", set_path_or_off, pid_file),
+    STRING("status-path", "off", set_status_path, status_path),
+    OTHER("status-allow", "127.0.0.0/8 ::1", set_status_allow),
+    /* virtual hosts: the top level, or a [host] section */
+    HOST_KEY("follow-symlinks", "off", set_switch, follow_symlinks),
+    {"alias", NULL, set_alias, 0, 0, 0, 0, NULL, HOST},
+    {"error-page", NULL, set_error_page, 0, 0, 0, 0, NULL, HOST},
+    /* per path: anywhere; the defaults are those of an empty rule */
+    PATH_KEY("directory-listing", NULL, set_switch, listing),
+    PATH_KEY("listing-dotfiles", NULL, set_switch, listing_dotfiles),
+    PATH_KEY("precompressed", NULL, set_switch, precompressed),
+    PATH_KEY("cache-control", NULL, set_header_text, cache_control),
+    {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
+    PATH_KEY("add-header", NULL, set_add_header, headers),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -499,8 +845,46 @@ void fy_config_defaults(struct fy_config *c)
 {
     char msg[FY_CONFIG_ERR_LEN];
     memset(c, 0, sizeof *c);
+    c->nhosts = 1;
+    c->scope_rule = -1;
+    c->text_len = 1; /* text[0] is the "" of unset strings */
     for (size_t i = 0; i < NKEYS; i++)
-        keys[i].set(c, &keys[i], keys[i].def, true, msg, sizeof msg);
+        if (keys[i].def)
+            keys[i].set(c, &keys[i], keys[i].def, true, msg, sizeof msg);
+}
+
+/* A rule for path keys written outside a [path] section: one per scope,
+ * matching every path, made on first use.  Returns its index or -1. */
+static int implicit_rule(struct fy_config *c, char *msg, size_t len)
+{
+    for (unsigned i = 0; i < c->nrules; i++)
+        if (c->rules[i].implicit && c->rules[i].host == c->scope_host)
+            return (int)i;
+    if (c->nrules == FY_CONFIG_MAX_RULES)
+        return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
+    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1};
+    if (text_add(c, "/", 1, &r.patterns, msg, len) < 0)
+        return -1;
+    c->rules[c->nrules] = r;
+    return (int)c->nrules++;
+}
+
+/* Checks that key k may appear where the reader is, and points the scope
+ * at the struct its field is in. */
+static int enter_scope(struct fy_config *c, const struct key *k, char *msg, size_t len)
+{
+    bool top = c->scope_host == 0 && c->scope_rule < 0;
+    if (k->scope == SERVER && !top)
+        return fail(msg, len, "only allowed at the top level, before any section");
+    if (k->scope == HOST && c->scope_rule >= 0)
+        return fail(msg, len, "not allowed in a [path] section");
+    if (k->scope == PATH && c->scope_rule < 0) {
+        int r = implicit_rule(c, msg, len);
+        if (r < 0)
+            return -1;
+        c->scope_rule = r;
+    }
+    return 0;
 }
 
 int fy_config_set(struct fy_config *c, const char *key, const char *value,
@@ -514,7 +898,12 @@ int fy_config_set(struct fy_config *c, const char *key, const char *value,
         snprintf(where, sizeof where, ":%d", line);
     if (!k)
         return fail(err, errlen, "%s%s: %s: unknown key", origin, where, key);
-    if (k->set(c, k, value, replace, msg, sizeof msg) < 0)
+    int saved_rule = c->scope_rule;
+    int r = enter_scope(c, k, msg, sizeof msg);
+    if (r == 0)
+        r = k->set(c, k, value, replace, msg, sizeof msg);
+    c->scope_rule = saved_rule;
+    if (r < 0)
         return fail(err, errlen, "%s%s: %s: %s", origin, where, key, msg);
     return 0;
 }
@@ -584,12 +973,184 @@ static int parse_value(char *line, char *after_eq, char **value, char *msg, size
     return 0;
 }
 
+/* --- sections ------------------------------------------------------------ */
+
+/* A host name as Host carries it (without the port): letters, digits, '-',
+ * '.', '_', or an IPv6 literal in brackets; "*." in front makes it a
+ * wildcard for every name ending in the rest. */
+static int check_host_name(const char *w, size_t n, char *msg, size_t len)
+{
+    const char *s = w;
+    size_t m = n;
+    if (m > 2 && s[0] == '*' && s[1] == '.')
+        s += 2, m -= 2;
+    bool ok = m > 0 && s[0] != '.' && s[m - 1] != '.';
+    bool v6 = ok && s[0] == '[';
+    if (v6)
+        ok = m > 2 && s[m - 1] == ']' && s == w;
+    for (size_t i = v6 ? 1 : 0; ok && i < (v6 ? m - 1 : m); i++)
+        ok = v6 ? (isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.')
+                : (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.' || s[i] == '_');
+    return ok ? 0 : fail(msg, len, "\"%.*s\" is not a host name (want NAME, *.NAME or [IPv6])", (int)n, w);
+}
+
+/* The line of the [host] section that already names `name`, or 0. */
+static int host_name_line(const struct fy_config *c, const char *name, size_t n)
+{
+    for (unsigned i = 1; i < c->nhosts; i++) {
+        const char *p = fy_config_text(c, c->hosts[i].names), *w;
+        size_t wlen;
+        while ((w = next_word(&p, &wlen)))
+            if (wlen == n && memcmp(w, name, n) == 0)
+                return c->hosts[i].line;
+    }
+    return 0;
+}
+
+/* Whether the space-separated list[0..n) holds the word w[0..wlen). */
+static bool word_in_list(const char *list, size_t n, const char *w, size_t wlen)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && list[j] != ' ')
+            j++;
+        if (j - i == wlen && memcmp(list + i, w, wlen) == 0)
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+/* Validated, lowercased, space-separated words of args into out. */
+static int collect_host_names(const struct fy_config *c, const char *args, char *out, size_t cap,
+                              char *msg, size_t len)
+{
+    const char *p = args, *w;
+    size_t wlen, used = 0;
+    while ((w = next_word(&p, &wlen))) {
+        if (check_host_name(w, wlen, msg, len) < 0)
+            return -1;
+        char *dst = out + used + (used ? 1 : 0);
+        if (used + wlen + 2 > cap)
+            return fail(msg, len, "too many names");
+        for (size_t i = 0; i < wlen; i++)
+            dst[i] = (char)tolower((unsigned char)w[i]);
+        int other = host_name_line(c, dst, wlen);
+        if (other)
+            return fail(msg, len, "%.*s is already a host of the section at line %d", (int)wlen, dst, other);
+        if (word_in_list(out, used, dst, wlen))
+            return fail(msg, len, "%.*s is named twice", (int)wlen, dst);
+        if (used)
+            out[used++] = ' ';
+        used += wlen;
+        out[used] = '\0';
+    }
+    return used ? 0 : fail(msg, len, "needs at least one host name");
+}
+
+static int open_host(struct fy_config *c, const char *args, int line, char *msg, size_t len)
+{
+    char names[LINE_LIMIT + 2] = "";
+    if (c->nhosts == FY_CONFIG_MAX_HOSTS)
+        return fail(msg, len, "too many [host] sections (at most %d)", FY_CONFIG_MAX_HOSTS - 1);
+    if (collect_host_names(c, args, names, sizeof names, msg, len) < 0)
+        return -1;
+    struct fy_host_config h = {.line = line};
+    if (text_add(c, names, strlen(names), &h.names, msg, len) < 0)
+        return -1;
+    c->hosts[c->nhosts] = h;
+    c->scope_host = c->nhosts++;
+    c->scope_rule = -1;
+    return 0;
+}
+
+/* "/prefix" (matched as written, so "/img/" does not match "/img2") or
+ * "*.ext" (one extension, matched case-insensitively). */
+static int check_pattern(const char *w, size_t n, char *msg, size_t len)
+{
+    if (w[0] == '*') {
+        bool ok = n > 2 && w[1] == '.';
+        for (size_t i = 2; ok && i < n; i++)
+            ok = w[i] != '/' && w[i] != '*' && w[i] != '.';
+        return ok ? 0 : fail(msg, len, "\"%.*s\" is not *.EXT", (int)n, w);
+    }
+    size_t m = n;
+    return check_url_path(w, &m, msg, len);
+}
+
+static int open_path(struct fy_config *c, const char *args, char *msg, size_t len)
+{
+    const char *p = args, *w;
+    size_t wlen;
+    if (c->nrules == FY_CONFIG_MAX_RULES)
+        return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
+    if (!next_word(&p, &wlen))
+        return fail(msg, len, "needs at least one pattern (/PREFIX or *.EXT)");
+    for (p = args; (w = next_word(&p, &wlen));)
+        if (check_pattern(w, wlen, msg, len) < 0)
+            return -1;
+    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1};
+    while (isspace((unsigned char)*args))
+        args++;
+    if (text_add(c, args, strlen(args), &r.patterns, msg, len) < 0)
+        return -1;
+    c->rules[c->nrules] = r;
+    c->scope_rule = (int)c->nrules++;
+    return 0;
+}
+
 struct file_ctx {
     const char *path;
     int line;
     char *err;
     size_t errlen;
 };
+
+/* A section line "[host NAME ...]" or "[path PATTERN ...]" switches the
+ * scope.  Returns 1 if the line was one, 0 if it is not, -1 on error. */
+static int apply_section(struct fy_config *c, const struct file_ctx *f, char *line)
+{
+    char msg[FY_CONFIG_ERR_LEN];
+    char *s = skip_space(line);
+    if (*s != '[')
+        return 0;
+    char *close = strchr(s, ']');
+    if (!close)
+        return fail(f->err, f->errlen, "%s:%d: missing ']' at the end of the section line", f->path, f->line);
+    char *rest = skip_space(close + 1);
+    if (*rest != '\0' && !(*rest == '#' && rest > close + 1))
+        return fail(f->err, f->errlen, "%s:%d: unexpected text after ']'", f->path, f->line);
+    *close = '\0';
+    char *inner = skip_space(s + 1), *args = inner;
+    while (*args && !isspace((unsigned char)*args))
+        args++;
+    char kind[8];
+    snprintf(kind, sizeof kind, "%.*s", (int)(args - inner), inner);
+    int r;
+    if (strcmp(kind, "host") == 0 && args - inner == 4)
+        r = open_host(c, args, f->line, msg, sizeof msg);
+    else if (strcmp(kind, "path") == 0 && args - inner == 4)
+        r = open_path(c, args, msg, sizeof msg);
+    else
+        return fail(f->err, f->errlen, "%s:%d: unknown section \"[%s]\" (want [host NAME ...] or [path PATTERN ...])",
+                    f->path, f->line, trim(inner));
+    if (r < 0)
+        return fail(f->err, f->errlen, "%s:%d: [%s]: %s", f->path, f->line, kind, msg);
+    return 1;
+}
+
+/* The end of a file: every [host] needs its docroot, and what follows
+ * (the command line) is at the top level again. */
+static int finish_file(struct fy_config *c, const struct file_ctx *f)
+{
+    c->scope_host = 0;
+    c->scope_rule = -1;
+    for (unsigned i = 1; i < c->nhosts; i++)
+        if (!c->hosts[i].docroot)
+            return fail(f->err, f->errlen, "%s:%d: [host %s]: no docroot", f->path, c->hosts[i].line,
+                        fy_config_text(c, c->hosts[i].names));
+    return 0;
+}
 
 /* Splits one line in place.  Returns 1 for "key = value", 0 for a blank or
  * comment line, -1 with the message in err. */
@@ -626,8 +1187,11 @@ static int check_line(const struct file_ctx *f, const char *line, size_t n)
  * the values before it, later ones add. */
 static int apply_line(struct fy_config *c, const struct file_ctx *f, char *line, bool seen[])
 {
-    char *key, *value;
-    int r = split_line(f, line, &key, &value);
+    char *key = NULL, *value = NULL;
+    int r = apply_section(c, f, line);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    r = split_line(f, line, &key, &value);
     if (r <= 0)
         return r;
     const struct key *k = find_key(key);
@@ -668,5 +1232,10 @@ int fy_config_load(struct fy_config *c, const char *path, char *err, size_t errl
         return fail(err, errlen, "%s: %s", path, strerror(errno));
     int r = read_lines(c, &f, fp);
     fclose(fp);
-    return r;
+    if (r < 0) {
+        c->scope_host = 0;
+        c->scope_rule = -1;
+        return r;
+    }
+    return finish_file(c, &f);
 }

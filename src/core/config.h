@@ -6,6 +6,12 @@
  * suffix (powers of 1024), durations ms/s/m/h (no suffix: seconds).
  * doc/config.md is the reference of every key; keep the two in step.
  *
+ * Two kinds of section line scope the keys after them: "[host NAME ...]"
+ * starts a virtual host, "[path PATTERN ...]" a set of per-path settings
+ * (of the host it follows, or of every host before any [host]).  Their
+ * strings live in one arena inside the struct, referred to by offset, so
+ * a struct fy_config stays a plain value: copied, never freed.
+ *
  * Every error message names "FILE:LINE: key: what is wrong"; the caller
  * prints it and refuses to start. */
 #ifndef FY_CONFIG_H
@@ -19,6 +25,60 @@
 #define FY_CONFIG_MAX_LISTEN 16
 #define FY_CONFIG_MAX_INDEX  8
 #define FY_CONFIG_ERR_LEN    512
+#define FY_CONFIG_MAX_WORKERS 256
+#define FY_CONFIG_MAX_ALLOW  16      /* status-allow networks */
+#define FY_CONFIG_MAX_HOSTS  64      /* [host] sections, plus the top level */
+#define FY_CONFIG_MAX_RULES  256     /* [path] sections, plus implicit ones */
+#define FY_CONFIG_MAX_ALIASES 64
+#define FY_CONFIG_MAX_ERROR_PAGES 64
+#define FY_CONFIG_TEXT_SIZE  (64 * 1024) /* the arena of section strings */
+
+/* A string in fy_config.text, by offset; 0 means "not set here" (text[0]
+ * is ""), any other offset is set, possibly to "" (a key set to off). */
+typedef uint32_t fy_text;
+
+/* A setting a narrower scope may leave to a wider one. */
+enum fy_tristate { FY_INHERIT = 0, FY_OFF, FY_ON };
+
+/* hosts[0] is the top level: the default host, and the fallback of every
+ * setting a [host] section leaves unset. */
+struct fy_host_config {
+    fy_text names;               /* lowercase, space-separated; "" for hosts[0] */
+    fy_text docroot;             /* hosts[0] uses fy_config.docroot */
+    enum fy_tristate follow_symlinks;
+    int line;                    /* of the section line, for messages */
+};
+
+struct fy_alias_config {
+    unsigned host;               /* index in hosts */
+    fy_text prefix;              /* "/static": a normalised URL path, no trailing '/' */
+    fy_text dir;
+};
+
+struct fy_error_page_config {
+    unsigned host;
+    int status;
+    fy_text path;                /* a URL path of the host: "/errors/404.html" */
+};
+
+/* Per-path settings: a [path] section, or the path keys written directly
+ * at the top level or in a [host] section (pattern "/"). */
+struct fy_rule_config {
+    unsigned host;               /* 0: every host; else hosts[host] only */
+    bool implicit;               /* keys outside a [path] section */
+    fy_text patterns;            /* "/prefix" and "*.ext", space-separated */
+    fy_text cache_control;       /* the Cache-Control value; "" = none */
+    int64_t expires_s;           /* -1: not set; 0: off; else seconds */
+    enum fy_tristate listing, listing_dotfiles, precompressed;
+    fy_text headers;             /* "Name: value\r\n" lines, accumulated */
+};
+
+/* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */
+struct fy_cidr {
+    sa_family_t family;          /* AF_INET or AF_INET6 */
+    unsigned char addr[16];      /* network byte order; 4 bytes for IPv4 */
+    unsigned prefix;             /* bits that must match */
+};
 
 struct fy_listen {
     struct sockaddr_storage addr;
@@ -59,7 +119,38 @@ struct fy_config {
     size_t aio_min_size;         /* smaller bodies go through plain sendfile */
     bool aio_direct;             /* O_DIRECT reads (bypass the page cache) */
     char aio_pool_dir[4096];     /* a tmpfs directory for the buffer pool */
+
+    /* processes, privileges, status (doc/config.md#processes) */
+    unsigned workers;            /* worker processes; 0: one per CPU */
+    bool reuseport;              /* one listening socket per worker, else one shared */
+    char user[64], group[64];    /* "" = keep the user ferry starts as */
+    char chroot_dir[4096];       /* "" = none */
+    char pid_file[4096];         /* "" = none */
+    char status_path[256];       /* "" = no status endpoint */
+    struct fy_cidr status_allow[FY_CONFIG_MAX_ALLOW];
+    size_t nstatus_allow;
+
+    /* Virtual hosts, aliases, error pages, per-path rules (see above). */
+    struct fy_host_config hosts[FY_CONFIG_MAX_HOSTS];
+    unsigned nhosts;             /* at least 1: the top level */
+    struct fy_alias_config aliases[FY_CONFIG_MAX_ALIASES];
+    unsigned naliases;
+    struct fy_error_page_config error_pages[FY_CONFIG_MAX_ERROR_PAGES];
+    unsigned nerror_pages;
+    struct fy_rule_config rules[FY_CONFIG_MAX_RULES];
+    unsigned nrules;
+    char text[FY_CONFIG_TEXT_SIZE];
+    size_t text_len;
+    /* Where the file reader is: the scope keys go to. */
+    unsigned scope_host;         /* index in hosts */
+    int scope_rule;              /* index in rules of a [path] section, or -1 */
 };
+
+/* The string t of c ("" for 0). */
+static inline const char *fy_config_text(const struct fy_config *c, fy_text t)
+{
+    return c->text + t;
+}
 
 /* Fills the built-in defaults (listen 127.0.0.1:8080, docroot ".", ...). */
 void fy_config_defaults(struct fy_config *c);
@@ -68,7 +159,8 @@ void fy_config_defaults(struct fy_config *c);
  * "FILE:LINE: key: message" (or "FILE: message") in err. */
 int fy_config_load(struct fy_config *c, const char *path, char *err, size_t errlen);
 
-/* Sets one key as if read from `origin` (a file name, or "command line").
+/* Sets one key as if read from `origin` (a file name, or "command line"),
+ * in the current scope (the top level, except while a file is read).
  * For listen, replace drops earlier values instead of adding to them.
  * Returns 0, or -1 with a message in err. */
 int fy_config_set(struct fy_config *c, const char *key, const char *value,
@@ -77,5 +169,8 @@ int fy_config_set(struct fy_config *c, const char *key, const char *value,
 /* "[ADDR:]PORT", "[v6addr]:PORT"; a bare PORT listens on every IPv4 address.
  * Returns 0 or -1 with a message in err. */
 int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t errlen);
+
+/* "ADDR" or "ADDR/BITS", IPv4 or IPv6.  Returns 0 or -1 with a message. */
+int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen);
 
 #endif

@@ -56,6 +56,53 @@ void fy_log_close(struct fy_log *log)
     *log = (struct fy_log){.error_fd = -1, .access_fd = -1};
 }
 
+/* Puts fd in place of *slot (same number), closing fd. */
+static void replace_fd(int *slot, int fd)
+{
+    if (fd < 0)
+        return;
+    if (*slot < 0 || dup3(fd, *slot, O_CLOEXEC) < 0) {
+        close(fd);
+        return;
+    }
+    close(fd);
+}
+
+static bool is_file_target(const char *target)
+{
+    return strcmp(target, "stderr") != 0 && strcmp(target, "off") != 0 && target[0] != '\0';
+}
+
+int fy_log_reopen(struct fy_log *log, const struct fy_config *cfg, char *err, size_t errlen)
+{
+    int fds[2] = {-1, -1};
+    if (is_file_target(cfg->error_log) && (fds[0] = log_open_target(cfg->error_log, err, errlen)) < 0)
+        return -1;
+    if (log->access_fd >= 0 && is_file_target(cfg->access_log) &&
+        (fds[1] = log_open_target(cfg->access_log, err, errlen)) < 0) {
+        if (fds[0] >= 0)
+            close(fds[0]);
+        return -1;
+    }
+    fy_log_flush(log);
+    replace_fd(&log->error_fd, fds[0]);
+    replace_fd(&log->access_fd, fds[1]);
+    return 0;
+}
+
+void fy_log_replace(struct fy_log *log, const int *fds, size_t nfds)
+{
+    fy_log_flush(log); /* what was written before the rotation goes to the old file */
+    if (nfds > 0)
+        replace_fd(&log->error_fd, fds[0]);
+    if (nfds > 1) {
+        if (log->access_fd >= 0)
+            replace_fd(&log->access_fd, fds[1]);
+        else
+            close(fds[1]);
+    }
+}
+
 /* Writes everything, retrying short writes; a log that cannot be written
  * must not stop the server, so errors end the attempt quietly. */
 static void write_all(int fd, const char *p, size_t len)
@@ -164,6 +211,8 @@ static void peer_text(const struct sockaddr_storage *peer, char *buf, size_t len
 
 void fy_log_access(struct fy_log *log, const struct fy_access_entry *e)
 {
+    if (log->observe)
+        log->observe(log->observe_ctx, e->status, e->body_bytes);
     if (log->access_fd < 0)
         return;
     const struct fy_request *r = e->req;

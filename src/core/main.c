@@ -1,29 +1,40 @@
-/* ferry: the command line, then the server. */
+/* ferry: the command line, then the master process (master.c) — or, with
+ * -X, one process that serves by itself. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "core/config.h"
+#include "core/master.h"
+#include "core/pidfile.h"
+#include "core/privileges.h"
 #include "core/server.h"
-
-#define FERRY_VERSION "0.1.0"
+#include "core/sockets.h"
+#include "core/stats.h"
+#include "core/systemd.h"
+#include "core/version.h"
 
 static void usage(FILE *out)
 {
     char names[256];
     fy_backend_names(names, sizeof names);
     fprintf(out,
-            "usage: ferry [-c FILE] [-r DOCROOT] [-l [ADDR:]PORT] [-B BACKEND] [-t] [-h] [-V]\n"
-            "  -c, --config FILE      read the configuration file FILE (see doc/config.md)\n"
+            "usage: ferry [-c FILE] [-r DOCROOT] [-l [ADDR:]PORT] [-B BACKEND] [-w N] [-u USER] [-X] [-t] [-h] [-V]\n"
+            "  -c, --config FILE      read the configuration file FILE (see ferry.conf(5))\n"
             "  -r, --root DIR         serve files from DIR (default .)\n"
             "  -l, --listen [ADDR:]PORT  listen there (default 127.0.0.1:8080); repeatable\n"
             "  -B, --backend NAME     how to send files: %s (default sendfile)\n"
+            "  -w, --workers N        worker processes, or auto: one per CPU (default)\n"
+            "  -u, --user USER        serve as USER (root starts, binds, then drops to it)\n"
+            "  -X, --single-process   serve in this process: no master, no workers (no reload)\n"
             "  -t, --test-config      check the configuration and exit (0 valid, 1 not)\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
-            "Command-line values override the configuration file.\n",
+            "Command-line values override the configuration file.  Signals: TERM/INT stop\n"
+            "gracefully, HUP reloads the configuration, USR1 reopens the log files.\n",
             names);
 }
 
@@ -31,27 +42,40 @@ struct cli_override {
     const char *key, *value;
 };
 
-/* Parses argv into the config path, the -t flag and overrides for the
- * config.  Returns -1 to exit 0 (help/version), 1 on a usage error, else 0. */
-static int parse_args(int argc, char **argv, const char **config_path, int *test_only,
-                      struct cli_override *ov, size_t *nov)
+/* The command line: kept for a reload, which reads the file again and
+ * applies the same overrides. */
+struct cli {
+    const char *config_path;
+    int test_only, single;
+    struct cli_override ov[64];
+    size_t nov;
+};
+
+/* Parses argv into cli.  Returns -1 to exit 0 (help/version), 1 on a usage
+ * error, else 0. */
+static int parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},  {"root", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},  {"backend", required_argument, NULL, 'B'},
-        {"test-config", no_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"workers", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
+        {"single-process", no_argument, NULL, 'X'}, {"test-config", no_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
+    static const char *const keys[128] = {['r'] = "docroot", ['l'] = "listen", ['B'] = "backend",
+                                          ['w'] = "workers", ['u'] = "user"};
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:r:l:B:thV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:r:l:B:w:u:XthV", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': *config_path = optarg; break;
-        case 'r': ov[(*nov)++] = (struct cli_override){"docroot", optarg}; break;
-        case 'l': ov[(*nov)++] = (struct cli_override){"listen", optarg}; break;
-        case 'B': ov[(*nov)++] = (struct cli_override){"backend", optarg}; break;
-        case 't': *test_only = 1; break;
+        case 'c': cli->config_path = optarg; break;
+        case 'r': case 'l': case 'B': case 'w': case 'u':
+            cli->ov[cli->nov++] = (struct cli_override){keys[opt], optarg};
+            break;
+        case 'X': cli->single = 1; break;
+        case 't': cli->test_only = 1; break;
         case 'h': usage(stdout); return -1;
-        case 'V': printf("ferry %s\n", FERRY_VERSION); return -1;
+        case 'V': printf("ferry %s\n", FY_VERSION); return -1;
         default: usage(stderr); return 1;
         }
     }
@@ -65,57 +89,120 @@ static int parse_args(int argc, char **argv, const char **config_path, int *test
 
 /* Defaults, then the file, then the command line.  The first -l replaces
  * the listen addresses of the file; further ones add to it. */
-static int build_config(struct fy_config *cfg, const char *path, const struct cli_override *ov,
-                        size_t nov, char *err, size_t errlen)
+static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errlen)
 {
+    const struct cli *cli = ctx;
     fy_config_defaults(cfg);
-    if (path && fy_config_load(cfg, path, err, errlen))
+    if (cli->config_path && fy_config_load(cfg, cli->config_path, err, errlen))
         return -1;
     bool listen_replaced = false;
-    for (size_t i = 0; i < nov; i++) {
+    for (size_t i = 0; i < cli->nov; i++) {
         bool replace = true;
-        if (strcmp(ov[i].key, "listen") == 0) {
+        if (strcmp(cli->ov[i].key, "listen") == 0) {
             replace = !listen_replaced;
             listen_replaced = true;
         }
-        if (fy_config_set(cfg, ov[i].key, ov[i].value, "command line", 0, replace, err, errlen))
+        if (fy_config_set(cfg, cli->ov[i].key, cli->ov[i].value, "command line", 0, replace, err, errlen))
             return -1;
     }
     return 0;
 }
 
+/* -t: the file parses, and the user and group it names exist. */
+static int test_config(const struct cli *cli, const struct fy_config *cfg)
+{
+    struct fy_identity id;
+    char err[FY_CONFIG_ERR_LEN];
+    if (fy_privileges_resolve(cfg, &id, err, sizeof err) < 0) {
+        fprintf(stderr, "ferry: %s\n", err);
+        return 1;
+    }
+    printf("ferry: configuration %s is valid\n", cli->config_path ? cli->config_path : "(built-in defaults)");
+    return 0;
+}
+
+/* What one process serving alone opens before its server starts. */
+struct alone {
+    struct fy_identity id;
+    struct fy_log log;
+    struct fy_sockets socks;
+    struct fy_listen_fd listen[FY_CONFIG_MAX_LISTEN];
+    size_t nlisten;
+    struct fy_stats_shm *stats;
+};
+
+static int alone_open(struct alone *a, const struct fy_config *cfg, char *err, size_t errlen)
+{
+    if (fy_privileges_resolve(cfg, &a->id, err, errlen) < 0 || fy_log_open(&a->log, cfg, err, errlen) < 0 ||
+        fy_sockets_open(&a->socks, cfg, false, 1, err, errlen) < 0)
+        return -1;
+    a->nlisten = fy_sockets_pick(&a->socks, 0, 1, a->listen, FY_CONFIG_MAX_LISTEN);
+    a->socks.n = 0; /* the server owns them now */
+    if (!(a->stats = fy_stats_create())) {
+        snprintf(err, errlen, "status counters: out of memory");
+        return -1;
+    }
+    int slot = fy_stats_claim(a->stats, 1);
+    atomic_store(&a->stats->slot[slot].pid, (uint64_t)getpid());
+    atomic_store(&a->stats->workers, 1);
+    atomic_store(&a->stats->generation, 1);
+    return 0;
+}
+
+/* -X: this process serves; SIGHUP cannot reload (there is no one to start
+ * new workers), SIGUSR1 reopens the logs. */
+static int run_alone(const struct fy_config *cfg)
+{
+    static struct alone a;
+    static struct fy_server srv;
+    char err[FY_CONFIG_ERR_LEN];
+    a.log = (struct fy_log){.error_fd = -1, .access_fd = -1};
+    if (alone_open(&a, cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "ferry: %s\n", err);
+        fy_sockets_close_except(&a.socks, NULL);
+        fy_log_close(&a.log);
+        return 1;
+    }
+    struct fy_server_env env = {.listen = a.listen, .nlisten = a.nlisten, .log = &a.log, .identity = &a.id,
+                                .stats = a.stats, .stats_slot = 0, .control = -1};
+    int rc = 1;
+    if (fy_server_start(&srv, cfg, &env, err, sizeof err) < 0) {
+        fprintf(stderr, "ferry: %s\n", err);
+    } else {
+        fy_sd_notify("READY=1");
+        bool pid_file = cfg->pid_file[0] && fy_pidfile_write(cfg->pid_file, getpid(), err, sizeof err) == 0;
+        if (cfg->pid_file[0] && !pid_file)
+            fy_log(&srv.log, FY_LOG_ERROR, "%s", err);
+        rc = fy_server_run(&srv) < 0 ? 1 : 0;
+        fy_sd_notify("STOPPING=1");
+        if (pid_file)
+            fy_pidfile_remove(cfg->pid_file);
+    }
+    fy_server_free(&srv);
+    fy_stats_destroy(a.stats);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *config_path = NULL;
-    int test_only = 0;
-    struct cli_override ov[64];
-    size_t nov = 0;
-    if (argc > (int)(sizeof ov / sizeof ov[0])) {
+    static struct cli cli;
+    if (argc > (int)(sizeof cli.ov / sizeof cli.ov[0])) {
         fprintf(stderr, "ferry: too many arguments\n");
         return 1;
     }
-    int rc = parse_args(argc, argv, &config_path, &test_only, ov, &nov);
+    int rc = parse_args(argc, argv, &cli);
     if (rc)
         return rc < 0 ? 0 : 1;
 
     static struct fy_config cfg;
     char err[FY_CONFIG_ERR_LEN];
-    if (build_config(&cfg, config_path, ov, nov, err, sizeof err)) {
+    if (build_config(&cfg, &cli, err, sizeof err)) {
         fprintf(stderr, "ferry: %s\n", err);
         return 1;
     }
-    if (test_only) {
-        printf("ferry: configuration %s is valid\n", config_path ? config_path : "(built-in defaults)");
-        return 0;
-    }
-
-    static struct fy_server srv;
-    if (fy_server_start(&srv, &cfg, err, sizeof err)) {
-        fprintf(stderr, "ferry: %s\n", err);
-        fy_server_free(&srv);
-        return 1;
-    }
-    rc = fy_server_run(&srv);
-    fy_server_free(&srv);
-    return rc ? 1 : 0;
+    if (cli.test_only)
+        return test_config(&cli, &cfg);
+    if (cli.single)
+        return run_alone(&cfg);
+    return fy_master_run(&cfg, build_config, &cli);
 }

@@ -10,15 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "core/control.h"
 #include "http/conn.h"
 
 #define ACCEPT_RETRY_MS 100
 #define LINGER_MS 2000
 #define TICK_MS 1000
+#define FIRST_REQUEST_GRACE_MS 1000
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -100,9 +103,11 @@ static void refuse(struct fy_server *srv, int fd)
 static void admit(struct fy_server *srv, int fd, const struct sockaddr_storage *peer)
 {
     if (srv->nconns >= srv->cfg.max_connections) {
+        fy_stats_add(srv->slot, FY_C_REFUSED, 1);
         refuse(srv, fd);
         return;
     }
+    fy_stats_add(srv->slot, FY_C_ACCEPTED, 1);
     struct fy_conn *c = conn_take(srv);
     if (!c) {
         close(fd);
@@ -164,30 +169,27 @@ static void on_accept_retry(struct fy_timer *t)
         accept_all(srv, &srv->listeners[i]);
 }
 
-static int listen_on(struct fy_server *srv, const struct fy_listen *addr, char *err, size_t errlen)
+/* Takes the sockets opened for this process (sockets.c).  One that other
+ * workers share wakes one of them per connection, not all (EPOLLEXCLUSIVE).
+ * They listen once the server is ready (start_listening). */
+static int adopt_listeners(struct fy_server *srv, const struct fy_server_env *env, char *err, size_t errlen)
 {
-    int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "listen %s: socket: %s", addr->text, strerror(errno));
+    srv->listeners = calloc(env->nlisten ? env->nlisten : 1, sizeof *srv->listeners);
+    if (!srv->listeners) {
+        snprintf(err, errlen, "listeners: out of memory");
         return -1;
     }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (addr->addr.ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, (const struct sockaddr *)&addr->addr, addr->addrlen) < 0 || listen(fd, 4096) < 0) {
-        snprintf(err, errlen, "listen %s: %s", addr->text, strerror(errno));
-        close(fd);
-        return -1;
+    for (size_t i = 0; i < env->nlisten; i++) {
+        const struct fy_listen_fd *lf = &env->listen[i];
+        struct fy_listener *l = &srv->listeners[srv->nlisteners++];
+        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv};
+        snprintf(l->text, sizeof l->text, "%s", lf->text);
+        int rc = fy_loop_add(&srv->loop, &l->io, EPOLLIN | (lf->shared ? EPOLLEXCLUSIVE : 0));
+        if (rc < 0) {
+            snprintf(err, errlen, "listen %s: epoll: %s", lf->text, strerror(-rc));
+            return -1;
+        }
     }
-    struct fy_listener *l = &srv->listeners[srv->nlisteners];
-    *l = (struct fy_listener){.io = {.fd = fd, .handler = on_listener}, .srv = srv};
-    if (fy_loop_add(&srv->loop, &l->io, EPOLLIN) < 0) {
-        snprintf(err, errlen, "listen %s: epoll: %s", addr->text, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    srv->nlisteners++;
     return 0;
 }
 
@@ -208,22 +210,44 @@ static void close_all_conns(struct fy_server *srv)
         fy_conn_close(srv->conns);
 }
 
+/* Responses in progress end with "Connection: close"; idle keep-alive
+ * connections close now (a client that sends on one just then retries, as
+ * HTTP lets it).  A connection accepted whose first request has not been
+ * read yet was promised an answer: it gets a moment to send it (answered,
+ * then closed) — which matters when a reload stops the old workers of a
+ * busy server. */
+static void shutdown_conns(struct fy_server *srv, bool spare_new)
+{
+    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (spare_new && c->nrequests == 0 && c->state == FY_CONN_READING)
+            continue;
+        fy_conn_shutdown(c);
+    }
+}
+
 /* Stop accepting, let responses in flight finish, then leave the loop. */
 static void begin_stop(struct fy_server *srv)
 {
     if (srv->stopping)
         return;
     srv->stopping = true;
-    fy_log(&srv->log, FY_LOG_INFO, "stopping: %u connection(s) to finish", srv->nconns);
+    fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopping: %u connection(s) to finish",
+           srv->nconns);
     close_listeners(srv);
-    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
-        next = c->next;
-        fy_conn_shutdown(c);
-    }
-    if (srv->nconns == 0)
+    shutdown_conns(srv, true);
+    if (srv->nconns == 0) {
         fy_loop_stop(&srv->loop);
-    else
-        fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
+        return;
+    }
+    fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
+    fy_timer_arm(&srv->loop, &srv->first_request_queue, &srv->first_request_grace);
+}
+
+static void on_first_request_grace(struct fy_timer *t)
+{
+    struct fy_server *srv = container_of(t, struct fy_server, first_request_grace);
+    shutdown_conns(srv, false);
 }
 
 static void on_shutdown_deadline(struct fy_timer *t)
@@ -234,22 +258,43 @@ static void on_shutdown_deadline(struct fy_timer *t)
     fy_loop_stop(&srv->loop);
 }
 
+/* Serving alone (no master): SIGUSR1 reopens the logs here. */
+static void reopen_logs(struct fy_server *srv)
+{
+    char err[FY_CONFIG_ERR_LEN];
+    if (fy_log_reopen(&srv->log, &srv->cfg, err, sizeof err) < 0)
+        fy_log(&srv->log, FY_LOG_ERROR, "reopening the logs: %s; writing to the old files", err);
+    else
+        fy_log(&srv->log, FY_LOG_INFO, "log files reopened");
+}
+
 static void on_signal(struct fy_io *io, uint32_t events)
 {
     (void)events;
     struct fy_server *srv = container_of(io, struct fy_server, signals);
     struct signalfd_siginfo si;
-    while (read(io->fd, &si, sizeof si) == sizeof si)
+    while (read(io->fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
             begin_stop(srv);
+        else if (si.ssi_signo == SIGUSR1)
+            reopen_logs(srv);
+        else if (si.ssi_signo == SIGHUP)
+            fy_log(&srv->log, FY_LOG_WARN, "SIGHUP: reloading needs the master process "
+                   "(ferry runs with -X); ignored");
+    }
 }
 
-static int watch_signals(struct fy_server *srv, char *err, size_t errlen)
+/* A worker leaves SIGHUP and SIGUSR1 to its master (they stay blocked). */
+static int watch_signals(struct fy_server *srv, bool alone, char *err, size_t errlen)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    if (alone) {
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGUSR1);
+    }
     signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
         (srv->signals.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
@@ -261,10 +306,85 @@ static int watch_signals(struct fy_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* --- the master channel and the counters ------------------------------------ */
+
+static void on_control(struct fy_io *io, uint32_t events)
+{
+    (void)events;
+    struct fy_server *srv = container_of(io, struct fy_server, control);
+    struct fy_ctl_msg msg;
+    int fds[FY_CTL_MAX_FDS];
+    size_t nfds;
+    for (;;) {
+        int rc = fy_ctl_recv(io->fd, &msg, fds, &nfds);
+        if (rc == -EAGAIN)
+            return;
+        if (rc <= 0) { /* the master is gone: nobody would respawn or stop us */
+            fy_log(&srv->log, FY_LOG_WARN, "the master process is gone; stopping");
+            fy_loop_remove(&srv->loop, io);
+            close(io->fd);
+            io->fd = -1;
+            begin_stop(srv);
+            return;
+        }
+        if (msg.type == FY_CTL_LOGS)
+            fy_log_replace(&srv->log, fds, nfds);
+        else
+            for (size_t i = 0; i < nfds; i++)
+                close(fds[i]);
+    }
+}
+
+/* Responses by status class, as the access log sees them. */
+static void count_response(void *ctx, int status, uint64_t body_bytes)
+{
+    struct fy_server *srv = ctx;
+    int cls = status / 100;
+    if (cls < 1 || cls > 5)
+        return;
+    fy_stats_add(srv->slot, (enum fy_counter)(FY_C_REQ_1XX + cls - 1), 1);
+    fy_stats_add(srv->slot, (enum fy_counter)(FY_C_BYTES_1XX + cls - 1), body_bytes);
+}
+
+void fy_server_refresh_stats(struct fy_server *srv)
+{
+    struct fy_stats_slot *slot = srv->slot;
+    uint64_t reading = 0, writing = 0, idle = 0;
+    for (const struct fy_conn *c = srv->conns; c; c = c->next) {
+        bool answering = c->state == FY_CONN_READING && c->have_request; /* a status page, say */
+        if (c->state == FY_CONN_READING && c->rlen == 0)
+            idle++;
+        else if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING)
+            reading++;
+        else
+            writing++;
+    }
+    fy_stats_gauge(slot, FY_G_ACTIVE, srv->nconns);
+    fy_stats_gauge(slot, FY_G_READING, reading);
+    fy_stats_gauge(slot, FY_G_WRITING, writing);
+    fy_stats_gauge(slot, FY_G_IDLE, idle);
+    struct fy_backend_stats b = {0};
+    if (srv->backend && srv->backend->ops->stats)
+        srv->backend->ops->stats(srv->backend, &b);
+    fy_stats_set(slot, FY_C_READS_SUBMITTED, b.reads_submitted);
+    fy_stats_set(slot, FY_C_READS_COMPLETED, b.reads_completed);
+    fy_stats_set(slot, FY_C_BYTES_READ, b.bytes_read);
+    fy_stats_set(slot, FY_C_SHORT_READS, b.short_reads);
+    fy_stats_set(slot, FY_C_READ_ERRORS, b.read_errors);
+    fy_stats_set(slot, FY_C_PLAIN_FILES, b.plain_files);
+    fy_stats_set(slot, FY_C_CACHED_BLOCKS, b.cached_blocks);
+    fy_stats_gauge(slot, FY_G_READS_IN_FLIGHT, b.reads_in_flight);
+    fy_stats_gauge(slot, FY_G_QUEUED, b.queued);
+    fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);
+    fy_stats_gauge(slot, FY_G_POOL_FREE, b.pool_free);
+    fy_stats_gauge(slot, FY_G_BUFFER_SIZE, b.buffer_size);
+}
+
 static void on_tick(struct fy_timer *t)
 {
     struct fy_server *srv = container_of(t, struct fy_server, tick);
     fy_log_flush(&srv->log);
+    fy_server_refresh_stats(srv);
     fy_timer_arm(&srv->loop, &srv->tick_queue, &srv->tick);
 }
 
@@ -280,30 +400,18 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->linger_timeouts, LINGER_MS);
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
+    fy_timer_queue_init(loop, &srv->first_request_queue, FIRST_REQUEST_GRACE_MS);
     fy_timer_queue_init(loop, &srv->tick_queue, TICK_MS);
     srv->accept_retry.handler = on_accept_retry;
     srv->shutdown_deadline.handler = on_shutdown_deadline;
+    srv->first_request_grace.handler = on_first_request_grace;
     srv->tick.handler = on_tick;
     fy_timer_arm(loop, &srv->tick_queue, &srv->tick);
 }
 
 static int open_docroot(struct fy_server *srv, char *err, size_t errlen)
 {
-    const struct fy_config *cfg = &srv->cfg;
-    struct fy_docroot *root = &srv->root;
-    root->index = cfg->index_files;
-    root->nindex = cfg->nindex;
-    root->mime = &srv->mime;
-    root->fd = open(cfg->docroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root->fd < 0) {
-        snprintf(err, errlen, "docroot %s: %s", cfg->docroot, strerror(errno));
-        return -1;
-    }
-    if (fy_file_cache_init(&root->cache, cfg->open_file_cache_size, cfg->open_file_cache_ttl_ms)) {
-        snprintf(err, errlen, "open-file cache: out of memory");
-        return -1;
-    }
-    return 0;
+    return fy_sites_open(&srv->sites, &srv->cfg, &srv->mime, err, errlen);
 }
 
 /* Connections and cached files each hold a descriptor: take all the
@@ -339,35 +447,98 @@ static int open_backend(struct fy_server *srv, char *err, size_t errlen)
     return srv->backend ? 0 : -1;
 }
 
-int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, char *err, size_t errlen)
+/* The chroot leaves /proc behind, which the asynchronous backends use to
+ * reopen a file for O_DIRECT (/proc/self/fd). */
+static int check_chroot(struct fy_server *srv, char *err, size_t errlen)
 {
-    *srv = (struct fy_server){.cfg = *cfg, .root = {.fd = -1}, .signals = {.fd = -1}, .log = {.error_fd = -1, .access_fd = -1}};
+    if (!srv->cfg.chroot_dir[0] || !srv->backend->ops->stats || access("/proc/self/fd", X_OK) == 0)
+        return 0;
+    snprintf(err, errlen, "chroot %s: the %s backend needs /proc inside it (mount proc at %s/proc, "
+             "or use backend = sendfile)", srv->cfg.chroot_dir, srv->cfg.backend, srv->cfg.chroot_dir);
+    return -1;
+}
+
+/* Serving as someone else from now on; a worker should not outlive its
+ * master (set after the drop, which clears it). */
+static int drop_privileges(struct fy_server *srv, const struct fy_server_env *env, char *err, size_t errlen)
+{
+    if (fy_privileges_apply(env->identity, srv->cfg.chroot_dir, err, errlen) < 0 || check_chroot(srv, err, errlen) < 0)
+        return -1;
+    if (env->control >= 0)
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    return 0;
+}
+
+static int watch_control(struct fy_server *srv, char *err, size_t errlen)
+{
+    if (srv->control.fd < 0)
+        return 0;
+    int rc = fy_loop_add(&srv->loop, &srv->control, EPOLLIN | EPOLLRDHUP);
+    if (rc < 0)
+        snprintf(err, errlen, "control channel: epoll: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+/* Bound sockets become listening ones (already listening: no change but
+ * the backlog): from now on a connection the kernel accepts is served. */
+static int start_listening(struct fy_server *srv, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        if (listen(srv->listeners[i].io.fd, FY_LISTEN_BACKLOG) < 0) {
+            snprintf(err, errlen, "listen %s: %s", srv->listeners[i].text, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void give_up_listeners(const struct fy_server_env *env)
+{
+    for (size_t i = 0; i < env->nlisten; i++)
+        close(env->listen[i].fd);
+}
+
+int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,
+                    char *err, size_t errlen)
+{
+    *srv = (struct fy_server){.cfg = *cfg, .signals = {.fd = -1}, .log = *env->log,
+                              .control = {.fd = env->control, .handler = on_control},
+                              .stats = env->stats, .slot = &env->stats->slot[env->stats_slot]};
+    *env->log = (struct fy_log){.error_fd = -1, .access_fd = -1};
+    srv->log.observe = count_response;
+    srv->log.observe_ctx = srv;
     int rc = fy_loop_init(&srv->loop);
     if (rc < 0) {
+        give_up_listeners(env);
         snprintf(err, errlen, "epoll: %s", strerror(-rc));
         return -1;
     }
+    if (adopt_listeners(srv, env, err, errlen) < 0)
+        return -1;
     init_timers(srv);
-    if (fy_log_open(&srv->log, &srv->cfg, err, errlen))
-        return -1;
     raise_fd_limit(srv);
-    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) || watch_signals(srv, err, errlen))
+    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+        watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
+        drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
+        srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
         return -1;
-    for (size_t i = 0; i < cfg->nlisten; i++)
-        if (listen_on(srv, &cfg->listen[i], err, errlen))
-            return -1;
+    }
+    fy_server_refresh_stats(srv);
     return 0;
 }
 
 int fy_server_run(struct fy_server *srv)
 {
+    /* A worker's master says it once for all. */
+    enum fy_log_level level = srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO;
     for (size_t i = 0; i < srv->nlisteners; i++)
-        fy_log(&srv->log, FY_LOG_INFO, "listening on http://%s/ (backend %s, docroot %s)",
-               srv->cfg.listen[i].text, srv->cfg.backend, srv->cfg.docroot);
+        fy_log(&srv->log, level, "listening on http://%s/ (backend %s, docroot %s)",
+               srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
     int rc = fy_loop_run(&srv->loop);
     if (rc < 0)
         fy_log(&srv->log, FY_LOG_ERROR, "event loop: %s", strerror(-rc));
-    fy_log(&srv->log, FY_LOG_INFO, "stopped");
+    fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopped");
+    fy_server_refresh_stats(srv);
     return rc < 0 ? -1 : 0;
 }
 
@@ -380,12 +551,14 @@ void fy_server_free(struct fy_server *srv)
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
-    fy_file_cache_free(&srv->root.cache);
+    fy_sites_close(&srv->sites);
     fy_mime_free(&srv->mime);
-    if (srv->root.fd >= 0)
-        close(srv->root.fd);
     if (srv->signals.fd >= 0)
         close(srv->signals.fd);
+    if (srv->control.fd >= 0)
+        close(srv->control.fd);
+    free(srv->listeners);
+    srv->listeners = NULL;
     fy_log_close(&srv->log);
     fy_loop_close(&srv->loop);
 }

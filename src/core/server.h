@@ -10,9 +10,12 @@
 #include "backend/backend.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/privileges.h"
+#include "core/sockets.h"
+#include "core/stats.h"
 #include "event/loop.h"
-#include "file/file.h"
 #include "file/mime.h"
+#include "file/site.h"
 #include "http/http_response.h"
 
 struct fy_conn;
@@ -21,6 +24,7 @@ struct fy_server;
 struct fy_listener {
     struct fy_io io;
     struct fy_server *srv;
+    char text[64];               /* its address, for messages */
 };
 
 struct fy_server {
@@ -29,21 +33,24 @@ struct fy_server {
     struct fy_log log;
     struct fy_mime_table mime;
     struct fy_backend *backend;
-    struct fy_docroot root;
+    struct fy_sites sites;       /* the docroots of every host, and their aliases */
 
-    struct fy_listener listeners[FY_CONFIG_MAX_LISTEN];
+    struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;
     bool accept_paused;          /* out of fds: retry when the timer fires */
     int spare_fd;                /* given up on EMFILE to accept-and-close */
     struct fy_timer accept_retry;
     struct fy_timer_queue accept_retry_queue;
 
-    struct fy_io signals;        /* a signalfd for SIGTERM, SIGINT */
+    struct fy_io signals;        /* a signalfd for SIGTERM, SIGINT (alone: SIGHUP, SIGUSR1) */
+    struct fy_io control;        /* a worker's channel to its master; fd -1 when alone */
     bool stopping;               /* graceful shutdown under way */
     struct fy_timer shutdown_deadline;
     struct fy_timer_queue shutdown_queue;
+    struct fy_timer first_request_grace; /* stopping: then close the connections still silent */
+    struct fy_timer_queue first_request_queue;
 
-    struct fy_timer tick;        /* once a second: flush the access log */
+    struct fy_timer tick;        /* once a second: flush the access log, refresh the gauges */
     struct fy_timer_queue tick_queue;
 
     /* Connection timeouts; a connection's timer sits in one of these. */
@@ -53,17 +60,37 @@ struct fy_server {
     struct fy_conn *conns;       /* active connections, doubly linked */
     struct fy_conn *free_conns;  /* closed ones, kept with their buffers */
 
+    struct fy_stats_shm *stats;  /* the counters every process shares */
+    struct fy_stats_slot *slot;  /* this process's */
+
     time_t date_second;
     char date[FY_HTTP_DATE_LEN + 1]; /* the Date header, refreshed each second */
 };
 
-/* Opens everything cfg names (docroot, logs, MIME table, backend, sockets).
- * Returns 0, or -1 with a one-line message in err. */
-int  fy_server_start(struct fy_server *srv, const struct fy_config *cfg, char *err, size_t errlen);
+/* What the process that starts a server has opened for it already. */
+struct fy_server_env {
+    const struct fy_listen_fd *listen; /* the sockets to accept on; the server takes them */
+    size_t nlisten;
+    struct fy_log *log;          /* the open logs; moved into the server */
+    const struct fy_identity *identity; /* who to serve as */
+    struct fy_stats_shm *stats;
+    int stats_slot;
+    int control;                 /* a worker's channel to its master (the server takes it), or -1 */
+};
+
+/* Opens what else cfg names (docroots, MIME table, backend), then enters
+ * the chroot and drops privileges.  Returns 0, or -1 with a one-line
+ * message in err. */
+int  fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,
+                     char *err, size_t errlen);
 
 /* Serves until SIGTERM/SIGINT and the graceful stop that follows. */
 int  fy_server_run(struct fy_server *srv);
 void fy_server_free(struct fy_server *srv);
+
+/* Writes this process's gauges and backend counters to its stats slot
+ * (once a second, and before a status page is made). */
+void fy_server_refresh_stats(struct fy_server *srv);
 
 /* The cached Date header value for now. */
 const char *fy_server_date(struct fy_server *srv);

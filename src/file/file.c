@@ -9,15 +9,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* O_NONBLOCK so that a FIFO in the docroot cannot block the loop in open();
- * it changes nothing for regular files. */
-static int open_beneath(int dirfd, const char *name)
+int fy_open_under(int dirfd, const char *name, int flags, bool follow)
 {
     struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        .flags = (uint64_t)flags | O_CLOEXEC,
+        .resolve = RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_BENEATH),
     };
     return (int)syscall(SYS_openat2, dirfd, name[0] ? name : ".", &how, sizeof how);
+}
+
+/* O_NONBLOCK so that a FIFO in the docroot cannot block the loop in open();
+ * it changes nothing for regular files. */
+static int open_beneath(const struct fy_docroot *root, const char *name)
+{
+    return fy_open_under(root->fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, root->follow_symlinks);
 }
 
 static int status_of_errno(int err)
@@ -41,9 +46,9 @@ static int status_of_errno(int err)
     }
 }
 
-static int open_and_stat(int dirfd, const char *name, struct fy_file *f)
+static int open_and_stat(const struct fy_docroot *root, const char *name, struct fy_file *f)
 {
-    f->fd = open_beneath(dirfd, name);
+    f->fd = open_beneath(root, name);
     if (f->fd < 0)
         return status_of_errno(errno);
     if (fstat(f->fd, &f->st) < 0) {
@@ -64,7 +69,7 @@ static int open_index(const struct fy_docroot *root, const struct fy_path *dir, 
         int n = snprintf(name, sizeof name, "%s%s%s", dir->name, dir->len ? "/" : "", root->index[i]);
         if (n < 0 || (size_t)n >= sizeof name)
             return 414;
-        int status = open_and_stat(root->fd, name, f);
+        int status = open_and_stat(root, name, f);
         if (status == 404)
             continue;
         if (status)
@@ -75,27 +80,44 @@ static int open_index(const struct fy_docroot *root, const struct fy_path *dir, 
         }
         fy_file_close(f);
     }
-    return 403; /* a directory without an index, and listings are off */
+    return 403;
+}
+
+/* A directory: its index file, or the directory itself (kept open in f)
+ * when it has none. */
+static int open_directory(const struct fy_docroot *root, const struct fy_path *path, struct fy_file *f)
+{
+    if (!path->trailing_slash) {
+        fy_file_close(f);
+        return 301;
+    }
+    struct fy_file dir = *f;
+    const char *index = NULL;
+    int status = open_index(root, path, f, &index);
+    if (status == 403) {
+        *f = dir;
+        return 0;
+    }
+    fy_file_close(&dir);
+    if (status)
+        return status;
+    f->index_name = index;
+    f->content_type = fy_mime_lookup(root->mime, index, strlen(index));
+    return 0;
 }
 
 static int open_uncached(const struct fy_docroot *root, const struct fy_path *path, struct fy_file *f)
 {
-    int status = open_and_stat(root->fd, path->name, f);
+    int status = open_and_stat(root, path->name, f);
     if (status)
         return status;
-    const char *opened = path->name;
-    if (S_ISDIR(f->st.st_mode)) {
-        fy_file_close(f);
-        if (!path->trailing_slash)
-            return 301;
-        status = open_index(root, path, f, &opened);
-        if (status)
-            return status;
-    } else if (!S_ISREG(f->st.st_mode) || path->trailing_slash) {
+    if (S_ISDIR(f->st.st_mode))
+        return open_directory(root, path, f);
+    if (!S_ISREG(f->st.st_mode) || path->trailing_slash) {
         fy_file_close(f);
         return path->trailing_slash ? 404 : 403;
     }
-    f->content_type = fy_mime_lookup(root->mime, opened, strlen(opened));
+    f->content_type = fy_mime_lookup(root->mime, path->name, path->len);
     return 0;
 }
 
@@ -105,29 +127,34 @@ static void use_entry(struct fy_file *f, struct fy_file_cache_entry *e)
     f->fd = e->fd;
     f->st = e->st;
     f->content_type = e->content_type;
+    f->index_name = e->index_name;
 }
 
-int fy_file_open(struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
+int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
 {
     *f = (struct fy_file){.fd = -1};
-    /* "dir" and "dir/" answer differently (301 and the index): both in the key. */
-    char key[sizeof path->name + 1];
-    size_t key_len = path->len;
-    memcpy(key, path->name, key_len);
+    /* The docroot's id first; "dir" and "dir/" answer differently (301
+     * and the index): both in the key. */
+    char key[2 + sizeof path->name + 1];
+    key[0] = (char)(root->id >> 8);
+    key[1] = (char)(root->id & 0xff);
+    size_t key_len = 2 + path->len;
+    memcpy(key + 2, path->name, path->len);
     if (path->trailing_slash)
         key[key_len++] = '/';
 
-    struct fy_file_cache_entry *e = fy_file_cache_get(&root->cache, key, key_len, now_ms);
+    struct fy_file_cache_entry *e = fy_file_cache_get(root->cache, key, key_len, now_ms);
     if (e) {
         use_entry(f, e);
         return 0;
     }
     int status = open_uncached(root, path, f);
-    if (status)
+    if (status || S_ISDIR(f->st.st_mode))
         return status;
-    e = fy_file_cache_put(&root->cache, key, key_len, f->fd, &f->st, now_ms);
+    e = fy_file_cache_put(root->cache, key, key_len, f->fd, &f->st, now_ms);
     if (e) {
         e->content_type = f->content_type;
+        e->index_name = f->index_name;
         use_entry(f, e);
     }
     return 0;

@@ -2,12 +2,15 @@
  *
  * Names are resolved with openat2(RESOLVE_BENEATH) on the docroot's
  * directory fd, so neither '..' nor a symlink can lead outside it; the
- * kernel enforces what path.c already checked.  A directory is answered by
- * its first index file that exists.  Files opened recently come from the
- * docroot's open-file cache. */
+ * kernel enforces what path.c already checked.  With follow-symlinks on, a
+ * symlink may lead anywhere (path.c still keeps '..' out of the name).  A
+ * directory is answered by its first index file that exists.  Files opened
+ * recently come from the open-file cache all docroots share (keyed by the
+ * docroot's id and the name). */
 #ifndef FY_FILE_H
 #define FY_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -18,26 +21,33 @@
 
 struct fy_docroot {
     int fd;                          /* the directory, O_DIRECTORY */
+    uint16_t id;                     /* its part of the cache keys */
+    bool follow_symlinks;
     const char (*index)[256];        /* index-file names */
     size_t nindex;
     const struct fy_mime_table *mime;
-    struct fy_file_cache cache;
+    struct fy_file_cache *cache;     /* shared by every docroot */
 };
 
 struct fy_file {
     int fd;                          /* -1 when not open */
     struct stat st;
     const char *content_type;
+    const char *index_name;          /* the index file a directory was answered with, or NULL */
     struct fy_file_cache_entry *cached; /* owns fd when set */
 };
 
 /* Opens path (from fy_path_resolve).  Returns 0 with f->fd open on a
- * regular file, or the status to answer with: 301 (a directory named
- * without its trailing slash), 403, 404, 414, 500 or 503 (out of file
- * descriptors). */
-int fy_file_open(struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f);
+ * regular file, or on the directory itself when it has no index file (the
+ * caller lists it or answers 403; directories are never cached); or the
+ * status to answer with: 301 (a directory named without its trailing
+ * slash), 403, 404, 414, 500 or 503 (out of file descriptors). */
+int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f);
 
 void fy_file_close(struct fy_file *f);
+
+/* openat2() under dirfd: beneath it, or, with follow, wherever symlinks lead. */
+int fy_open_under(int dirfd, const char *name, int flags, bool follow);
 
 /* A strong validator from inode, size and mtime (nanoseconds), quoted:
  * out needs FY_ETAG_MAX bytes.  Returns its length. */

@@ -25,6 +25,7 @@ struct fy_file_cache_entry {
     struct stat st;
     int64_t expires_ms;
     const char *content_type;    /* set by the caller on a miss */
+    const char *index_name;      /* set by the caller on a miss */
     size_t key_len;
     char key[];
 };

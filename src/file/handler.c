@@ -1,89 +1,169 @@
-/* The static-file handler; see handler.h. */
+/* The static-file handler; see handler.h.
+ *
+ *   method ─► Host → site ─► path → docroot + name (aliases) ─► open
+ *     ─► a directory: listing or 403 ─► per-path settings ─► OPTIONS
+ *     ─► precompressed sibling ─► respond.c: conditions, ranges, head */
 #include "file/handler.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/server.h"
+#include "core/status.h"
 #include "file/file.h"
+#include "file/listing.h"
 #include "file/path.h"
+#include "file/precompressed.h"
+#include "file/respond.h"
+#include "file/site.h"
 #include "http/conn.h"
+#include "http/escape.h"
 #include "http/http_response.h"
 
-/* "/dir" names a directory: send the client to "/dir/", query kept. */
-static int respond_redirect(struct fy_conn *c)
+#define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
+
+/* "/dir" names a directory: send the client to "/dir/", query kept.  The
+ * Location is built from the normalised path, re-encoded, never from the
+ * raw target: "//evil.example/" would send a browser to another host. */
+static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
 {
     const struct fy_request *r = &c->req;
-    char location[FY_CONN_HEAD_BUFFER / 2];
-    int n = snprintf(location, sizeof location, "Location: %.*s/%s%.*s\r\n", (int)r->path.len, r->path.p,
-                     r->query.len ? "?" : "", (int)r->query.len, r->query.p);
+    char encoded[3 * FY_CONN_HEAD_BUFFER], location[FY_CONN_HEAD_BUFFER / 2];
+    if (strlen(url) >= FY_CONN_HEAD_BUFFER)
+        return fy_respond_error(c, site, 414, NULL);
+    fy_url_encode(url, encoded, true);
+    int n = snprintf(location, sizeof location, "Location: %s/%s%.*s\r\n", encoded, r->query.len ? "?" : "",
+                     (int)r->query.len, r->query.p);
     if (n < 0 || (size_t)n >= sizeof location)
-        return 414;
+        return fy_respond_error(c, site, 414, NULL);
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    c->body_bytes = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
-                                      r->version_minor, r->method == FY_METHOD_HEAD);
+    size_t body = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
+                                    r->version_minor, r->method == FY_METHOD_HEAD);
     if (b.overflow)
-        return 414;
+        return fy_respond_error(c, site, 414, NULL);
     c->status = 301;
+    c->head_nonbody = b.len - body;
     c->xfer.head_len = b.len;
     return 0;
 }
 
-static void put_header(struct fy_buf *b, const char *name, const char *value, size_t len)
+/* OPTIONS: what the resource (or, for "*", the server) allows. */
+static int respond_options(struct fy_conn *c)
 {
-    fy_buf_puts(b, name);
-    fy_buf_put(b, value, len);
-    fy_buf_put(b, "\r\n", 2);
+    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    fy_file_close(&c->file);
+    fy_response_start(&b, 200, fy_server_date(c->srv));
+    fy_buf_puts(&b, ALLOW "Content-Length: 0\r\n");
+    fy_response_end(&b, c->keep_alive, c->req.version_minor);
+    c->status = 200;
+    c->xfer.head_len = b.len;
+    return 0;
 }
 
-static int respond_file(struct fy_conn *c)
+/* The page goes after the head as a body held in memory. */
+static int respond_listing(struct fy_conn *c, const struct fy_file_request *x, const struct fy_docroot *root,
+                           const struct fy_path *dir)
 {
-    const struct fy_request *r = &c->req;
-    const struct stat *st = &c->file.st;
+    struct fy_listing_options opt = {
+        .dotfiles = x->set.listing_dotfiles, .follow_symlinks = root->follow_symlinks,
+        .root_fd = root->fd, .dir_name = dir->name,
+    };
+    size_t len = 0;
+    char *page = fy_listing_build(c->file.fd, x->subj.url, &opt, &len);
+    fy_file_close(&c->file);
+    if (!page)
+        return fy_respond_error(c, x->site, errno == ENOMEM ? 503 : 403, NULL);
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    char date[FY_HTTP_DATE_LEN + 1], etag[FY_ETAG_MAX];
-
     fy_response_start(&b, 200, fy_server_date(c->srv));
-    fy_buf_puts(&b, "Content-Type: ");
-    fy_buf_puts(&b, c->file.content_type);
-    fy_buf_puts(&b, "\r\nContent-Length: ");
-    fy_buf_put_u64(&b, (uint64_t)st->st_size);
-    fy_buf_put(&b, "\r\n", 2);
-    fy_http_date(st->st_mtim.tv_sec, date);
-    put_header(&b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
-    put_header(&b, "ETag: ", etag, fy_file_etag(st, etag));
-    fy_response_end(&b, c->keep_alive, r->version_minor);
+    fy_buf_puts(&b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
+    fy_buf_put_u64(&b, len);
+    fy_buf_puts(&b, "\r\n");
+    fy_put_path_headers(&b, c, x);
+    fy_response_end(&b, c->keep_alive, c->req.version_minor);
     if (b.overflow) {
-        fy_file_close(&c->file);
-        return 500;
+        free(page);
+        return fy_respond_error(c, x->site, 500, NULL);
     }
     c->status = 200;
     c->xfer.head_len = b.len;
-    if (r->method == FY_METHOD_HEAD || st->st_size == 0) {
-        fy_file_close(&c->file);
-        return 0;
-    }
-    c->xfer.file_fd = c->file.fd;
-    c->xfer.offset = 0;
-    c->xfer.end = st->st_size;
+    if (c->req.method == FY_METHOD_HEAD)
+        free(page);
+    else
+        c->body_mem = page, c->body_mem_len = len;
     return 0;
+}
+
+/* "/" + name, and a '/' after a directory's: what [path] prefixes match. */
+static int url_of(const struct fy_path *p, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "/%s%s", p->name, p->trailing_slash && p->len ? "/" : "");
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* Swaps c->file for a precompressed sibling when the rules and the client
+ * allow it. */
+static void choose_encoding(struct fy_conn *c, struct fy_file_request *x, const struct fy_docroot *root,
+                            const struct fy_path *file)
+{
+    struct fy_file sibling;
+    if (!x->set.precompressed)
+        return;
+    x->encoding = fy_precompressed_open(root, file, &c->file, c->req.accept_encoding, c->srv->loop.now_ms,
+                                        &sibling);
+    if (x->encoding) {
+        sibling.content_type = c->file.content_type; /* the original's type, not application/gzip */
+        fy_file_close(&c->file);
+        c->file = sibling;
+    }
+}
+
+/* The request's file is open in c->file (or its directory). */
+static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const struct fy_docroot *root,
+                          const struct fy_path *file)
+{
+    const char *name = c->file.index_name ? c->file.index_name : file->name;
+    x->subj.file_name = S_ISDIR(c->file.st.st_mode) ? NULL : name;
+    fy_rules_resolve(&c->srv->cfg, &x->subj, &x->set);
+    if (c->req.method == FY_METHOD_OPTIONS)
+        return respond_options(c);
+    if (S_ISDIR(c->file.st.st_mode)) {
+        if (x->set.listing)
+            return respond_listing(c, x, root, file);
+        fy_file_close(&c->file);
+        return fy_respond_error(c, x->site, 403, NULL);
+    }
+    choose_encoding(c, x, root, file);
+    return fy_respond_file(c, x);
 }
 
 int fy_handler_respond(struct fy_conn *c)
 {
+    if (fy_status_wants(c))
+        return fy_status_respond(c);
     const struct fy_request *r = &c->req;
+    struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
     if (r->method == FY_METHOD_UNKNOWN)
-        return 501;
-    if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
-        return 405;
+        return fy_respond_error(c, x.site, 501, NULL);
+    if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD && r->method != FY_METHOD_OPTIONS)
+        return fy_respond_error(c, x.site, 405, ALLOW);
+    if (r->path.len == 1 && r->path.p[0] == '*')
+        return respond_options(c);
 
-    struct fy_path path;
-    int status = fy_path_resolve(r->path.p, r->path.len, &path);
+    struct fy_path url, file;
+    char url_text[sizeof url.name + 2];
+    int status = fy_path_resolve(r->path.p, r->path.len, &url);
+    if (status == 0 && url_of(&url, url_text, sizeof url_text) < 0)
+        status = 414;
     if (status)
-        return status;
-    status = fy_file_open(&c->srv->root, &path, c->srv->loop.now_ms, &c->file);
+        return fy_respond_error(c, x.site, status, NULL);
+    x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
+    const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
+    status = fy_file_open(root, &file, c->srv->loop.now_ms, &c->file);
     if (status == 301)
-        return respond_redirect(c);
+        return respond_redirect(c, x.site, url_text);
     if (status)
-        return status;
-    return respond_file(c);
+        return fy_respond_error(c, x.site, status, NULL);
+    return respond_opened(c, &x, root, &file);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,7 +36,13 @@ static void conn_end_transfer(struct fy_conn *c)
     if (c->xfer.state)
         c->srv->backend->ops->cancel(c->srv->backend, &c->xfer);
     c->xfer.state = NULL;
+    c->xfer.file_fd = -1;
+    c->xfer.offset = c->xfer.end = 0;
     fy_file_close(&c->file);
+    c->mp.nranges = 0;
+    free(c->body_mem);
+    c->body_mem = NULL;
+    c->body_mem_sent = false;
 }
 
 void fy_conn_close(struct fy_conn *c)
@@ -101,29 +108,24 @@ static void conn_start_sending(struct fy_conn *c, size_t head_len)
     conn_arm(c, &c->srv->write_timeouts);
 }
 
-/* Errors that leave the request stream unreliable close the connection. */
-static bool status_closes(int status)
-{
-    return status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
-           status == 501 || status == 505 || status == 500 || status == 503;
-}
-
 static void conn_respond_error(struct fy_conn *c, int status)
 {
-    if (status_closes(status))
+    if (fy_status_closes(status))
         c->keep_alive = false;
-    const char *extra = status == 405 ? "Allow: GET, HEAD\r\n" : NULL;
+    const char *extra = status == 405 ? "Allow: GET, HEAD, OPTIONS\r\n" : NULL;
     bool head_only = c->have_request && c->req.method == FY_METHOD_HEAD;
     int minor = c->have_request ? c->req.version_minor : 1;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    c->body_bytes = fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive, minor,
-                                      head_only);
+    size_t body = fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive, minor,
+                                    head_only);
+    c->head_nonbody = b.len - body;
     c->status = status;
     conn_start_sending(c, b.len);
 }
 
 static void conn_respond(struct fy_conn *c)
 {
+    c->head_nonbody = SIZE_MAX; /* the handler says when its head carries body bytes */
     int status = fy_handler_respond(c);
     if (status) {
         conn_respond_error(c, status);
@@ -155,18 +157,65 @@ static void conn_finish_response(struct fy_conn *c)
         conn_next_request(c);
 }
 
-/* The budget bounds what one connection sends per loop turn, so one fast
- * download cannot starve the others. */
-static void conn_send(struct fy_conn *c)
+/* A transfer of the response is done: starts the next segment, if any —
+ * a part of a multipart body (its head, then its range of the file), or
+ * a body held in memory.  Returns false when the response is complete. */
+static bool conn_next_segment(struct fy_conn *c)
+{
+    c->head_nonbody = 0; /* the response head has gone */
+    if (c->mp.nranges > 0 && c->mp.next <= c->mp.nranges) {
+        struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+        fy_multipart_next(&c->mp, &b, &c->xfer.offset, &c->xfer.end);
+        c->xfer.head = c->wbuf;
+        c->xfer.head_len = b.len;
+        return true;
+    }
+    if (c->body_mem && !c->body_mem_sent) {
+        c->body_mem_sent = true;
+        c->xfer.head = c->body_mem;
+        c->xfer.head_len = c->body_mem_len;
+        return true;
+    }
+    return false;
+}
+
+/* Counts what one send moved; the access log wants body bytes only. */
+static size_t conn_account(struct fy_conn *c, size_t head_sent, off_t file_sent)
+{
+    size_t nonbody = head_sent < c->head_nonbody ? head_sent : c->head_nonbody;
+    c->head_nonbody -= nonbody;
+    c->body_bytes += head_sent - nonbody + (uint64_t)file_sent;
+    return head_sent + (size_t)file_sent;
+}
+
+/* One step of sending: the backend for a file range, plain send() for a
+ * segment that is all head. */
+static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, size_t *moved)
 {
     struct fy_backend *b = c->srv->backend;
     off_t before = c->xfer.offset;
     size_t head_before = c->xfer.head_len;
-    enum fy_send_result r = c->file.fd >= 0 ? b->ops->send(b, &c->xfer, c->srv->cfg.send_chunk_size)
-                                            : fy_transfer_send_head(&c->xfer, false);
-    c->body_bytes += (uint64_t)(c->xfer.offset - before);
-    if (c->xfer.offset != before || c->xfer.head_len != head_before)
+    enum fy_send_result r = c->xfer.offset < c->xfer.end ? b->ops->send(b, &c->xfer, budget)
+                                                         : fy_transfer_send_head(&c->xfer, false);
+    *moved = conn_account(c, head_before - c->xfer.head_len, c->xfer.offset - before);
+    if (*moved)
         conn_arm(c, &c->srv->write_timeouts);
+    return r;
+}
+
+/* The budget bounds what one connection sends per loop turn, so one fast
+ * download cannot starve the others; it spans the segments of a response. */
+static void conn_send(struct fy_conn *c)
+{
+    size_t budget = c->srv->cfg.send_chunk_size, moved;
+    enum fy_send_result r;
+    while ((r = conn_send_segment(c, budget, &moved)) == FY_SEND_DONE && conn_next_segment(c)) {
+        budget = moved < budget ? budget - moved : 0;
+        if (budget == 0) {
+            r = FY_SEND_YIELD;
+            break;
+        }
+    }
     switch (r) {
     case FY_SEND_DONE:
         conn_finish_response(c);
@@ -375,7 +424,7 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
         .rbuf = rbuf,
         .wbuf = wbuf,
         .file = {.fd = -1},
-        .xfer = {.wake = conn_wake},
+        .xfer = {.file_fd = -1, .wake = conn_wake},
     };
     if (!rbuf || !wbuf)
         return -ENOMEM;

@@ -19,6 +19,7 @@
 #include "event/loop.h"
 #include "file/file.h"
 #include "http/http_parse.h"
+#include "http/multipart.h"
 
 struct fy_server;
 
@@ -56,6 +57,15 @@ struct fy_conn {
     struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
     int status;
     uint64_t body_bytes;         /* for the access log */
+    size_t head_nonbody;         /* bytes at the front of xfer.head that are not body */
+
+    /* A response in several segments, each a transfer of its own: after
+     * the first, the parts of a multipart/byteranges body, or a body built
+     * in memory (a listing, malloc'd, freed when the response ends). */
+    struct fy_multipart mp;      /* mp.nranges 0: not multipart */
+    char *body_mem;
+    size_t body_mem_len;
+    bool body_mem_sent;
 };
 
 /* Takes over a freshly accepted socket (already non-blocking). */

@@ -190,6 +190,12 @@ const char *fy_http_reason(int status)
     }
 }
 
+bool fy_status_closes(int status)
+{
+    return status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
+           status == 501 || status == 505 || status == 500 || status == 503;
+}
+
 void fy_response_start(struct fy_buf *b, int status, const char *date)
 {
     fy_buf_puts(b, "HTTP/1.1 ");

@@ -31,6 +31,11 @@ int fy_http_date_parse(const char *s, size_t len, time_t *out);
 
 const char *fy_http_reason(int status);
 
+/* Whether answering with status must close the connection: the errors
+ * after which the request stream cannot be trusted (400, 408, 413, 414,
+ * 431, 501, 505) and the server's own failures (500, 503). */
+bool fy_status_closes(int status);
+
 /* "HTTP/1.1 <status> <reason>\r\nServer: ferry\r\nDate: <date>\r\n" */
 void fy_response_start(struct fy_buf *b, int status, const char *date);
 

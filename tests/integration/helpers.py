@@ -79,7 +79,8 @@ class Ferry:
     _serial = 0
 
     def __init__(self, workdir, docroot=None, backend=None, config=None, args=(),
-                 listen=True, port=None, host="127.0.0.1", wrapper=(), preexec_fn=None):
+                 listen=True, port=None, host="127.0.0.1", wrapper=(), preexec_fn=None,
+                 master=False, env=None, pass_fds=()):
         Ferry._serial += 1
         self.workdir = Path(workdir)
         self.name = f"ferry{Ferry._serial}"
@@ -90,6 +91,9 @@ class Ferry:
         self.listen = listen          # True: add -l 127.0.0.1:<free port>
         self.wrapper = list(wrapper)
         self.preexec_fn = preexec_fn
+        self.master = master          # False: -X, one process serves (its PID is the server's)
+        self.env = env
+        self.pass_fds = tuple(pass_fds)
         self.port = port              # with listen=False: the port the arguments name
         self.host = host              # where wait_ready() connects
         self.proc = None
@@ -102,6 +106,10 @@ class Ferry:
 
     def argv(self):
         argv = [*self.wrapper, ferry_bin()]
+        if not self.master:
+            # One process, no master; as root (and not lowered by a wrapper such as
+            # setpriv), serving as root must be asked for explicitly.
+            argv += ["-X"] + (["-u", "root"] if os.geteuid() == 0 and not self.wrapper else [])
         if self.config_path:
             argv += ["-c", str(self.config_path)]
         if self.docroot is not None:
@@ -120,7 +128,8 @@ class Ferry:
                 self.port = free_port()
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                             cwd=self.workdir, preexec_fn=self.preexec_fn)
+                                             cwd=self.workdir, preexec_fn=self.preexec_fn, env=self.env,
+                                             pass_fds=self.pass_fds)
             if not wait:
                 return self
             try:
@@ -433,3 +442,65 @@ def curl(*args, timeout=None):
 def sigterm_safe(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
+
+
+# --- ranges, conditional requests, listings, virtual hosts (issue 5) -------
+
+def parse_multipart(resp):
+    """The parts of a multipart/byteranges response: a list of
+    (first, last, size, content_type, data), checked against RFC 9110 §14.6."""
+    ctype = resp.header("content-type")
+    m = re.fullmatch(r"multipart/byteranges; boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})", ctype or "")
+    assert m, f"not a multipart/byteranges Content-Type: {ctype!r}"
+    delim = b"--" + m.group(1).encode()
+    body = resp.body
+    assert body.startswith(delim + b"\r\n"), body[:100]
+    assert body.endswith(b"\r\n" + delim + b"--\r\n"), body[-100:]
+    parts = []
+    pos = 0
+    while True:
+        assert body[pos:pos + len(delim)] == delim, (pos, body[pos:pos + 80])
+        pos += len(delim)
+        if body[pos:pos + 4] == b"--\r\n":
+            assert pos + 4 == len(body), "bytes after the closing boundary"
+            return parts
+        assert body[pos:pos + 2] == b"\r\n"
+        head_end = body.index(b"\r\n\r\n", pos)
+        headers = {}
+        for line in body[pos + 2:head_end].split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            headers[name.decode().strip().lower()] = value.decode().strip()
+        cr = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
+        assert cr, headers
+        first, last, size = (int(x) for x in cr.groups())
+        start = head_end + 4
+        data = body[start:start + last - first + 1]
+        parts.append((first, last, size, headers.get("content-type"), data))
+        pos = start + last - first + 1
+        assert body[pos:pos + 2] == b"\r\n", "part not followed by CRLF"
+        pos += 2
+
+
+def access_log_lines(path, count, timeout=None):
+    """Waits until the access log at path has at least count lines (it is
+    flushed once a second) and returns them."""
+    def lines():
+        try:
+            got = Path(path).read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        return got if len(got) >= count else None
+    return wait_until(lines, timeout or T(5), message=f"{count} lines in {path}")
+
+
+ACCESS_LINE = re.compile(r'^\S+ - - \[[^\]]+\] "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d{3}) '
+                         r'(?P<bytes>\d+|-) ')
+
+
+def parse_access_line(line):
+    m = ACCESS_LINE.match(line)
+    assert m, f"not a combined-format line: {line!r}"
+    d = m.groupdict()
+    d["status"] = int(d["status"])
+    d["bytes"] = 0 if d["bytes"] == "-" else int(d["bytes"])
+    return d

@@ -1,0 +1,432 @@
+#!/usr/bin/python3
+"""bench/report.py: turn bench/run.sh's results.tsv + meta.tsv into report.md and PNG plots.
+
+usage: report.py --out DIR [--plots 0|1]
+
+Each figure is the median over the runs of that point that had no errors;
+a point whose every run had errors shows ERROR.  The "errors" column counts
+the runs with errors.  Ratios compare with the best peer (nginx, lighttpd) at
+the same point: higher is better for throughput, lower for latency, CPU and
+memory.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+from collections import OrderedDict, defaultdict
+
+HIGHER = {"rps", "mibps", "idle_pct", "idle_rps", "load_rps", "load_dl_mibps", "conns_open"}
+
+COLD_NOTE = (
+    "On this VM, cold *buffered* reads cap at about 480–600 MiB/s (every new page-cache page costs a "
+    "host page fault: the VM returns freed memory to the host through free-page reporting), while "
+    "O_DIRECT reads reach 1.2–2.7 GB/s (see the fio ceiling). Backends that read through the page "
+    "cache (sendfile, writev, nginx sendfile, lighttpd) are bound by the first figure; those that "
+    "read with O_DIRECT (ferry's asynchronous backends with `aio-direct = on`, nginx `directio`) by the second."
+)
+
+
+def load(out):
+    rows = []
+    with open(os.path.join(out, "results.tsv")) as f:
+        next(f)
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) != 7:
+                continue
+            w, server, backend, conc, metric, value, run = p
+            rows.append((w, server, backend, conc, metric, value, run))
+    meta = []
+    path = os.path.join(out, "meta.tsv")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                meta.append((k, v))
+    return rows, meta
+
+
+class Results:
+    def __init__(self, rows):
+        self.vals = defaultdict(dict)         # (w, label, conc, metric) -> {run: value}
+        self.err_runs = defaultdict(set)      # (w, label, conc) -> runs with errors
+        self.all_runs = defaultdict(set)      # (w, label, conc) -> runs
+        self.labels = defaultdict(list)       # w -> labels in order of appearance
+        self.concs = defaultdict(list)        # w -> concurrencies in order
+        for w, server, backend, conc, metric, value, run in rows:
+            label = "%s/%s" % (server, backend)
+            if label not in self.labels[w]:
+                self.labels[w].append(label)
+            if conc not in self.concs[w]:
+                self.concs[w].append(conc)
+            self.all_runs[(w, label, conc)].add(run)
+            if metric == "errors":
+                try:
+                    if float(value) > 0:
+                        self.err_runs[(w, label, conc)].add(run)
+                except ValueError:
+                    self.err_runs[(w, label, conc)].add(run)
+            try:
+                self.vals[(w, label, conc, metric)][run] = float(value)
+            except ValueError:
+                pass
+        for w in self.labels:
+            # ferry rows first, then the peers, each group in order of appearance
+            self.labels[w].sort(key=lambda lb: (0 if lb.startswith("ferry/") else 1))
+
+    def median(self, w, label, conc, metric):
+        runs = self.vals.get((w, label, conc, metric), {})
+        bad = self.err_runs.get((w, label, conc), set())
+        clean = [v for r, v in runs.items() if r not in bad]
+        if not clean:
+            return None
+        return statistics.median(clean)
+
+    def errors(self, w, label, conc):
+        return "%d/%d" % (len(self.err_runs.get((w, label, conc), ())), len(self.all_runs.get((w, label, conc), ())))
+
+    def failed(self, w, label, conc):
+        return self.all_runs.get((w, label, conc)) and \
+            self.err_runs.get((w, label, conc), set()) >= self.all_runs[(w, label, conc)]
+
+    def peers(self, w):
+        return [lb for lb in self.labels[w] if not lb.startswith("ferry/")]
+
+    def best_peer(self, w, conc, metric):
+        vals = [self.median(w, lb, conc, metric) for lb in self.peers(w)]
+        vals = [v for v in vals if v is not None]
+        if not vals:
+            return None
+        return max(vals) if metric in HIGHER else min(vals)
+
+    def ratio(self, w, label, conc, metric):
+        v = self.median(w, label, conc, metric)
+        b = self.best_peer(w, conc, metric)
+        if v is None or not b:
+            return "–"
+        return "%.2f" % (v / b)
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "–"
+    if abs(v) >= 1000:
+        return "{:,.0f}".format(v)
+    return "%.*f" % (digits, v)
+
+
+def cell(res, w, label, conc, metric, digits=1):
+    if res.failed(w, label, conc):
+        return "ERROR"
+    return fmt(res.median(w, label, conc, metric), digits)
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out) + "\n"
+
+
+def md_w1(res):
+    w = "W1"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"),
+                     cell(res, w, lb, c, "p50_ms", 3), cell(res, w, lb, c, "p99_ms", 3),
+                     cell(res, w, lb, c, "max_ms", 2), res.errors(w, lb, c)])
+    return ("## W1 small hot: 1 KiB file, wrk -c%s\n\n" % c +
+            table(["server/backend", "req/s", "× best peer", "p50 ms", "p99 ms", "max ms", "error runs"], rows))
+
+
+def md_w2(res):
+    w = "W2"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "mibps"), res.ratio(w, lb, c, "mibps"),
+                     cell(res, w, lb, c, "cpu_s_per_gib", 3), cell(res, w, lb, c, "idle_pct"),
+                     res.errors(w, lb, c)])
+    return ("## W2 large hot: one file in the page cache, %s concurrent downloads\n\n" % c +
+            table(["server/backend", "MiB/s", "× best peer", "server CPU-s/GiB", "server CPU idle %",
+                   "error runs"], rows))
+
+
+def fio_line(res):
+    if "fio" not in res.labels:
+        return "fio: not run.\n"
+    lb = res.labels["fio"][0]
+    parts = []
+    for d in res.concs["fio"]:
+        parts.append("depth %s: **%s MiB/s**" % (d, cell(res, "fio", lb, d, "mibps")))
+    return ("Disk ceiling (fio, O_DIRECT 1 MiB sequential reads, libaio, same filesystem): " +
+            ", ".join(parts) + ".\n")
+
+
+def md_cold(res, w, title):
+    cs = res.concs[w]
+    out = ["## %s\n" % title, COLD_NOTE + "\n", fio_line(res)]
+    rows = []
+    for lb in res.labels[w]:
+        r = [lb]
+        for c in cs:
+            v = cell(res, w, lb, c, "mibps", 0)
+            rt = res.ratio(w, lb, c, "mibps")
+            r.append(v if rt == "–" else "%s (×%s)" % (v, rt))
+        bad = sum(len(res.err_runs.get((w, lb, c), ())) for c in cs)
+        total = sum(len(res.all_runs.get((w, lb, c), ())) for c in cs)
+        r.append("%d/%d" % (bad, total))
+        rows.append(r)
+    out.append("Total MiB/s (× best peer at the same concurrency; error runs summed over the points):\n\n" +
+               table(["server/backend"] + ["C=%s" % c for c in cs] + ["error runs"], rows))
+    rows = []
+    for lb in res.labels[w]:
+        r = [lb]
+        for c in cs:
+            r.append("%s%% / %s" % (cell(res, w, lb, c, "idle_pct"), cell(res, w, lb, c, "cpu_s_per_gib", 2)))
+        rows.append(r)
+    out.append("Server CPU (its one core): idle % over the point / CPU-seconds per GiB served:\n\n" +
+               table(["server/backend"] + ["C=%s" % c for c in cs], rows))
+    return "\n".join(out)
+
+
+def md_w4(res):
+    w = "W4"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "idle_p50_ms", 3), cell(res, w, lb, c, "idle_p99_ms", 3),
+                     cell(res, w, lb, c, "idle_max_ms", 2), cell(res, w, lb, c, "idle_rps", 0),
+                     cell(res, w, lb, c, "load_p50_ms", 3), cell(res, w, lb, c, "load_p99_ms", 3),
+                     cell(res, w, lb, c, "load_max_ms", 2), cell(res, w, lb, c, "load_rps", 0),
+                     res.ratio(w, lb, c, "load_p99_ms"), cell(res, w, lb, c, "load_dl_mibps", 0),
+                     res.errors(w, lb, c)])
+    return ("## W4 head-of-line: wrk -c%s on a hot 1 KiB file, idle vs during cold downloads\n\n" % c +
+            "Latencies in ms. \"loaded\" = while the cold downloads run (the downloaders and wrk share CPU 1). "
+            "Download MiB/s: bytes the downloaders' sockets received while wrk ran (kernel TCP counters).\n\n" +
+            table(["server/backend", "idle p50", "idle p99", "idle max", "idle req/s", "loaded p50",
+                   "loaded p99", "loaded max", "loaded req/s", "loaded p99 × best peer",
+                   "downloads MiB/s", "error runs"], rows))
+
+
+def md_w5(res):
+    w = "W5"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "mibps"), res.ratio(w, lb, c, "mibps"),
+                     cell(res, w, lb, c, "rps", 0), cell(res, w, lb, c, "p50_ms", 2),
+                     cell(res, w, lb, c, "p99_ms", 1), res.ratio(w, lb, c, "p99_ms"),
+                     cell(res, w, lb, c, "idle_pct"), res.errors(w, lb, c)])
+    return ("## W5 random load: %s clients, mixed sizes 1 KiB–64 MiB, Zipf popularity, Range requests, cold start\n\n" % c +
+            "The same request sequence for every server (fixed seed per run); latency is per whole response.\n\n" +
+            table(["server/backend", "MiB/s", "× best peer", "req/s", "p50 ms", "p99 ms", "p99 × best peer",
+                   "server CPU idle %", "error runs"], rows))
+
+
+def md_w6(res):
+    w = "W6"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "conns_open", 0), cell(res, w, lb, c, "rss_idle_mib"),
+                     cell(res, w, lb, c, "rss_peak_mib"), cell(res, w, lb, c, "kib_per_conn", 2),
+                     res.ratio(w, lb, c, "rss_peak_mib"),
+                     cell(res, w, lb, c, "p50_ms", 2), cell(res, w, lb, c, "p99_ms", 2),
+                     res.ratio(w, lb, c, "p99_ms"), cell(res, w, lb, c, "requests", 0),
+                     res.errors(w, lb, c)])
+    return ("## W6 many connections: %s keep-alive connections, each a request every few seconds\n\n" % c +
+            "RSS is VmRSS of the server's processes (nginx: master + worker), before connecting and at its peak.\n\n" +
+            table(["server/backend", "open at end", "RSS idle MiB", "RSS peak MiB", "KiB/conn",
+                   "peak RSS × best peer", "p50 ms", "p99 ms", "p99 × best peer", "requests", "error runs"], rows))
+
+
+# --- plots ---------------------------------------------------------------------
+
+# Distinct colours for up to 12 lines (gnuplot's default cycle repeats after 8).
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+          "#17becf", "#bcbd22", "#000000", "#7f7f7f", "#aec7e8"]
+
+
+def gp_quote(s):
+    return '"' + s.replace('"', "'") + '"'
+
+
+def plot_lines(res, w, metric, out, png, title, ylabel, fio=False, logy=False):
+    cs = res.concs[w]
+    labels = res.labels[w]
+    dat = os.path.join(out, "%s_%s.dat" % (w.lower(), metric))
+    with open(dat, "w") as f:
+        for c in cs:
+            vals = []
+            for lb in labels:
+                v = res.median(w, lb, c, metric)
+                vals.append("?" if v is None else "%.3f" % v)
+            f.write("%s %s\n" % (c, " ".join(vals)))
+    plots = []
+    vals = [res.median(w, lb, c, metric) for lb in labels for c in cs]
+    for i, lb in enumerate(labels):
+        plots.append("%s using 1:%d with linespoints lw 2 lc rgb '%s' pt %d ps 1.3 title %s" %
+                     (gp_quote(dat), i + 2, COLORS[i % len(COLORS)], (i % 13) + 1, gp_quote(lb)))
+    if fio and "fio" in res.labels:
+        flb = res.labels["fio"][0]
+        for d, dt in zip(res.concs["fio"], (2, 4)):
+            v = res.median("fio", flb, d, "mibps")
+            if v is not None:
+                vals.append(v)
+                plots.append("%.1f with lines dt %d lw 2 lc rgb 'gray40' title 'fio O\\_DIRECT depth %s (%.0f)'" %
+                             (v, dt, d, v))
+    xt = ", ".join('"%s" %s' % (c, c) for c in cs)
+    vals = [v for v in vals if v is not None and v > 0]
+    if logy and vals:
+        # The fio ceiling can be several times the servers' figures: a log
+        # axis keeps both readable.
+        yaxis = ("set logscale y\nset yrange [%g:%g]\n" % (min(vals) / 1.4, max(vals) * 1.4) +
+                 "set ytics (50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000)")
+    else:
+        yaxis = "set yrange [0:*]"
+    script = """
+set terminal pngcairo size 1000,600 font ",11"
+set output %s
+set title %s
+set xlabel "concurrent clients"
+set ylabel %s
+set logscale x 2
+set xrange [%s:%s]
+set xtics (%s)
+%s
+set grid
+set key outside right top
+set datafile missing "?"
+plot %s
+""" % (gp_quote(os.path.join(out, png)), gp_quote(title), gp_quote(ylabel),
+       float(cs[0]) / 1.3, float(cs[-1]) * 1.3, xt, yaxis, ", \\\n     ".join(plots))
+    run_gnuplot(script, out, png)
+
+
+def plot_w4(res, out):
+    w = "W4"
+    c = res.concs[w][0]
+    dat = os.path.join(out, "w4_latency.dat")
+    with open(dat, "w") as f:
+        f.write("# server p50_idle p50_loaded p99_idle p99_loaded (ms)\n")
+        for lb in res.labels[w]:
+            vals = [res.median(w, lb, c, m) for m in ("idle_p50_ms", "load_p50_ms", "idle_p99_ms", "load_p99_ms")]
+            f.write('"%s" %s\n' % (lb, " ".join("?" if v is None else "%.4f" % max(v, 0.001) for v in vals)))
+    script = """
+set terminal pngcairo size 1000,600 font ",11"
+set output %s
+set title "W4: latency of a hot 1 KiB file (wrk -c%s), idle vs during cold downloads"
+set ylabel "latency, ms (log scale)"
+set logscale y
+set yrange [0.05:*]
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key outside right top
+set xtics rotate by 30 right noenhanced
+set bmargin 9
+set datafile missing "?"
+plot %s using 2:xtic(1) title "p50 idle" lc rgb "#9ecae1", \\
+     '' using 3 title "p50 loaded" lc rgb "#3182bd", \\
+     '' using 4 title "p99 idle" lc rgb "#fdae6b", \\
+     '' using 5 title "p99 loaded" lc rgb "#e6550d"
+""" % (gp_quote(os.path.join(out, "w4_latency.png")), c, gp_quote(dat))
+    run_gnuplot(script, out, "w4_latency.png")
+
+
+def run_gnuplot(script, out, png):
+    gp = os.path.join(out, png.replace(".png", ".gp"))
+    with open(gp, "w") as f:
+        f.write(script)
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("report.py: gnuplot failed for %s: %s" % (png, r.stderr.strip()[:500]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--plots", type=int, default=1)
+    a = ap.parse_args()
+    rows, meta = load(a.out)
+    res = Results(rows)
+    m = OrderedDict()
+    notes, lsblk = [], []
+    for k, v in meta:
+        if k == "note":
+            notes.append(v)
+        elif k == "lsblk":
+            lsblk.append(v)
+        else:
+            m[k] = v
+
+    md = ["# ferry benchmark report\n"]
+    md.append("| | |\n|---|---|")
+    for k in ("mode", "runs", "commit", "date", "cpus", "memory", "kernel", "disk", "filesystem",
+              "ferry", "nginx", "lighttpd", "wall", "wall per workload", "load average", "settle", "params"):
+        if k in m:
+            md.append("| %s | %s |" % (k, m[k]))
+    md.append("")
+    runs = m.get("runs", "?")
+    if runs == "1":
+        md.append("**Each figure is from a single run** (`--quick`/`--smoke`, or `--runs 1`): expect ±20–40 % "
+                  "noise on this shared VM; use the full run (median of ≥ 3) for conclusions.\n")
+    else:
+        md.append("Each figure is the median of %s runs (runs with errors are excluded from the median and "
+                  "counted in \"error runs\").\n" % runs)
+    md.append("Servers pinned to CPU 0 (one worker each), load generators (wrk, curl, loadgen.py, fio) to CPU 1; "
+              "access logs off; ferry with `max-keepalive-requests = 0`, nginx `keepalive_requests 1000000`, "
+              "lighttpd `server.max-keep-alive-requests = 1000000`. Cold points start after "
+              "`sync; echo 3 > /proc/sys/vm/drop_caches` and wait until the VM's free-page reporting "
+              "(`reported_kib`) has settled. \"× best peer\" divides by the best of nginx and lighttpd at the "
+              "same point (higher is better for throughput, lower for latency, CPU and memory).\n")
+    if notes:
+        md.append("Notes:\n")
+        md.extend("- %s" % n for n in notes)
+        md.append("")
+    if lsblk:
+        md.append("<details><summary>lsblk</summary>\n\n```\n%s\n```\n</details>\n" % "\n".join(lsblk))
+
+    if "W1" in res.labels:
+        md.append(md_w1(res))
+    if "W2" in res.labels:
+        md.append(md_w2(res))
+    if "W3" in res.labels:
+        md.append(md_cold(res, "W3", "W3 the seed's table: cold cache, each client downloads a distinct file once"))
+        if a.plots:
+            plot_lines(res, "W3", "mibps", a.out, "w3_mibps.png",
+                       "W3 cold: total MiB/s vs concurrency", "MiB/s (total, log scale)", fio=True, logy=True)
+            plot_lines(res, "W3", "idle_pct", a.out, "w3_idle.png",
+                       "W3 cold: server CPU idle % vs concurrency", "CPU 0 idle %")
+            md.append("![W3 MiB/s](w3_mibps.png)\n\n![W3 CPU idle](w3_idle.png)\n")
+    elif "fio" in res.labels:
+        md.append("## Disk\n\n" + fio_line(res))
+    if "S" in res.labels:
+        md.append(md_cold(res, "S", "Seed-exact: cold cache, N clients each download the same big file once"))
+        if a.plots:
+            plot_lines(res, "S", "mibps", a.out, "seed_mibps.png",
+                       "Seed-exact: total MiB/s vs concurrency", "MiB/s (total, log scale)", fio=True, logy=True)
+            plot_lines(res, "S", "idle_pct", a.out, "seed_idle.png",
+                       "Seed-exact: server CPU idle % vs concurrency", "CPU 0 idle %")
+            md.append("![seed MiB/s](seed_mibps.png)\n\n![seed CPU idle](seed_idle.png)\n")
+    if "W4" in res.labels:
+        md.append(md_w4(res))
+        if a.plots:
+            plot_w4(res, a.out)
+            md.append("![W4 latency](w4_latency.png)\n")
+    if "W5" in res.labels:
+        md.append(md_w5(res))
+    if "W6" in res.labels:
+        md.append(md_w6(res))
+    md.append("Every figure of every run: `results.tsv` (workload, server, backend, concurrency, metric, value, run).\n")
+    with open(os.path.join(a.out, "report.md"), "w") as f:
+        f.write("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1033 @@
+#!/usr/bin/env bash
+# bench/run.sh — ferry's benchmark suite: ferry (one row per backend) vs nginx
+# (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3).
+#
+# Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--runs N]
+#                     [--workloads W1,W3,...] [--servers ferry,nginx,...] [--out DIR]
+#   (default)      full run: every figure the median of 3 runs
+#   --quick        fewer and shorter points, smaller files, 1 run (≤ 3 minutes)
+#   --smoke        one tiny point of each workload against ferry only (< 30 s);
+#                  exits non-zero if any point errors; output in bench/out/smoke/
+#   --seed-exact   the seed's measurement instead of W1–W6: one 700 MiB file,
+#                  N clients each downloading it once from a cold cache
+#   --runs N       runs per figure (default 3; 1 in --quick and --smoke)
+#   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 fio
+#   --servers L    comma-separated instance ids or server names (ferry, nginx,
+#                  lighttpd, ferry-sendfile, nginx-aio, ...)
+#   --out DIR      output directory (default bench/out, bench/out/smoke)
+#   --dry-run      list the server instances and the expected time, then stop
+# Environment: FERRY_BIN (default build/ferry), BENCH_DATA (default bench/data).
+#
+# Servers run on CPU 0, every load generator (wrk, curl, loadgen.py, fio) on
+# CPU 1. Output: DIR/results.tsv (every figure), DIR/report.md, DIR/*.png.
+# Exit status 1 if any point had errors (they are reported, never dropped).
+set -euo pipefail
+export LC_ALL=C
+
+BENCH_NAME=run.sh
+PYTHON=/usr/bin/python3
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+MODE=full
+SEED_EXACT=0
+DRY_RUN=0
+RUNS_OPT=""
+WORKLOADS_OPT=""
+SERVERS_OPT=""
+OUT_OPT=""
+ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6"
+
+usage() {
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit "${1:-2}"
+}
+
+parse_args() {
+    while (($#)); do
+        case $1 in
+            --quick) MODE=quick ;;
+            --smoke) MODE=smoke ;;
+            --full) MODE=full ;;
+            --seed-exact) SEED_EXACT=1 ;;
+            --dry-run) DRY_RUN=1 ;;
+            --runs) RUNS_OPT=${2:?--runs wants a number}; shift ;;
+            --workloads) WORKLOADS_OPT=${2:?--workloads wants a list}; shift ;;
+            --servers) SERVERS_OPT=${2:?--servers wants a list}; shift ;;
+            --out) OUT_OPT=${2:?--out wants a directory}; shift ;;
+            -h | --help) usage 0 ;;
+            *) echo "$BENCH_NAME: unknown argument '$1'" >&2; usage ;;
+        esac
+        shift
+    done
+    [[ -z $RUNS_OPT ]] || is_posint "$RUNS_OPT" || die "--runs wants a positive integer, got '$RUNS_OPT'"
+}
+
+# --- parameters per mode ------------------------------------------------------
+
+set_params() {
+    MIB=1048576
+    SETTLE_POLL=0.5          # page_reporting: poll every 0.5 s ...
+    SETTLE_SAME=5            # ... until unchanged for 5 polls (2.5 s: its passes are ~2 s apart)
+    SETTLE_MAX=30            # ... at most this many seconds
+    DL_TIMEOUT=600
+    W1_CONNS=50
+    W4_CONNS=10
+    W6_INTERVAL="2 3"        # seconds between one connection's requests (uniform)
+    W5_RANGE_FRAC=0.2
+    W6_RESTART=0
+    SEED_SIZE_MIB=700
+    case $MODE in
+        full)
+            RUNS=3
+            W1_DUR=10; W1_WARMUP=1
+            W2_MIB=1024; W2_CLIENTS=4
+            FIO_RUNTIME=5
+            W3_MIB=256; W3_CONC="1 2 5 10 16 32"; COLD_FILES=32
+            W4_DL=8; W4_DUR=5; W4_PER=4
+            W5_FILES=400; W5_MAX=$((64 * MIB)); W5_CLIENTS=32; W5_BYTES=$((2048 * MIB)); W5_TAG=full
+            W6_CONNS=10000; W6_DUR=15; W6_RESTART=1
+            SEED_CONC="1 2 5 10 16 32"
+            ;;
+        quick)
+            RUNS=1
+            W1_DUR=2; W1_WARMUP=0
+            W2_MIB=64; W2_CLIENTS=4
+            FIO_RUNTIME=2
+            W3_MIB=64; W3_CONC="1 5"; COLD_FILES=32
+            W4_DL=8; W4_DUR=1; W4_PER=3
+            SETTLE_MAX=4         # bounded: quick cold points may start before reporting settles
+            W5_FILES=40; W5_MAX=$((64 * MIB)); W5_CLIENTS=16; W5_BYTES=$((160 * MIB)); W5_TAG=quick
+            W6_CONNS=1000; W6_DUR=2; W6_INTERVAL="1 2"
+            SEED_CONC="1 5"
+            ;;
+        smoke)
+            RUNS=1
+            W1_DUR=1; W1_WARMUP=0; W1_CONNS=10
+            W2_MIB=8; W2_CLIENTS=2
+            FIO_RUNTIME=1
+            W3_MIB=4; W3_CONC="2"; COLD_FILES=6
+            W4_DL=2; W4_DUR=1; W4_CONNS=4; W4_PER=2
+            W5_FILES=12; W5_MAX=$((1 * MIB)); W5_CLIENTS=4; W5_BYTES=$((4 * MIB)); W5_TAG=smoke
+            W6_CONNS=50; W6_DUR=1; W6_INTERVAL="0.3 0.6"
+            SETTLE_MAX=2         # the smoke run proves the scripts, not the figures
+            SEED_CONC="2"; SEED_SIZE_MIB=16
+            ;;
+    esac
+    [[ -n $RUNS_OPT ]] && RUNS=$RUNS_OPT
+    WORKLOADS=$ALL_WORKLOADS
+    ((SEED_EXACT)) && WORKLOADS="fio S"
+    [[ -n $WORKLOADS_OPT ]] && WORKLOADS=${WORKLOADS_OPT//,/ }
+    local w
+    for w in $WORKLOADS; do
+        [[ " $ALL_WORKLOADS S " == *" $w "* ]] || die "unknown workload '$w' (want $ALL_WORKLOADS)"
+    done
+    OUT=${OUT_OPT:-bench/out}
+    [[ $MODE == smoke && -z $OUT_OPT ]] && OUT=bench/out/smoke
+    DATA=${BENCH_DATA:-bench/data}
+    return 0
+}
+
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+
+# --- tools, paths -------------------------------------------------------------
+
+resolve_paths() {
+    if [[ -n ${FERRY_BIN:-} ]]; then
+        [[ $FERRY_BIN == /* ]] || FERRY_BIN="$PWD/$FERRY_BIN"
+    else
+        FERRY_BIN="$ROOT/build/ferry"
+    fi
+    cd "$ROOT"
+    mkdir -p "$DATA"
+    DATA=$(cd "$DATA" && pwd)      # absolute: it goes into the servers' configs
+}
+
+check_tools() {
+    local tool missing=()
+    local need=(curl taskset wrk dd cmp ss "$PYTHON")
+    if [[ $MODE != smoke ]]; then
+        need+=(/usr/sbin/nginx /usr/sbin/lighttpd fio gnuplot)
+    elif want fio && ! command -v fio >/dev/null 2>&1; then
+        # The smoke test proves the scripts work; without fio it skips that point.
+        WORKLOADS=${WORKLOADS/fio/}
+        note "fio not installed: the smoke run skips the fio point"
+    fi
+    for tool in "${need[@]}"; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    ((${#missing[@]} == 0)) ||
+        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd fio gnuplot-nox curl iproute2 python3; run scripts/deps.sh)"
+    [[ -x $FERRY_BIN ]] || die "ferry binary $FERRY_BIN not found (run make)"
+    if ! taskset -c 0 true 2>/dev/null || ! taskset -c 1 true 2>/dev/null; then
+        die "needs CPUs 0 and 1 (servers on 0, load on 1); this machine has $(nproc)"
+    fi
+    if ((EUID != 0)); then
+        note "not root: page caches cannot be dropped, so W3/W4/W5 are NOT cold-cache figures"
+    fi
+    # Many connections (W6) and many open files: raise the descriptor limit.
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+    if want W6 && (($(ulimit -n) < W6_CONNS + 1000)); then
+        die "W6 needs $((W6_CONNS + 1000)) file descriptors, ulimit -n is $(ulimit -n)"
+    fi
+}
+
+NOTES=()
+TIMES=""
+declare -A TOOK=()
+# timed WORKLOAD CMD ARGS... — run CMD, adding its wall time to TOOK[WORKLOAD].
+timed() {
+    local w=$1 t=${EPOCHREALTIME/./}
+    shift
+    "$@"
+    TOOK[$w]=$((${TOOK[$w]:-0} + ${EPOCHREALTIME/./} - t))
+}
+note() {
+    NOTES+=("$*")
+    log "note: $*"
+}
+
+# busy_check WHEN — a note when other work loads the machine (figures then
+# measure the neighbours too): the 1-minute load average and the busiest
+# processes that are not ours.
+busy_check() {
+    local la
+    read -r la _ </proc/loadavg
+    LOADAVG+="$1 $la; "
+    # At the end the average includes the benchmark itself: record it only.
+    if [[ $1 == "at start" ]] && awk -v l="$la" 'BEGIN { exit !(l > 0.7) }'; then
+        note "machine busy $1: load average $la; busiest processes: $(ps -eo pcpu=,comm= --sort=-pcpu |
+            awk '$2 !~ /^(ps|awk|run.sh|bash|ferry|nginx|lighttpd|wrk|curl|python3|taskset)$/ && $1 > 5 { printf "%s %s%%, ", $2, $1 }' |
+            head -c 200)"
+    fi
+}
+LOADAVG=""
+
+# estimate_minutes — a rough guess of the run's length on an idle machine:
+# cold reads ~400 MiB/s plus ~1 s of page-reporting settle per 200 MiB freed.
+estimate_minutes() {
+    local n=${#INSTANCES[@]} sumc=0 c s=0
+    for c in $W3_CONC; do sumc=$((sumc + c)); done
+    want W1 && s=$((s + n * (W1_DUR + W1_WARMUP + 1)))
+    want W2 && s=$((s + n * (W2_MIB * W2_CLIENTS / 800 + 2)))
+    want W3 && s=$((s + n * (sumc * W3_MIB * 3 / 400 + 3)))
+    want W4 && s=$((s + n * (2 * W4_DUR + 2 + W4_DUR * 2)))
+    want W5 && s=$((s + n * (W5_BYTES / MIB * 2 / 400 + 1)))
+    want W6 && s=$((s + n * (W6_DUR + W6_CONNS / 2000 + 1 + 2 * W6_RESTART)))
+    want S && for c in $SEED_CONC; do s=$((s + n * (SEED_SIZE_MIB * 3 / 400 + 3))); done
+    want fio && s=$((s + 2 * FIO_RUNTIME + 2))
+    echo $(((s * RUNS + 20 + 59) / 60))
+}
+
+# --- data ---------------------------------------------------------------------
+
+# make_file PATH BYTES — random bytes, once; reused when present with that size.
+make_file() {
+    local path=$1 bytes=$2
+    if [[ -f $path && $(stat -c %s "$path") -eq $bytes ]]; then
+        return 0
+    fi
+    mkdir -p "$(dirname "$path")"
+    dd if=/dev/urandom of="$path.tmp" bs=1M count="$bytes" iflag=count_bytes,fullblock status=none
+    mv "$path.tmp" "$path"
+}
+
+cold_path() { printf '/cold/%dm-%02d.bin' "$W3_MIB" "$1"; }
+
+prepare_data() {
+    local need=0 i name size _w f
+    mkdir -p "$DATA"
+    # Rough space check before writing gigabytes.
+    want W2 && need=$((need + W2_MIB))
+    COLD_NEEDED=0
+    if want W3 || want W4 || { want fio && ! want S; }; then COLD_NEEDED=1; fi
+    ((COLD_NEEDED)) && need=$((need + COLD_FILES * W3_MIB))
+    want S && need=$((need + SEED_SIZE_MIB))
+    want W5 && need=$((need + W5_FILES * W5_MAX / MIB / 6))
+    local avail
+    avail=$(df -Pm "$DATA" | awk 'NR == 2 { print $4 }')
+    ((avail > need + 1024)) || die "needs about $need MiB free in $DATA, $avail MiB available"
+    log "preparing data in $DATA (about $need MiB, made once, reused)"
+
+    make_file "$DATA/1k.bin" 1024
+    printf '<!doctype html>\n<title>ferry bench</title>\n' >"$DATA/index.html"
+    if want W2; then
+        HOT_PATH=/hot/${W2_MIB}m.bin
+        make_file "$DATA$HOT_PATH" $((W2_MIB * MIB))
+    fi
+    FIO_FILES=""
+    if ((COLD_NEEDED)); then
+        for ((i = 1; i <= COLD_FILES; i++)); do
+            make_file "$DATA$(cold_path "$i")" $((W3_MIB * MIB))
+            FIO_FILES+="${FIO_FILES:+:}$DATA$(cold_path "$i")"
+        done
+        FIO_WHAT="the $COLD_FILES W3 files ($W3_MIB MiB each)"
+    fi
+    if want S; then
+        SEED_PATH=/seed/${SEED_SIZE_MIB}m.bin
+        make_file "$DATA$SEED_PATH" $((SEED_SIZE_MIB * MIB))
+        if ((!COLD_NEEDED)); then
+            FIO_FILES=$DATA$SEED_PATH
+            FIO_WHAT="the seed file ($SEED_SIZE_MIB MiB)"
+        fi
+    fi
+    if want W5; then
+        W5_DIR=w5-$W5_TAG
+        W5_MANIFEST="$DATA/$W5_DIR/manifest"
+        mkdir -p "$DATA/$W5_DIR"
+        "$PYTHON" "$SCRIPT_DIR/loadgen.py" manifest --count "$W5_FILES" --min 1024 --max "$W5_MAX" \
+            >"$W5_MANIFEST.new"
+        mv "$W5_MANIFEST.new" "$W5_MANIFEST"
+        W5_SET_BYTES=0
+        while read -r name size _w; do
+            make_file "$DATA/$W5_DIR/$name" "$size"
+            W5_SET_BYTES=$((W5_SET_BYTES + size))
+        done <"$W5_MANIFEST"
+        for f in "$DATA/$W5_DIR"/*.bin; do
+            [[ -e $f ]] || continue
+            grep -q "^${f##*/} " "$W5_MANIFEST" || rm -f "$f"
+        done
+        log "W5 set: $W5_FILES files, $((W5_SET_BYTES / MIB)) MiB"
+    fi
+    sync
+}
+
+# --- cold cache ---------------------------------------------------------------
+
+# drop_caches — drop the page cache, then wait until the VM's free-page
+# reporting settles (reported_kib unchanged for SETTLE_SAME polls).
+SETTLE_TOTAL_US=0
+drop_caches() {
+    ((EUID == 0)) || return 0
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    local f=/sys/module/page_reporting/parameters/reported_kib
+    if [[ ! -r $f ]]; then
+        sleep 1
+        return 0
+    fi
+    local t0=${EPOCHREALTIME/./} last cur same=0 waited
+    last=$(<"$f")
+    while :; do
+        sleep "$SETTLE_POLL"
+        cur=$(<"$f")
+        if [[ $cur == "$last" ]]; then
+            ((++same >= SETTLE_SAME)) && break
+        else
+            same=0
+            last=$cur
+        fi
+        waited=$((${EPOCHREALTIME/./} - t0))
+        if ((waited > SETTLE_MAX * 1000000)); then
+            log "page reporting still busy after ${SETTLE_MAX}s; measuring anyway"
+            break
+        fi
+    done
+    SETTLE_TOTAL_US=$((SETTLE_TOTAL_US + ${EPOCHREALTIME/./} - t0))
+}
+
+# Cold data is tracked by key: a key is "touched" once a point has read it
+# since the last drop. need_cold KEY... drops the caches only if one of the
+# keys is touched, then marks them all. The W3/W4 files form a pool that
+# cold_take hands out in rotation, so several points share one drop (each
+# drop costs ~3 s of settling on top of ~1 s per 200 MiB freed).
+declare -A TOUCHED=()
+DROPS=0
+need_cold() {
+    local k dirty=$((DROPS == 0))    # the first cold point always drops
+    for k in "$@"; do
+        [[ -n ${TOUCHED[$k]:-} ]] && dirty=1
+    done
+    if ((dirty)); then
+        drop_caches
+        DROPS=$((DROPS + 1))
+        TOUCHED=()
+    fi
+    for k in "$@"; do
+        TOUCHED[$k]=1
+    done
+}
+
+# cold_take N — the next N pool files (indices in COLD_TAKEN), cold for sure.
+COLD_NEXT=1
+cold_take() {
+    local n=$1 i keys=()
+    ((n <= COLD_FILES)) || die "a point needs $n cold files, the pool has $COLD_FILES"
+    COLD_TAKEN=()
+    for ((i = 0; i < n; i++)); do
+        COLD_TAKEN+=("$COLD_NEXT")
+        keys+=("c$COLD_NEXT")
+        COLD_NEXT=$((COLD_NEXT % COLD_FILES + 1))
+    done
+    need_cold "${keys[@]}"
+}
+
+# --- server instances ---------------------------------------------------------
+
+declare -A I_SERVER=() I_BACKEND=() I_CONF=()
+INSTANCES=()
+declare -A PIDS=() PORTS=() RANGE_NOTED=()
+
+add_instance() {
+    INSTANCES+=("$1")
+    I_SERVER[$1]=$2
+    I_BACKEND[$1]=$3
+}
+
+ferry_conf() {
+    local conf=$1 backend=$2 block=${3:-} line
+    {
+        echo "max-keepalive-requests = 0"
+        echo "access-log = off"
+        echo "log-level = warn"
+        echo "max-connections = 20000"
+        echo "backend = $backend"
+        if [[ -n $block ]]; then echo "aio-block-size = $block"; fi
+        for line in "${FERRY_EXTRA[@]}"; do echo "$line"; done
+    } >"$conf"
+}
+
+selected() {
+    local id=$1 server=$2 s
+    [[ -z $SERVERS_OPT ]] && return 0
+    for s in ${SERVERS_OPT//,/ }; do
+        [[ $s == "$id" || $s == "$server" ]] && return 0
+    done
+    return 1
+}
+
+detect_instances() {
+    local b conf block
+    ferry_extra_lines "$FERRY_BIN" "$WORK"
+    for b in sendfile writev linux-aio-sendfile io-uring auto; do
+        if [[ $b == linux-aio-sendfile ]]; then
+            if ! "$FERRY_BIN" -t -B "$b" >/dev/null 2>&1; then
+                note "ferry backend $b: not in this build (ferry -t -B $b exits non-zero), skipped"
+                continue
+            fi
+            local any=0
+            for block in 512k 1m; do
+                conf="$WORK/ferry-aio-$block.conf"
+                ferry_conf "$conf" "$b" "$block"
+                if "$FERRY_BIN" -t -c "$conf" >/dev/null 2>&1; then
+                    selected "ferry-aio-$block" ferry && add_instance "ferry-aio-$block" ferry "$b-$block"
+                    I_CONF[ferry-aio-$block]=$conf
+                    any=1
+                fi
+            done
+            if ((!any)); then
+                note "ferry: aio-block-size not accepted (ferry -t -c), $b runs with its default block size"
+                conf="$WORK/ferry-$b.conf"
+                ferry_conf "$conf" "$b"
+                selected "ferry-$b" ferry && add_instance "ferry-$b" ferry "$b"
+                I_CONF[ferry-$b]=$conf
+            fi
+            continue
+        fi
+        if "$FERRY_BIN" -t -B "$b" >/dev/null 2>&1; then
+            conf="$WORK/ferry-$b.conf"
+            ferry_conf "$conf" "$b"
+            "$FERRY_BIN" -t -c "$conf" >/dev/null 2>&1 || die "ferry rejects $conf: $("$FERRY_BIN" -t -c "$conf" 2>&1)"
+            selected "ferry-$b" ferry && add_instance "ferry-$b" ferry "$b"
+            I_CONF[ferry-$b]=$conf
+        else
+            note "ferry backend $b: not in this build (ferry -t -B $b exits non-zero), skipped"
+        fi
+    done
+    if [[ $MODE == smoke ]]; then
+        # ferry only, its default backend (or those named with --servers).
+        if [[ -z $SERVERS_OPT ]]; then
+            local first=${INSTANCES[0]:-}
+            [[ -n $first ]] || die "no ferry backend works"
+            INSTANCES=("$first")
+        fi
+        return 0
+    fi
+
+    if selected nginx nginx; then add_instance nginx nginx sendfile; fi
+    # nginx-aio: "aio on" needs file AIO compiled in; Debian's nginx-light has
+    # only --with-threads, so fall back to "aio threads".
+    NGINX_AIO=""
+    local d
+    for d in "aio on;" "aio threads;"; do
+        write_nginx_conf "$WORK/nginx-probe.conf" "$WORK/nginx-probe" "$(free_port)" "$DATA" \
+            "$d directio 4m; output_buffers 2 1m;"
+        if /usr/sbin/nginx -p "$WORK/nginx-probe" -e "$WORK/nginx-probe/error.log" \
+            -c "$WORK/nginx-probe.conf" -t -q >/dev/null 2>&1; then
+            NGINX_AIO=$d
+            break
+        fi
+        [[ $d == "aio on;" ]] && note "nginx: 'aio on' unsupported by this build (no --with-file-aio); nginx-aio uses 'aio threads'"
+    done
+    if [[ -z $NGINX_AIO ]]; then
+        note "nginx-aio: neither 'aio on' nor 'aio threads' supported by this nginx, mode unavailable"
+    elif selected nginx-aio nginx; then
+        local label=${NGINX_AIO%;}
+        add_instance nginx-aio nginx "${label// /-}+directio"
+    fi
+    if selected lighttpd lighttpd; then add_instance lighttpd lighttpd default; fi
+    ((${#INSTANCES[@]})) || die "no server selected by --servers '$SERVERS_OPT'"
+}
+
+start_instance() {
+    local id=$1 port dir="$WORK/$1"
+    port=$(free_port)
+    mkdir -p "$dir"
+    case ${I_SERVER[$id]} in
+        ferry)
+            taskset -c 0 "$FERRY_BIN" -c "${I_CONF[$id]}" -r "$DATA" -l "127.0.0.1:$port" \
+                >"$dir/out.log" 2>&1 &
+            ;;
+        nginx)
+            local extra=""
+            [[ $id == nginx-aio ]] && extra="$NGINX_AIO directio 4m; output_buffers 2 1m;"
+            write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra"
+            /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -t -q >"$dir/out.log" 2>&1 ||
+                { show_logs "$dir/out.log"; die "nginx rejected $dir/nginx.conf"; }
+            taskset -c 0 /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+                -g 'daemon off;' >>"$dir/out.log" 2>&1 &
+            ;;
+        lighttpd)
+            cat >"$dir/lighttpd.conf" <<EOF
+server.document-root = "$DATA"
+server.port = $port
+server.bind = "127.0.0.1"
+server.errorlog = "$dir/error.log"
+server.pid-file = "$dir/lighttpd.pid"
+server.max-keep-alive-requests = 1000000
+server.max-fds = $(ulimit -n)
+server.max-connections = 20000
+index-file.names = ("index.html")
+EOF
+            /usr/sbin/lighttpd -tt -f "$dir/lighttpd.conf" >"$dir/out.log" 2>&1 ||
+                { show_logs "$dir/out.log"; die "lighttpd rejected $dir/lighttpd.conf"; }
+            taskset -c 0 /usr/sbin/lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/out.log" 2>&1 &
+            ;;
+    esac
+    PIDS[$id]=$!
+    PORTS[$id]=$port
+    local i body="$dir/1k.body"
+    for ((i = 0; i < 50; i++)); do
+        if ! kill -0 "${PIDS[$id]}" 2>/dev/null; then
+            show_logs "$dir/out.log" "$dir/error.log"
+            START_ERROR="$id exited during startup: $(tail -n 3 "$dir/out.log" 2>/dev/null | tr '\n' ' ')"
+            wait "${PIDS[$id]}" 2>/dev/null || true
+            unset "PIDS[$id]"
+            return 1
+        fi
+        curl -fsS --max-time 2 "http://127.0.0.1:$port/1k.bin" -o "$body" 2>/dev/null && break
+        sleep 0.1
+    done
+    if ((i == 50)); then
+        show_logs "$dir/out.log" "$dir/error.log"
+        START_ERROR="$id did not answer on 127.0.0.1:$port within 5 s"
+        stop_pid "$id" "${PIDS[$id]}"
+        unset "PIDS[$id]"
+        return 1
+    fi
+    if ! cmp -s "$body" "$DATA/1k.bin"; then
+        START_ERROR="$id served wrong bytes for /1k.bin"
+        stop_pid "$id" "${PIDS[$id]}"
+        unset "PIDS[$id]"
+        return 1
+    fi
+}
+
+# start_all — start every instance; one that fails to start is reported as an
+# error (a note in the report, exit status 1) and left out of the run.
+start_all() {
+    local id ok=()
+    for id in "${INSTANCES[@]}"; do
+        if start_instance "$id"; then
+            ok+=("$id")
+        else
+            note "ERROR: $START_ERROR; $id left out of this run"
+            ERROR_POINTS=$((ERROR_POINTS + 1))
+        fi
+    done
+    ((${#ok[@]})) || die "no server started"
+    INSTANCES=("${ok[@]}")
+    log "servers up: $(for id in "${INSTANCES[@]}"; do printf '%s:%s ' "$id" "${PORTS[$id]}"; done)"
+}
+
+# stop_all — SIGTERM to every server we started at once (a graceful stop
+# can take a second or two), then wait for each; SIGKILL after 5 s.
+stop_all() {
+    local id
+    for id in "${!PIDS[@]}"; do
+        kill -TERM "${PIDS[$id]}" 2>/dev/null || true
+    done
+    for id in "${!PIDS[@]}"; do
+        stop_pid "$id" "${PIDS[$id]}"
+        unset "PIDS[$id]"
+    done
+}
+
+# server_pids ID — the server's PID and its children (nginx's worker).
+server_pids() {
+    local pid=${PIDS[$1]} c
+    echo "$pid"
+    for c in /proc/"$pid"/task/*/children; do
+        [[ -r $c ]] && tr ' ' '\n' <"$c"
+    done | grep -v '^$' || true
+}
+
+# cpu_ticks PID... — utime+stime (clock ticks) of these processes, all threads.
+cpu_ticks() {
+    local t=0 p s f
+    for p in "$@"; do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }
+        read -r -a f <<<"$s"
+        t=$((t + f[11] + f[12]))
+    done
+    echo "$t"
+}
+
+cleanup() {
+    stop_all
+    if [[ -n ${WORK:-} ]]; then
+        if [[ ${BENCH_KEEP_WORK:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    fi
+    return 0
+}
+
+# --- recording ----------------------------------------------------------------
+
+ERROR_POINTS=0
+# record WORKLOAD ID CONCURRENCY RUN METRIC VALUE [METRIC VALUE ...]
+record() {
+    local w=$1 id=$2 c=$3 run=$4
+    shift 4
+    while (($#)); do
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "${I_SERVER[$id]}" "${I_BACKEND[$id]}" "$c" "$1" "$2" "$run" \
+            >>"$RESULTS"
+        shift 2
+    done
+}
+
+point_errors() {
+    local what=$1 n=$2 detail=${3:-}
+    if ((n > 0)); then
+        ERROR_POINTS=$((ERROR_POINTS + 1))
+        log "ERROR $what: $n error(s) $detail"
+    fi
+}
+
+fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b == 0) print "-"; else printf f "\n", a / b }'; }
+
+# --- downloads with curl (W2, W3, seed) ---------------------------------------
+
+# download_point ID PATH:BYTES... — one curl per argument, all at once, pinned to
+# CPU 1. Sets DL_BYTES DL_US DL_TICKS DL_ERRS DL_DETAIL.
+download_point() {
+    local id=$1 port=${PORTS[$1]} i=0 spec pids=() srv
+    shift
+    mapfile -t srv < <(server_pids "$id")
+    local c0 t0 c1 t1
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    for spec in "$@"; do
+        taskset -c 1 curl -s -o /dev/null --max-time "$DL_TIMEOUT" \
+            -w '%{size_download} %{http_code}\n' "http://127.0.0.1:$port${spec%:*}" >"$WORK/dl.$i" 2>&1 &
+        pids+=($!)
+        i=$((i + 1))
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || echo "curl-exit-$?" >>"$WORK/dl.$i"
+    done
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    DL_US=$((t1 - t0))
+    DL_TICKS=$((c1 - c0))
+    DL_BYTES=0
+    DL_ERRS=0
+    DL_DETAIL=""
+    i=0
+    local size code rest
+    for spec in "$@"; do
+        size=- code=- rest=""
+        read -r size code rest <"$WORK/dl.$i" || true
+        if [[ $code != 200 || $size != "${spec##*:}" || -n $rest ]]; then
+            DL_ERRS=$((DL_ERRS + 1))
+            DL_DETAIL+=" [${spec%:*}: $(tr '\n' ' ' <"$WORK/dl.$i")]"
+        fi
+        [[ $size =~ ^[0-9]+$ ]] && DL_BYTES=$((DL_BYTES + size))
+        i=$((i + 1))
+    done
+}
+
+# record_download WORKLOAD ID C RUN — the figures of the last download_point.
+record_download() {
+    local w=$1 id=$2 c=$3 run=$4 wall cpu mibps
+    wall=$(fdiv "$DL_US" 1000000 %.4f)
+    cpu=$(fdiv "$DL_TICKS" "$CLK_TCK" %.3f)
+    mibps=$(awk -v b="$DL_BYTES" -v u="$DL_US" 'BEGIN { printf "%.1f\n", b / 1048576 / (u / 1e6) }')
+    record "$w" "$id" "$c" "$run" mibps "$mibps" bytes "$DL_BYTES" wall_s "$wall" cpu_s "$cpu" \
+        cpu_s_per_gib "$(awk -v c="$cpu" -v b="$DL_BYTES" 'BEGIN { if (b) printf "%.3f\n", c / (b / 1073741824); else print "-" }')" \
+        idle_pct "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.1f\n", 100 - c / w * 100 }')" \
+        errors "$DL_ERRS"
+    point_errors "$w $id c=$c run $run" "$DL_ERRS" "$DL_DETAIL"
+    log "$(printf '%-4s %-20s c=%-3s run %d: %8s MiB/s  cpu %ss  (%s s)%s' "$w" "$id" "$c" "$run" \
+        "$mibps" "$cpu" "$wall" "$( ((DL_ERRS)) && echo "  ERRORS $DL_ERRS")")"
+}
+
+# --- wrk ----------------------------------------------------------------------
+
+# run_wrk ID CONNS SECONDS OUT — wrk on /1k.bin pinned to CPU 1.
+run_wrk() {
+    taskset -c 1 wrk -t1 -c"$2" -d"$3"s --latency "http://127.0.0.1:${PORTS[$1]}/1k.bin" >"$4" 2>&1 || true
+}
+
+# wrk_figures OUT — sets WRK_RPS WRK_P50 WRK_P99 WRK_MAX (ms) WRK_ERRS WRK_DETAIL.
+wrk_figures() {
+    local rps p50 p99 n2 c r w t max
+    read -r rps p50 p99 n2 c r w t max < <(parse_wrk "$1")
+    WRK_ERRS=$((n2 + c + r + w + t))
+    WRK_DETAIL="non-2xx $n2, connect $c, read $r, write $w, timeout $t"
+    if [[ $rps == - ]]; then
+        WRK_ERRS=$((WRK_ERRS + 1))
+        WRK_DETAIL="wrk failed: $(head -c 200 "$1" | tr '\n' ' ')"
+        rps=0
+    fi
+    WRK_RPS=$rps
+    WRK_P50=$(awk -v u="$p50" 'BEGIN { printf "%.3f\n", u / 1000 }')
+    WRK_P99=$(awk -v u="$p99" 'BEGIN { printf "%.3f\n", u / 1000 }')
+    WRK_MAX=$(awk -v u="$max" 'BEGIN { printf "%.3f\n", u / 1000 }')
+}
+
+# --- workloads ----------------------------------------------------------------
+# Each workload has a describe_W (printed once) and a W_point ID RUN that
+# measures one server instance once. main runs, for each run, every instance
+# through every workload in turn ("instance-major"), so the cold points of one
+# instance (W3, W4, W5) read distinct never-read files after a single cache
+# drop; the runs then rotate the order of the instances.
+
+describe_W1() { log "W1 small hot: /1k.bin, wrk -t1 -c$W1_CONNS -d${W1_DUR}s"; }
+W1_point() {
+    local id=$1 run=$2 out="$WORK/w1.$1.$2.txt"
+    ((W1_WARMUP)) && run_wrk "$id" "$W1_CONNS" "$W1_WARMUP" "$WORK/warm.txt"
+    run_wrk "$id" "$W1_CONNS" "$W1_DUR" "$out"
+    wrk_figures "$out"
+    record W1 "$id" "$W1_CONNS" "$run" rps "$WRK_RPS" p50_ms "$WRK_P50" p99_ms "$WRK_P99" \
+        max_ms "$WRK_MAX" errors "$WRK_ERRS"
+    point_errors "W1 $id run $run" "$WRK_ERRS" "$WRK_DETAIL"
+    log "$(printf 'W1   %-20s run %d: %10s req/s  p50 %sms  p99 %sms' "$id" "$run" "$WRK_RPS" "$WRK_P50" "$WRK_P99")"
+}
+
+describe_W2() { log "W2 large hot: $HOT_PATH ($W2_MIB MiB) in page cache, $W2_CLIENTS concurrent downloads"; }
+W2_point() {
+    local id=$1 run=$2 i specs=()
+    cat "$DATA$HOT_PATH" >/dev/null
+    for ((i = 0; i < W2_CLIENTS; i++)); do specs+=("$HOT_PATH:$((W2_MIB * MIB))"); done
+    download_point "$id" "${specs[@]}"
+    record_download W2 "$id" "$W2_CLIENTS" "$run"
+}
+
+FIO_ID=disk
+# fio_run RUN — the disk's ceiling: O_DIRECT 1 MiB sequential reads of the
+# cold workloads' own files (one after the other), depth 1 and 8.
+fio_run() {
+    local run=$1 depth out bw
+    I_SERVER[$FIO_ID]=disk
+    I_BACKEND[$FIO_ID]=fio-odirect-1m
+    ((run > 1)) || log "fio: O_DIRECT 1 MiB sequential reads (libaio) of $FIO_WHAT, depth 1 and 8, ${FIO_RUNTIME}s"
+    for depth in 1 8; do
+        out="$WORK/fio.$depth.$run.json"
+        if taskset -c 1 fio --name=ceiling --filename="$FIO_FILES" --file_service_type=sequential --readonly \
+            --direct=1 --rw=read --bs=1M --ioengine=libaio --iodepth="$depth" --runtime="$FIO_RUNTIME" \
+            --time_based --output-format=json >"$out" 2>"$out.err"; then
+            bw=$("$PYTHON" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"]/1048576))' "$out")
+            record fio "$FIO_ID" "$depth" "$run" mibps "$bw" errors 0
+            log "fio  depth $depth run $run: $bw MiB/s"
+        else
+            record fio "$FIO_ID" "$depth" "$run" errors 1
+            point_errors "fio depth $depth run $run" 1 "$(head -c 300 "$out.err")"
+        fi
+    done
+}
+
+describe_W3() { log "W3 cold: concurrency $W3_CONC, each client a distinct never-read $W3_MIB MiB file"; }
+W3_point() {
+    local id=$1 run=$2 c i specs
+    for c in $W3_CONC; do
+        cold_take "$c"
+        specs=()
+        for i in "${COLD_TAKEN[@]}"; do specs+=("$(cold_path "$i"):$((W3_MIB * MIB))"); done
+        download_point "$id" "${specs[@]}"
+        record_download W3 "$id" "$c" "$run"
+    done
+}
+
+describe_S() { log "seed-exact: one $SEED_SIZE_MIB MiB file, N clients each downloading it once (cold), N in $SEED_CONC"; }
+S_point() {
+    local id=$1 run=$2 c i specs
+    for c in $SEED_CONC; do
+        specs=()
+        for ((i = 1; i <= c; i++)); do specs+=("$SEED_PATH:$((SEED_SIZE_MIB * MIB))"); done
+        need_cold seed
+        download_point "$id" "${specs[@]}"
+        record_download S "$id" "$c" "$run"
+    done
+}
+
+describe_W4() {
+    log "W4 head-of-line: wrk -c$W4_CONNS -d${W4_DUR}s on /1k.bin, idle vs under $W4_DL cold $W3_MIB MiB downloads"
+}
+W4_point() {
+    local id=$1 run=$2 port=${PORTS[$1]} out k j n args dl_pids t0 t1 done_n dl_bytes errs detail size code rest idle_p99
+    out="$WORK/w4.$id.$run.idle.txt"
+    run_wrk "$id" "$W4_CONNS" "$W4_DUR" "$out"
+    wrk_figures "$out"
+    record W4 "$id" "$W4_CONNS" "$run" idle_rps "$WRK_RPS" idle_p50_ms "$WRK_P50" \
+        idle_p99_ms "$WRK_P99" idle_max_ms "$WRK_MAX"
+    errs=$WRK_ERRS
+    detail="idle: $WRK_DETAIL"
+    idle_p99=$WRK_P99
+
+    # Each downloader gets W4_PER cold files, fetched one after the other on
+    # one connection: more than it should finish in the window.
+    cold_take $((W4_DL * W4_PER))
+    dl_pids=()
+    t0=${EPOCHREALTIME/./}
+    for ((k = 0; k < W4_DL; k++)); do
+        args=()
+        for ((j = 0; j < W4_PER; j++)); do
+            n=${COLD_TAKEN[$((k * W4_PER + j))]}
+            args+=(-o /dev/null "http://127.0.0.1:$port$(cold_path "$n")")
+        done
+        taskset -c 1 curl -s --max-time "$DL_TIMEOUT" -w '%{size_download} %{http_code}\n' "${args[@]}" \
+            >"$WORK/w4dl.$k" 2>&1 &
+        dl_pids+=($!)
+    done
+    sleep 0.3
+    out="$WORK/w4.$id.$run.load.txt"
+    run_wrk "$id" "$W4_CONNS" "$W4_DUR" "$out"
+    # Bytes each running downloader's socket has received (the kernel's
+    # count, so a download cut short by the kill counts too); a downloader
+    # that already finished counts its completed files.
+    declare -A live=()
+    while read -r k n; do live[$k]=$n; done < <(ss -Htinp state established "( dport = :$port )" | awk '
+        /users:/ { pid = ""; if (match($0, /pid=[0-9]+/)) pid = substr($0, RSTART + 4, RLENGTH - 4); next }
+        pid != "" && match($0, /bytes_received:[0-9]+/) { print pid, substr($0, RSTART + 15, RLENGTH - 15); pid = "" }')
+    t1=${EPOCHREALTIME/./}
+    dl_bytes=0
+    for k in "${!dl_pids[@]}"; do
+        if [[ -n ${live[${dl_pids[$k]}]:-} ]]; then
+            dl_bytes=$((dl_bytes + live[${dl_pids[$k]}]))
+        else
+            dl_bytes=$((dl_bytes + $(awk '$1 ~ /^[0-9]+$/ { s += $1 } END { print s + 0 }' "$WORK/w4dl.$k")))
+        fi
+    done
+    for k in "${!dl_pids[@]}"; do
+        kill -TERM "${dl_pids[$k]}" 2>/dev/null || true
+        wait "${dl_pids[$k]}" 2>/dev/null || true
+    done
+    wrk_figures "$out"
+    errs=$((errs + WRK_ERRS))
+    detail+="; load: $WRK_DETAIL"
+    # Completed downloads (one cut short by the kill prints nothing). Files
+    # no downloader reached are still cold: hand them back to the pool.
+    done_n=0
+    for ((k = 0; k < W4_DL; k++)); do
+        j=$(grep -c . "$WORK/w4dl.$k" || true)
+        for ((j = j + 1; j < W4_PER; j++)); do
+            unset "TOUCHED[c${COLD_TAKEN[$((k * W4_PER + j))]}]"
+        done
+        while read -r size code rest; do
+            if [[ $code == 200 && $size == $((W3_MIB * MIB)) && -z $rest ]]; then
+                done_n=$((done_n + 1))
+            else
+                errs=$((errs + 1))
+                detail+="; download: $size $code $rest"
+            fi
+        done <"$WORK/w4dl.$k"
+    done
+    if ((done_n == W4_DL * W4_PER && !W4_EARLY_NOTED)); then
+        W4_EARLY_NOTED=1
+        note "W4: $id finished all $done_n cold downloads before wrk ended (run $run), so part of its" \
+            "\"loaded\" window had no download running"
+    fi
+    record W4 "$id" "$W4_CONNS" "$run" load_rps "$WRK_RPS" load_p50_ms "$WRK_P50" \
+        load_p99_ms "$WRK_P99" load_max_ms "$WRK_MAX" downloads_done "$done_n" \
+        load_dl_mibps "$(awk -v b="$dl_bytes" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", b / 1048576 / (u / 1e6) }')" \
+        errors "$errs"
+    point_errors "W4 $id run $run" "$errs" "$detail"
+    log "$(printf 'W4   %-20s run %d: p99 idle %sms -> loaded %sms, max %sms; downloads %s MiB in %s s' \
+        "$id" "$run" "$idle_p99" "$WRK_P99" "$WRK_MAX" "$((dl_bytes / MIB))" "$(fdiv $((t1 - t0)) 1000000)")"
+}
+W4_EARLY_NOTED=0
+
+# json_fields FILE KEY... — the values, space-separated ("-" for null/missing).
+json_fields() {
+    "$PYTHON" - "$@" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+except Exception:
+    j = {}
+print(" ".join("-" if j.get(k) is None else str(j[k]).replace(" ", "") for k in sys.argv[2:]))
+EOF
+}
+
+describe_W5() {
+    log "W5 random: $W5_FILES files (1 KiB-$((W5_MAX / MIB)) MiB, Zipf), $W5_CLIENTS clients," \
+        "$((W5_BYTES / MIB)) MiB requested, $(awk -v f="$W5_RANGE_FRAC" 'BEGIN { print f * 100 }')% Range; cold start"
+}
+W5_point() {
+    local id=$1 run=$2 out srv c0 c1 wall cpu mibps rps p50 p99 rign errs kinds
+    mapfile -t srv < <(server_pids "$id")
+    need_cold w5
+    out="$WORK/w5.$id.$run.json"
+    c0=$(cpu_ticks "${srv[@]}")
+    taskset -c 1 "$PYTHON" "$SCRIPT_DIR/loadgen.py" mixed --port "${PORTS[$id]}" \
+        --manifest "$W5_MANIFEST" --prefix "/$W5_DIR/" --clients "$W5_CLIENTS" --bytes "$W5_BYTES" \
+        --range-frac "$W5_RANGE_FRAC" --seed "$run" --timeout 120 >"$out" 2>"$out.err" || true
+    c1=$(cpu_ticks "${srv[@]}")
+    read -r wall mibps rps p50 p99 rign errs kinds < <(json_fields "$out" wall_s mibps rps p50_ms p99_ms \
+        range_ignored errors error_samples)
+    if [[ $errs == - ]]; then
+        errs=1 kinds="loadgen failed: $(tail -c 300 "$out.err")"
+    fi
+    cpu=$(fdiv $((c1 - c0)) "$CLK_TCK" %.3f)
+    record W5 "$id" "$W5_CLIENTS" "$run" mibps "$mibps" rps "$rps" p50_ms "$p50" p99_ms "$p99" \
+        cpu_s "$cpu" idle_pct "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { if (w > 0) printf "%.1f\n", 100 - c / w * 100; else print "-" }')" \
+        range_ignored "$rign" errors "$errs"
+    point_errors "W5 $id run $run" "$errs" "$kinds"
+    if [[ $rign != 0 && $rign != - && -z ${RANGE_NOTED[$id]:-} ]]; then
+        RANGE_NOTED[$id]=1
+        note "W5: $id answered Range requests with 200 and the whole file ($rign times in run $run)"
+    fi
+    log "$(printf 'W5   %-20s run %d: %8s MiB/s  %8s req/s  p99 %sms' "$id" "$run" "$mibps" "$rps" "$p99")"
+}
+
+describe_W6() {
+    log "W6 many connections: $W6_CONNS keep-alive connections, one request every ${W6_INTERVAL/ /-} s each, ${W6_DUR}s"
+}
+W6_point() {
+    local id=$1 run=$2 out srv conns rss0 rss1 p50 p99 reqs openn errs kinds
+    # A fresh server, so its RSS is not what earlier points left behind
+    # (full mode; quick and smoke save the restart and count on the delta).
+    if ((W6_RESTART)); then
+        stop_pid "$id" "${PIDS[$id]}"
+        unset "PIDS[$id]"
+        if ! start_instance "$id"; then
+            record W6 "$id" "$W6_CONNS" "$run" errors 1
+            point_errors "W6 $id run $run" 1 "$START_ERROR"
+            return 0
+        fi
+    fi
+    mapfile -t srv < <(server_pids "$id")
+    out="$WORK/w6.$id.$run.json"
+    taskset -c 1 "$PYTHON" "$SCRIPT_DIR/loadgen.py" idle --port "${PORTS[$id]}" --path /1k.bin --size 1024 \
+        --conns "$W6_CONNS" --duration "$W6_DUR" --interval-min "${W6_INTERVAL% *}" \
+        --interval-max "${W6_INTERVAL#* }" --pids "$(IFS=,; echo "${srv[*]}")" --seed "$run" \
+        >"$out" 2>"$out.err" || true
+    read -r conns openn rss0 rss1 p50 p99 reqs errs kinds < <(json_fields "$out" conns open_at_end \
+        rss_idle_kib rss_peak_kib p50_ms p99_ms requests errors error_kinds)
+    if [[ $errs == - ]]; then
+        errs=1 kinds="loadgen failed: $(tail -c 300 "$out.err")"
+        conns=0 openn=0 rss0=0 rss1=0
+    fi
+    record W6 "$id" "$W6_CONNS" "$run" conns_open "$openn" requests "$reqs" p50_ms "$p50" p99_ms "$p99" \
+        rss_idle_mib "$(fdiv "$rss0" 1024 %.1f)" rss_peak_mib "$(fdiv "$rss1" 1024 %.1f)" \
+        kib_per_conn "$(fdiv $((rss1 - rss0)) "$W6_CONNS" %.2f)" errors "$errs"
+    point_errors "W6 $id run $run" "$errs" "$kinds"
+    log "$(printf 'W6   %-20s run %d: %s/%s open, RSS %s -> %s KiB, p99 %sms, %s requests' \
+        "$id" "$run" "$openn" "$W6_CONNS" "$rss0" "$rss1" "$p99" "$reqs")"
+}
+
+# --- report -------------------------------------------------------------------
+
+write_meta() {
+    local m="$OUT/meta.tsv" commit dirty="" n
+    commit=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && dirty=" (with uncommitted changes)"
+    {
+        printf 'mode\t%s\n' "$MODE$( ((SEED_EXACT)) && echo ' seed-exact')"
+        printf 'runs\t%s\n' "$RUNS"
+        printf 'commit\t%s%s\n' "$commit" "$dirty"
+        printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+        printf 'cpus\t%s × %s\n' "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+        printf 'memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB\n", $2 / 1048576 }' /proc/meminfo)"
+        printf 'kernel\t%s\n' "$(uname -sr)"
+        printf 'disk\t%s\n' "$(lsblk -dno NAME,SIZE,ROTA,MODEL "$(df -P "$DATA" | awk 'NR == 2 { print $1 }')" 2>/dev/null |
+            awk '{ printf "%s %s rotational=%s model=%s", $1, $2, $3, ($4 == "" ? "(not reported)" : $4) }')"
+        printf 'filesystem\t%s\n' "$(df -PT "$DATA" | awk 'NR == 2 { print $1, $2 }')"
+        printf 'ferry\t%s\n' "$("$FERRY_BIN" -V 2>&1 | head -1)"
+        printf 'nginx\t%s\n' "$(/usr/sbin/nginx -v 2>&1 | head -1)"
+        printf 'lighttpd\t%s\n' "$(/usr/sbin/lighttpd -v 2>&1 | head -1)"
+        printf 'wall\t%s s\n' "$(( (${EPOCHREALTIME/./} - START_US) / 1000000 ))"
+        printf 'wall per workload\t%s\n' "${TIMES%, }"
+        printf 'load average\t%s\n' "${LOADAVG%; }"
+        printf 'settle\t%s s in %s cache drops\n' "$((SETTLE_TOTAL_US / 1000000))" "$DROPS"
+        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; fio %ss; seed %s MiB C=%s\n' \
+            "$W1_CONNS" "$W1_DUR" "$W2_MIB" "$W2_CLIENTS" "$W3_MIB" "${W3_CONC// /,}" "$W4_CONNS" "$W4_DUR" "$W4_DL" \
+            "$W5_FILES" "$W5_CLIENTS" "$((W5_BYTES / MIB))" "$(awk -v f="$W5_RANGE_FRAC" 'BEGIN { print f * 100 }')" \
+            "$W6_CONNS" "$W6_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}"
+        for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
+        lsblk -o NAME,SIZE,ROTA,TYPE,MOUNTPOINTS 2>/dev/null | sed 's/^/lsblk\t/'
+    } >"$m"
+}
+
+main() {
+    parse_args "$@"
+    set_params
+    resolve_paths
+    START_US=${EPOCHREALTIME/./}
+    CLK_TCK=$(getconf CLK_TCK)
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    check_tools
+    busy_check "at start"
+    detect_instances
+    log "mode $MODE, $RUNS run(s); workloads: $WORKLOADS; servers: ${INSTANCES[*]}"
+    log "expect roughly $(estimate_minutes) min on an idle machine (not counting making the test files once)"
+    ((DRY_RUN)) && exit 0
+    prepare_data
+    mkdir -p "$OUT"
+    rm -f "$OUT"/*.png "$OUT"/report.md
+    RESULTS="$OUT/results.tsv"
+    printf 'workload\tserver\tbackend\tconcurrency\tmetric\tvalue\trun\n' >"$RESULTS"
+
+    local w run i id order
+    [[ $WORKLOADS == fio ]] || start_all
+    for w in $WORKLOADS; do
+        [[ $w == fio ]] || "describe_$w"
+    done
+    for ((run = 1; run <= RUNS; run++)); do
+        ((RUNS == 1)) || log "--- run $run of $RUNS"
+        want fio && timed fio fio_run "$run"
+        # Rotate the order of the instances from run to run, so slow drift
+        # and "who goes first after a drop" hit every one alike.
+        order=()
+        for ((i = 0; i < ${#INSTANCES[@]}; i++)); do
+            order+=("${INSTANCES[$(((i + run - 1) % ${#INSTANCES[@]}))]}")
+        done
+        for id in "${order[@]}"; do
+            for w in $WORKLOADS; do
+                [[ $w == fio ]] || timed "$w" "${w}_point" "$id" "$run"
+            done
+        done
+    done
+    stop_all
+    for w in $WORKLOADS; do TIMES+="$w $(((${TOOK[$w]:-0} + 500000) / 1000000))s, "; done
+
+    busy_check "at end"
+    write_meta
+    local plots=1
+    command -v gnuplot >/dev/null 2>&1 || plots=0
+    "$PYTHON" "$SCRIPT_DIR/report.py" --out "$OUT" --plots "$plots"
+    log "wrote $RESULTS, $OUT/report.md$( ((plots)) && echo ", $OUT/*.png") in $(( (${EPOCHREALTIME/./} - START_US) / 1000000 )) s"
+    if ((ERROR_POINTS)); then
+        log "$ERROR_POINTS point(s) had errors (see the report)"
+        exit 1
+    fi
+}
+
+main "$@"
+exit $?

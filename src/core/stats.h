@@ -1,0 +1,98 @@
+/* The counters of the status endpoint, shared by every process of one
+ * ferry: an anonymous MAP_SHARED region the first process maps before it
+ * forks.  Each serving process owns one slot and is its only writer
+ * (relaxed atomic stores: no lock, no read-modify-write); any process sums
+ * the slots to answer a status request.  When a worker exits, the master
+ * folds its cumulative counters into `retired`, so totals survive reloads
+ * and respawns; a sequence number lets readers skip that moment.
+ *
+ * Counters only grow; gauges describe now and are refreshed by their
+ * worker once a second (and by the worker answering a status request). */
+#ifndef FY_STATS_H
+#define FY_STATS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/config.h"
+
+enum fy_counter {
+    FY_C_ACCEPTED,               /* connections accepted */
+    FY_C_REFUSED,                /* answered 503 at max-connections */
+    FY_C_REQ_1XX, FY_C_REQ_2XX, FY_C_REQ_3XX, FY_C_REQ_4XX, FY_C_REQ_5XX,
+    FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
+    FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
+    FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS,
+    FY_NCOUNTERS
+};
+
+enum fy_gauge {
+    FY_G_ACTIVE, FY_G_READING, FY_G_WRITING, FY_G_IDLE,
+    FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
+    FY_NGAUGES
+};
+
+/* Room for two generations of the most workers, and respawns between. */
+#define FY_STATS_SLOTS (4 * FY_CONFIG_MAX_WORKERS)
+
+struct fy_stats_slot {
+    _Atomic uint64_t pid;        /* 0: free */
+    _Atomic uint64_t generation;
+    _Atomic uint64_t counter[FY_NCOUNTERS];
+    _Atomic uint64_t gauge[FY_NGAUGES];
+};
+
+struct fy_stats_shm {
+    _Atomic uint64_t seq;        /* odd while the master folds a slot */
+    _Atomic uint64_t pid;        /* of the process that made it (the master) */
+    _Atomic uint64_t started;    /* its start, Unix time */
+    _Atomic uint64_t generation; /* of the configuration serving now */
+    _Atomic uint64_t workers;    /* configured */
+    _Atomic uint64_t reloads;    /* successful ones */
+    _Atomic uint64_t respawns;   /* workers started again after dying */
+    _Atomic uint64_t retired[FY_NCOUNTERS];
+    struct fy_stats_slot slot[FY_STATS_SLOTS];
+};
+
+/* A consistent sum of every slot. */
+struct fy_stats_total {
+    uint64_t counter[FY_NCOUNTERS];
+    uint64_t gauge[FY_NGAUGES];
+    unsigned processes;          /* serving processes with a slot */
+};
+
+struct fy_stats_shm *fy_stats_create(void);
+void fy_stats_destroy(struct fy_stats_shm *s);
+
+/* Master: a free slot, zeroed and marked taken; -1 if none. */
+int  fy_stats_claim(struct fy_stats_shm *s, uint64_t generation);
+/* Master: the slot's process has exited: keep its counters, free it. */
+void fy_stats_retire(struct fy_stats_shm *s, int slot);
+
+static inline void fy_stats_add(struct fy_stats_slot *slot, enum fy_counter c, uint64_t n)
+{
+    uint64_t v = atomic_load_explicit(&slot->counter[c], memory_order_relaxed);
+    atomic_store_explicit(&slot->counter[c], v + n, memory_order_relaxed);
+}
+
+static inline void fy_stats_set(struct fy_stats_slot *slot, enum fy_counter c, uint64_t v)
+{
+    atomic_store_explicit(&slot->counter[c], v, memory_order_relaxed);
+}
+
+static inline void fy_stats_gauge(struct fy_stats_slot *slot, enum fy_gauge g, uint64_t v)
+{
+    atomic_store_explicit(&slot->gauge[g], v, memory_order_relaxed);
+}
+
+static inline uint64_t fy_stats_get(_Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* Anyone: the sum of the retired counters and every live slot. */
+void fy_stats_sum(struct fy_stats_shm *s, struct fy_stats_total *out);
+
+#endif

@@ -1,0 +1,346 @@
+/* The status endpoint; see status.h. */
+#include "core/status.h"
+
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/server.h"
+#include "core/stats.h"
+#include "core/version.h"
+#include "http/conn.h"
+#include "http/http_response.h"
+
+#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+typedef unsigned long long ull;
+
+/* --- who may ask ------------------------------------------------------------ */
+
+/* The address bytes of peer, IPv4-mapped IPv6 taken as IPv4. */
+static const unsigned char *peer_bytes(const struct sockaddr_storage *peer, sa_family_t *family)
+{
+    if (peer->ss_family == AF_INET) {
+        *family = AF_INET;
+        return (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
+    }
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        *family = AF_INET;
+        return a6->s6_addr + 12;
+    }
+    *family = AF_INET6;
+    return a6->s6_addr;
+}
+
+static bool cidr_match(const struct fy_cidr *net, sa_family_t family, const unsigned char *addr)
+{
+    if (net->family != family)
+        return false;
+    unsigned full = net->prefix / 8, rest = net->prefix % 8;
+    if (memcmp(net->addr, addr, full) != 0)
+        return false;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return rest == 0 || (net->addr[full] & mask) == (addr[full] & mask);
+}
+
+bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storage *peer)
+{
+    if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)
+        return false;
+    sa_family_t family;
+    const unsigned char *addr = peer_bytes(peer, &family);
+    for (size_t i = 0; i < cfg->nstatus_allow; i++)
+        if (cidr_match(&cfg->status_allow[i], family, addr))
+            return true;
+    return false;
+}
+
+bool fy_status_wants(const struct fy_conn *c)
+{
+    const char *path = c->srv->cfg.status_path;
+    size_t len = strlen(path);
+    return len > 0 && c->req.path.len == len && memcmp(c->req.path.p, path, len) == 0;
+}
+
+/* --- a growing text --------------------------------------------------------- */
+
+struct text {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct text *t, const char *fmt, ...)
+{
+    for (int round = 0; round < 2 && !t->failed; round++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            return;
+        }
+        if (t->p && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap ? t->cap * 2 : 8192) + (size_t)n;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->failed = true;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+/* --- what a page shows ------------------------------------------------------ */
+
+struct view {
+    struct fy_stats_shm *shm;
+    struct fy_stats_total t;
+    const char *backend;
+    ull uptime;
+};
+
+static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+static ull shm_get(_Atomic uint64_t *v)
+{
+    return (ull)fy_stats_get(v);
+}
+
+static ull sum_classes(const uint64_t *first)
+{
+    ull n = 0;
+    for (int i = 0; i < 5; i++)
+        n += first[i];
+    return n;
+}
+
+/* --- JSON ------------------------------------------------------------------- */
+
+static void json_classes(struct text *o, const char *name, const uint64_t *first)
+{
+    put(o, "  \"%s\": {\"total\": %llu", name, sum_classes(first));
+    for (int i = 0; i < 5; i++)
+        put(o, ", \"%s\": %llu", classes[i], (ull)first[i]);
+    put(o, "},\n");
+}
+
+static void json_processes(struct text *o, struct fy_stats_shm *shm)
+{
+    const char *sep = "";
+    put(o, "  \"processes\": [");
+    for (int i = 0; i < FY_STATS_SLOTS; i++) {
+        struct fy_stats_slot *s = &shm->slot[i];
+        ull pid = shm_get(&s->pid), req = 0;
+        if (pid <= 1)
+            continue;
+        for (int k = 0; k < 5; k++)
+            req += shm_get(&s->counter[FY_C_REQ_1XX + k]);
+        put(o, "%s\n    {\"pid\": %llu, \"generation\": %llu, \"connections\": %llu, \"accepted\": %llu, "
+            "\"requests\": %llu}", sep, pid, shm_get(&s->generation), shm_get(&s->gauge[FY_G_ACTIVE]),
+            shm_get(&s->counter[FY_C_ACCEPTED]), req);
+        sep = ",";
+    }
+    put(o, "\n  ]\n");
+}
+
+static void render_json(struct text *o, const struct view *v)
+{
+    const uint64_t *c = v->t.counter, *g = v->t.gauge;
+    struct fy_stats_shm *shm = v->shm;
+    put(o, "{\n  \"version\": \"%s\",\n  \"pid\": %llu,\n  \"uptime_seconds\": %llu,\n", FY_VERSION,
+        shm_get(&shm->pid), v->uptime);
+    put(o, "  \"generation\": %llu,\n  \"reloads\": %llu,\n  \"respawns\": %llu,\n", shm_get(&shm->generation),
+        shm_get(&shm->reloads), shm_get(&shm->respawns));
+    put(o, "  \"workers\": {\"configured\": %llu, \"processes\": %u},\n", shm_get(&shm->workers),
+        v->t.processes);
+    put(o, "  \"connections\": {\"active\": %llu, \"reading\": %llu, \"writing\": %llu, \"idle\": %llu, "
+        "\"accepted\": %llu, \"refused\": %llu},\n", (ull)g[FY_G_ACTIVE], (ull)g[FY_G_READING],
+        (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED]);
+    json_classes(o, "requests", c + FY_C_REQ_1XX);
+    json_classes(o, "bytes", c + FY_C_BYTES_1XX);
+    put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
+        "\"reads_in_flight\": %llu, \"queue_length\": %llu, \"cache_hit_blocks\": %llu, \"fallbacks\": %llu, "
+        "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu},\n", v->backend,
+        (ull)c[FY_C_READS_SUBMITTED], (ull)c[FY_C_READS_COMPLETED], (ull)g[FY_G_READS_IN_FLIGHT],
+        (ull)g[FY_G_QUEUED], (ull)c[FY_C_CACHED_BLOCKS], (ull)c[FY_C_PLAIN_FILES], (ull)c[FY_C_SHORT_READS],
+        (ull)c[FY_C_READ_ERRORS], (ull)c[FY_C_BYTES_READ]);
+    put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
+        (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
+        (ull)g[FY_G_BUFFER_SIZE]);
+    json_processes(o, shm);
+    put(o, "}\n");
+}
+
+/* --- Prometheus ------------------------------------------------------------- */
+
+static void family(struct text *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP ferry_%s %s\n# TYPE ferry_%s %s\n", name, help, name, type);
+}
+
+static void metric(struct text *o, const char *name, const char *type, const char *help, ull value)
+{
+    family(o, name, type, help);
+    put(o, "ferry_%s %llu\n", name, value);
+}
+
+static void prom_classes(struct text *o, const char *name, const char *help, const uint64_t *first)
+{
+    family(o, name, "counter", help);
+    for (int i = 0; i < 5; i++)
+        put(o, "ferry_%s{class=\"%s\"} %llu\n", name, classes[i], (ull)first[i]);
+}
+
+static void prom_backend(struct text *o, const struct view *v)
+{
+    static const struct {
+        const char *name, *help;
+        enum fy_counter c;
+    } counters[] = {
+        {"backend_reads_submitted_total", "Disk reads started.", FY_C_READS_SUBMITTED},
+        {"backend_reads_completed_total", "Disk reads finished.", FY_C_READS_COMPLETED},
+        {"backend_read_bytes_total", "Bytes read from the disk.", FY_C_BYTES_READ},
+        {"backend_short_reads_total", "Reads that returned fewer bytes than asked.", FY_C_SHORT_READS},
+        {"backend_read_errors_total", "Reads that failed.", FY_C_READ_ERRORS},
+        {"backend_fallbacks_total", "Files sent with plain sendfile because O_DIRECT was refused.",
+         FY_C_PLAIN_FILES},
+        {"backend_cache_hit_blocks_total", "Blocks sent straight from the page cache (auto).",
+         FY_C_CACHED_BLOCKS},
+    };
+    const uint64_t *g = v->t.gauge;
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        metric(o, counters[i].name, "counter", counters[i].help, (ull)v->t.counter[counters[i].c]);
+    metric(o, "backend_reads_in_flight", "gauge", "Disk reads in flight now.", (ull)g[FY_G_READS_IN_FLIGHT]);
+    metric(o, "backend_queue_length", "gauge", "Transfers waiting for a buffer or a read slot.",
+           (ull)g[FY_G_QUEUED]);
+    family(o, "buffer_pool_buffers", "gauge", "Buffers of the /dev/shm pools, by state.");
+    put(o, "ferry_buffer_pool_buffers{state=\"used\"} %llu\n", (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]));
+    put(o, "ferry_buffer_pool_buffers{state=\"free\"} %llu\n", (ull)g[FY_G_POOL_FREE]);
+    metric(o, "buffer_pool_buffer_size_bytes", "gauge", "Bytes per pool buffer.", (ull)g[FY_G_BUFFER_SIZE]);
+}
+
+static void render_prometheus(struct text *o, const struct view *v)
+{
+    const uint64_t *c = v->t.counter, *g = v->t.gauge;
+    struct fy_stats_shm *shm = v->shm;
+    family(o, "info", "gauge", "The version and backend of this ferry.");
+    put(o, "ferry_info{version=\"%s\",backend=\"%s\"} 1\n", FY_VERSION, v->backend);
+    metric(o, "start_time_seconds", "gauge", "When ferry started, in seconds since the Unix epoch.",
+           shm_get(&shm->started));
+    metric(o, "uptime_seconds", "gauge", "Seconds since ferry started.", v->uptime);
+    metric(o, "workers", "gauge", "Worker processes configured.", shm_get(&shm->workers));
+    metric(o, "processes", "gauge", "Serving processes running (more during a reload).", v->t.processes);
+    metric(o, "reloads_total", "counter", "Configuration reloads that succeeded.", shm_get(&shm->reloads));
+    metric(o, "respawns_total", "counter", "Workers started again after dying.", shm_get(&shm->respawns));
+    metric(o, "connections_active", "gauge", "Client connections open now.", (ull)g[FY_G_ACTIVE]);
+    family(o, "connections", "gauge", "Client connections open now, by state.");
+    put(o, "ferry_connections{state=\"reading\"} %llu\n", (ull)g[FY_G_READING]);
+    put(o, "ferry_connections{state=\"writing\"} %llu\n", (ull)g[FY_G_WRITING]);
+    put(o, "ferry_connections{state=\"idle\"} %llu\n", (ull)g[FY_G_IDLE]);
+    metric(o, "connections_accepted_total", "counter", "Connections accepted.", (ull)c[FY_C_ACCEPTED]);
+    metric(o, "connections_refused_total", "counter", "Connections answered 503 at max-connections.",
+           (ull)c[FY_C_REFUSED]);
+    prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
+    prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
+                 c + FY_C_BYTES_1XX);
+    prom_backend(o, v);
+}
+
+/* --- the response ------------------------------------------------------------- */
+
+/* ?format=json|prometheus, else what Accept prefers (Prometheus asks for
+ * OpenMetrics or text/plain); JSON by default.  -1: an unknown format. */
+static int want_prometheus(const struct fy_request *r)
+{
+    static const char key[] = "format=";
+    const char *q = r->query.p, *end = r->query.p + r->query.len;
+    while (q && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        size_t n = (size_t)((amp ? amp : end) - q);
+        if (n >= sizeof key - 1 && memcmp(q, key, sizeof key - 1) == 0) {
+            struct fy_str v = {q + sizeof key - 1, n - (sizeof key - 1)};
+            if (fy_str_eq_nocase(v, "prometheus"))
+                return 1;
+            return fy_str_eq_nocase(v, "json") ? 0 : -1;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct fy_header *h = &r->headers[i];
+        if (!fy_str_eq_nocase(h->name, "accept"))
+            continue;
+        char value[512];
+        snprintf(value, sizeof value, "%.*s", (int)h->value.len, h->value.p);
+        if (strcasestr(value, "openmetrics") || strcasestr(value, "text/plain"))
+            return 1;
+    }
+    return 0;
+}
+
+static int send_page(struct fy_conn *c, struct text *body, bool prometheus)
+{
+    const struct fy_request *r = &c->req;
+    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    fy_response_start(&b, 200, fy_server_date(c->srv));
+    fy_buf_puts(&b, "Content-Type: ");
+    fy_buf_puts(&b, prometheus ? PROM_TYPE : "application/json");
+    fy_buf_puts(&b, "\r\nCache-Control: no-store\r\nContent-Length: ");
+    fy_buf_put_u64(&b, body->len);
+    fy_buf_puts(&b, "\r\n");
+    fy_response_end(&b, c->keep_alive, r->version_minor);
+    if (b.overflow) {
+        free(body->p);
+        return 500;
+    }
+    c->status = 200;
+    c->xfer.head_len = b.len;
+    c->head_nonbody = b.len;
+    if (r->method == FY_METHOD_HEAD || body->len == 0) {
+        free(body->p);
+        return 0;
+    }
+    c->body_mem = body->p;
+    c->body_mem_len = body->len;
+    return 0;
+}
+
+int fy_status_respond(struct fy_conn *c)
+{
+    struct fy_server *srv = c->srv;
+    const struct fy_request *r = &c->req;
+    if (!fy_status_allowed(&srv->cfg, &c->peer))
+        return 403;
+    if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
+        return 405;
+    int prometheus = want_prometheus(r);
+    if (prometheus < 0)
+        return 400;
+    fy_server_refresh_stats(srv);
+    struct view v = {.shm = srv->stats, .backend = srv->cfg.backend};
+    fy_stats_sum(srv->stats, &v.t);
+    time_t now = time(NULL);
+    ull started = shm_get(&srv->stats->started);
+    v.uptime = (ull)now > started ? (ull)now - started : 0;
+    struct text body = {0};
+    if (prometheus)
+        render_prometheus(&body, &v);
+    else
+        render_json(&body, &v);
+    if (body.failed) {
+        free(body.p);
+        return 503;
+    }
+    return send_page(c, &body, prometheus);
+}

@@ -1,0 +1,38 @@
+/* Per-path settings: which [path] rules of the configuration apply to a
+ * request, and what they add up to.
+ *
+ * The rules of the top level are taken first, then those of the request's
+ * [host], each in file order; for every setting the last matching rule that
+ * sets it wins, and the add-header lines of all matching rules are sent.  A
+ * rule matches when one of its patterns does: "/prefix" a prefix of the
+ * URL path (decoded and normalised, so no encoding dodges a rule), "*.ext"
+ * the extension of the file served (the index file for a directory). */
+#ifndef FY_RULES_H
+#define FY_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "http/http_response.h"
+
+struct fy_rule_subject {
+    unsigned host;               /* index in cfg->hosts */
+    const char *url;             /* "/dir/file.html", "/dir/" */
+    const char *file_name;       /* the served file's name (for *.ext), or NULL */
+};
+
+struct fy_path_settings {
+    const char *cache_control;   /* NULL: none */
+    int64_t expires_s;           /* 0: none */
+    bool listing, listing_dotfiles, precompressed;
+};
+
+void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,
+                      struct fy_path_settings *out);
+
+/* Appends the add-header lines of every matching rule to b. */
+void fy_rules_put_headers(const struct fy_config *cfg, const struct fy_rule_subject *subj, struct fy_buf *b);
+
+#endif

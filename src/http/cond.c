@@ -1,0 +1,106 @@
+/* Conditional requests; see cond.h. */
+#include "http/cond.h"
+
+#include <string.h>
+
+#include "http/http_response.h"
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static void skip_ows(const char **p, const char *end)
+{
+    while (*p < end && is_ows(**p))
+        (*p)++;
+}
+
+/* One entity-tag at *p: [W/] DQUOTE *etagc DQUOTE.  Returns false on bad
+ * syntax, which makes the whole list match nothing. */
+static bool next_etag(const char **p, const char *end, struct fy_str *tag, bool *is_weak)
+{
+    const char *s = *p;
+    *is_weak = end - s >= 2 && s[0] == 'W' && s[1] == '/';
+    if (*is_weak)
+        s += 2;
+    if (s == end || *s != '"')
+        return false;
+    const char *close = memchr(s + 1, '"', (size_t)(end - s - 1));
+    if (!close)
+        return false;
+    *tag = (struct fy_str){s, (size_t)(close - s + 1)};
+    *p = close + 1;
+    return true;
+}
+
+bool fy_etag_list_match(struct fy_str list, struct fy_str etag, bool weak)
+{
+    const char *p = list.p, *end = list.p + list.len;
+    skip_ows(&p, end);
+    while (end > p && is_ows(end[-1]))
+        end--;
+    if (end - p == 1 && *p == '*')
+        return true;
+    for (;;) {
+        skip_ows(&p, end);
+        if (p == end)
+            return false;
+        if (*p == ',') { /* empty list elements are allowed */
+            p++;
+            continue;
+        }
+        struct fy_str tag;
+        bool is_weak;
+        if (!next_etag(&p, end, &tag, &is_weak))
+            return false;
+        if ((weak || !is_weak) && tag.len == etag.len && memcmp(tag.p, etag.p, tag.len) == 0)
+            return true;
+        skip_ows(&p, end);
+        if (p < end && *p != ',')
+            return false;
+    }
+}
+
+/* An HTTP date in s; false when absent or invalid (then the header is
+ * ignored, RFC 9110 §13.1.3 and §13.1.4). */
+static bool header_date(struct fy_str s, time_t *t)
+{
+    return s.p != NULL && fy_http_date_parse(s.p, s.len, t) == 0;
+}
+
+int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_validators *v)
+{
+    time_t t;
+    /* Steps 1 and 2: the preconditions a client sets before changing a
+     * resource; a static file can only fail them. */
+    if (req->if_match.p) {
+        if (!fy_etag_list_match(req->if_match, v->etag, false))
+            return 412;
+    } else if (header_date(req->if_unmodified_since, &t) && v->mtime > t) {
+        return 412;
+    }
+    /* Steps 3 and 4: cache revalidation. */
+    if (req->if_none_match.p) {
+        if (fy_etag_list_match(req->if_none_match, v->etag, true))
+            return safe ? 304 : 412;
+    } else if (safe && header_date(req->if_modified_since, &t) && v->mtime <= t) {
+        return 304;
+    }
+    return 0;
+}
+
+bool fy_cond_if_range(struct fy_str if_range, const struct fy_validators *v)
+{
+    if (!if_range.p)
+        return true;
+    const char *p = if_range.p, *end = if_range.p + if_range.len;
+    if (p < end && (*p == '"' || *p == 'W')) {
+        struct fy_str tag;
+        bool is_weak;
+        return next_etag(&p, end, &tag, &is_weak) && p == end && !is_weak && tag.len == v->etag.len &&
+               memcmp(tag.p, v->etag.p, tag.len) == 0;
+    }
+    time_t t;
+    return header_date(if_range, &t) && t == v->mtime;
+}

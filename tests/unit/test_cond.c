@@ -1,0 +1,139 @@
+/* Unit tests of src/http/cond.c: entity-tag lists, the order of RFC 9110
+ * §13.2.2, invalid dates ignored, If-Range. */
+#include "check.h"
+
+#include "http/cond.h"
+
+#define ETAG "\"abc-12-34\""
+#define MTIME 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */
+#define DATE_EQ "Sun, 06 Nov 1994 08:49:37 GMT"
+#define DATE_BEFORE "Sun, 06 Nov 1994 08:49:36 GMT"
+#define DATE_AFTER "Sun, 06 Nov 1994 08:49:38 GMT"
+
+static const struct fy_validators v = {{ETAG, sizeof ETAG - 1}, MTIME};
+
+static struct fy_str S(const char *s)
+{
+    return (struct fy_str){s, s ? strlen(s) : 0};
+}
+
+static bool match(const char *list, bool weak)
+{
+    return fy_etag_list_match(S(list), v.etag, weak);
+}
+
+static void test_etag_lists(void)
+{
+    CHECK(match(ETAG, false));
+    CHECK(match(ETAG, true));
+    CHECK(match("*", false));
+    CHECK(match(" * ", true));
+    CHECK(match("\"x\", " ETAG, false));
+    CHECK(match("\"x\"," ETAG ",\"y\"", true));
+    CHECK(match(", ," ETAG, true));
+    CHECK(!match("\"x\"", true));
+    CHECK(!match("", true));
+    CHECK(!match("\"abc-12-3\"", true));
+    /* weak tags: the weak comparison ignores W/, the strong one never matches */
+    CHECK(match("W/" ETAG, true));
+    CHECK(!match("W/" ETAG, false));
+    /* bad syntax matches nothing */
+    CHECK(!match("abc-12-34", true));
+    CHECK(!match("\"x\" " ETAG, true));
+    CHECK(!match("\"unterminated, " ETAG, true));
+}
+
+static int eval(const char *im, const char *ius, const char *inm, const char *ims, bool safe)
+{
+    struct fy_request req = {0};
+    req.if_match = S(im);
+    req.if_unmodified_since = S(ius);
+    req.if_none_match = S(inm);
+    req.if_modified_since = S(ims);
+    return fy_cond_evaluate(&req, safe, &v);
+}
+
+static void test_none(void)
+{
+    CHECK_INT(eval(NULL, NULL, NULL, NULL, true), 0);
+}
+
+static void test_if_none_match(void)
+{
+    CHECK_INT(eval(NULL, NULL, ETAG, NULL, true), 304);
+    CHECK_INT(eval(NULL, NULL, "W/" ETAG, NULL, true), 304);
+    CHECK_INT(eval(NULL, NULL, "*", NULL, true), 304);
+    CHECK_INT(eval(NULL, NULL, "\"other\"", NULL, true), 0);
+    CHECK_INT(eval(NULL, NULL, ETAG, NULL, false), 412);
+}
+
+static void test_if_modified_since(void)
+{
+    CHECK_INT(eval(NULL, NULL, NULL, DATE_EQ, true), 304);
+    CHECK_INT(eval(NULL, NULL, NULL, DATE_AFTER, true), 304);
+    CHECK_INT(eval(NULL, NULL, NULL, DATE_BEFORE, true), 0);
+    CHECK_INT(eval(NULL, NULL, NULL, "Sunday, 06-Nov-94 08:49:37 GMT", true), 304);
+    CHECK_INT(eval(NULL, NULL, NULL, "Sun Nov  6 08:49:37 1994", true), 304);
+    /* an invalid date is ignored */
+    CHECK_INT(eval(NULL, NULL, NULL, "yesterday", true), 0);
+    CHECK_INT(eval(NULL, NULL, NULL, "", true), 0);
+    /* only for GET and HEAD */
+    CHECK_INT(eval(NULL, NULL, NULL, DATE_AFTER, false), 0);
+    /* ignored when If-None-Match is there */
+    CHECK_INT(eval(NULL, NULL, "\"other\"", DATE_AFTER, true), 0);
+}
+
+static void test_if_match(void)
+{
+    CHECK_INT(eval(ETAG, NULL, NULL, NULL, true), 0);
+    CHECK_INT(eval("*", NULL, NULL, NULL, true), 0);
+    CHECK_INT(eval("\"other\"", NULL, NULL, NULL, true), 412);
+    CHECK_INT(eval("W/" ETAG, NULL, NULL, NULL, true), 412); /* strong comparison */
+    /* If-Unmodified-Since is ignored when If-Match is there */
+    CHECK_INT(eval(ETAG, DATE_BEFORE, NULL, NULL, true), 0);
+}
+
+static void test_if_unmodified_since(void)
+{
+    CHECK_INT(eval(NULL, DATE_EQ, NULL, NULL, true), 0);
+    CHECK_INT(eval(NULL, DATE_AFTER, NULL, NULL, true), 0);
+    CHECK_INT(eval(NULL, DATE_BEFORE, NULL, NULL, true), 412);
+    CHECK_INT(eval(NULL, "not a date", NULL, NULL, true), 0);
+}
+
+static void test_order(void)
+{
+    /* a failed If-Match wins over a matching If-None-Match */
+    CHECK_INT(eval("\"other\"", NULL, ETAG, NULL, true), 412);
+    /* If-Match passes, then If-None-Match decides */
+    CHECK_INT(eval(ETAG, NULL, ETAG, NULL, true), 304);
+    CHECK_INT(eval(NULL, DATE_EQ, NULL, DATE_EQ, true), 304);
+    CHECK_INT(eval(NULL, DATE_BEFORE, NULL, DATE_EQ, true), 412);
+}
+
+static void test_if_range(void)
+{
+    CHECK(fy_cond_if_range(S(NULL), &v));
+    CHECK(fy_cond_if_range(S(ETAG), &v));
+    CHECK(!fy_cond_if_range(S("\"other\""), &v));
+    CHECK(!fy_cond_if_range(S("W/" ETAG), &v));
+    CHECK(!fy_cond_if_range(S(ETAG ", \"x\""), &v));
+    CHECK(fy_cond_if_range(S(DATE_EQ), &v));
+    CHECK(!fy_cond_if_range(S(DATE_AFTER), &v)); /* only an exact match */
+    CHECK(!fy_cond_if_range(S(DATE_BEFORE), &v));
+    CHECK(!fy_cond_if_range(S("garbage"), &v));
+    CHECK(!fy_cond_if_range(S(""), &v));
+}
+
+int main(void)
+{
+    RUN(test_etag_lists);
+    RUN(test_none);
+    RUN(test_if_none_match);
+    RUN(test_if_modified_since);
+    RUN(test_if_match);
+    RUN(test_if_unmodified_since);
+    RUN(test_order);
+    RUN(test_if_range);
+    return CHECK_SUMMARY();
+}
