@@ -198,9 +198,11 @@ busy_check() {
     LOADAVG+="$1 $la; "
     # At the end the average includes the benchmark itself: record it only.
     if [[ $1 == "at start" ]] && awk -v l="$la" 'BEGIN { exit !(l > 0.7) }'; then
-        note "machine busy $1: load average $la; busiest processes: $(ps -eo pcpu=,comm= --sort=-pcpu |
-            awk '$2 !~ /^(ps|awk|run.sh|bash|ferry|nginx|lighttpd|wrk|curl|python3|taskset)$/ && $1 > 5 { printf "%s %s%%, ", $2, $1 }' |
-            head -c 200)"
+        local busy
+        busy=$(ps -eo pcpu=,comm= --sort=-pcpu |
+            awk '$2 !~ /^(ps|awk|run.sh|bash|ferry|nginx|lighttpd|wrk|curl|python3|taskset)$/ && $1 > 5 { printf "%s%s %s%%", sep, $2, $1; sep = ", " }' |
+            head -c 200)
+        note "machine busy $1: load average $la; busiest other processes now: ${busy:-none above 5 % (it was earlier)}"
     fi
 }
 LOADAVG=""
@@ -905,6 +907,7 @@ W5_point() {
 
 describe_W6() {
     log "W6 many connections: $W6_CONNS keep-alive connections, one request every ${W6_INTERVAL/ /-} s each, ${W6_DUR}s"
+    ((W6_RESTART)) || note "W6: servers are not restarted before W6 in $MODE mode, so \"RSS idle\" is what W1–W5 left"
 }
 W6_point() {
     local id=$1 run=$2 out srv conns rss0 rss1 p50 p99 reqs openn errs kinds

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev
           strace wrk nginx-light lighttpd slowhttptest
-          chromium ffmpeg"
+          chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""
 for p in $PACKAGES; do
