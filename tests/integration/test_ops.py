@@ -645,24 +645,6 @@ def test_pool_dir_not_writable_is_one_line(tmp_path, site):
     one_line_error(r, str(tmp_path / "no-shm"))
 
 
-@needs_root
-def test_kernel_without_io_uring_is_one_line(site):
-    path = Path("/proc/sys/kernel/io_uring_disabled")
-    if not path.exists():
-        pytest.skip("no io_uring_disabled sysctl")
-    old = path.read_text().strip()
-    try:
-        path.write_text("2\n")
-    except OSError:
-        pytest.skip("cannot change io_uring_disabled")
-    try:
-        r = run_ferry([*AS_ROOT, "-w", "2", "-B", "io-uring", "-r", str(site.root),
-                       "-l", f"127.0.0.1:{free_port()}"])
-    finally:
-        path.write_text(old + "\n")
-    one_line_error(r, "io-uring", "io_uring")
-
-
 # --- make install -----------------------------------------------------------------
 
 def test_make_install_and_uninstall(tmp_path):
