@@ -39,9 +39,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 deps:
 	@scripts/deps.sh
 
+# A local demo: as root (a fresh machine, CI) it says so explicitly with -u root,
+# since ferry otherwise refuses to serve as root.
 run: deps all
 	@echo "ferry: serving www/ on http://127.0.0.1:8080/ (Ctrl-C stops)"
-	$(BUILD)/ferry -r www -l 127.0.0.1:8080
+	$(BUILD)/ferry -r www -l 127.0.0.1:8080 $(if $(filter 0,$(shell id -u)),-u root)
 
 unit: $(UNIT_BINS)
 
