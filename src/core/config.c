@@ -360,25 +360,27 @@ static int set_bool(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
-static int set_unsigned(struct fy_config *c, const struct key *k, const char *v,
-                        bool replace, char *msg, size_t len)
+/* Stores n in a number field of whatever width the row names: unsigned
+ * counts, size_t sizes, int64_t durations (all ranges fit every width). */
+static void store_number(struct fy_config *c, const struct key *k, uint64_t n)
 {
-    uint64_t n;
-    (void)replace;
-    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
-        return -1;
-    *(unsigned *)field(c, k) = (unsigned)n;
-    return 0;
+    if (k->size == sizeof(unsigned)) {
+        unsigned u = (unsigned)n;
+        memcpy(field(c, k), &u, sizeof u);
+    } else {
+        memcpy(field(c, k), &n, sizeof n);
+    }
 }
 
-static int set_size(struct fy_config *c, const struct key *k, const char *v,
-                    bool replace, char *msg, size_t len)
+/* Counts, sizes and durations: the row's units and range say which. */
+static int set_number(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
 {
     uint64_t n;
     (void)replace;
     if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
         return -1;
-    *(size_t *)field(c, k) = (size_t)n;
+    store_number(c, k, n);
     return 0;
 }
 
@@ -386,24 +388,12 @@ static int set_size(struct fy_config *c, const struct key *k, const char *v,
 static int set_block_size(struct fy_config *c, const struct key *k, const char *v,
                           bool replace, char *msg, size_t len)
 {
-    uint64_t n;
-    (void)replace;
-    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+    if (set_number(c, k, v, replace, msg, len) < 0)
         return -1;
+    size_t n;
+    memcpy(&n, field(c, k), sizeof n);
     if (n % 4096 != 0)
         return fail(msg, len, "\"%s\" is not a multiple of 4k", v);
-    *(size_t *)field(c, k) = (size_t)n;
-    return 0;
-}
-
-static int set_duration(struct fy_config *c, const struct key *k, const char *v,
-                        bool replace, char *msg, size_t len)
-{
-    uint64_t n;
-    (void)replace;
-    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
-        return -1;
-    *(int64_t *)field(c, k) = (int64_t)n;
     return 0;
 }
 
@@ -680,7 +670,7 @@ static int set_workers(struct fy_config *c, const struct key *k, const char *v,
         c->workers = 0;
         return 0;
     }
-    return set_unsigned(c, k, v, replace, msg, len);
+    return set_number(c, k, v, replace, msg, len);
 }
 
 /* A user or group: a name or a numeric id; "" keeps the starting one. */
@@ -780,33 +770,33 @@ static const struct key keys[] = {
     STRING("access-log", "off", set_access_log, access_log),
     STRING("error-log", "stderr", set_error_log, error_log),
     OTHER("log-level", "info", set_log_level),
-    NUMBER("max-connections", "1024", set_unsigned, max_connections,
+    NUMBER("max-connections", "1024", set_number, max_connections,
            1, 1000000, plain_units),
-    NUMBER("keepalive-timeout", "15s", set_duration, keepalive_timeout_ms,
+    NUMBER("keepalive-timeout", "15s", set_number, keepalive_timeout_ms,
            1, MAX_DURATION_MS, time_units),
-    NUMBER("header-timeout", "10s", set_duration, header_timeout_ms,
+    NUMBER("header-timeout", "10s", set_number, header_timeout_ms,
            1, MAX_DURATION_MS, time_units),
-    NUMBER("write-timeout", "30s", set_duration, write_timeout_ms,
+    NUMBER("write-timeout", "30s", set_number, write_timeout_ms,
            1, MAX_DURATION_MS, time_units),
-    NUMBER("shutdown-timeout", "10s", set_duration, shutdown_timeout_ms,
+    NUMBER("shutdown-timeout", "10s", set_number, shutdown_timeout_ms,
            1, MAX_DURATION_MS, time_units),
-    NUMBER("max-request-header-size", "8k", set_size, max_request_header_size,
+    NUMBER("max-request-header-size", "8k", set_number, max_request_header_size,
            1ULL << 10, 1ULL << 20, size_units),
-    NUMBER("max-keepalive-requests", "1000", set_unsigned, max_keepalive_requests,
+    NUMBER("max-keepalive-requests", "1000", set_number, max_keepalive_requests,
            0, 100000000, plain_units),
-    NUMBER("max-request-body-discard", "1m", set_size, max_request_body_discard,
+    NUMBER("max-request-body-discard", "1m", set_number, max_request_body_discard,
            0, 1ULL << 30, size_units),
-    NUMBER("send-chunk-size", "512k", set_size, send_chunk_size,
+    NUMBER("send-chunk-size", "512k", set_number, send_chunk_size,
            4ULL << 10, 64ULL << 20, size_units),
-    NUMBER("open-file-cache-size", "1000", set_unsigned, open_file_cache_size,
+    NUMBER("open-file-cache-size", "1000", set_number, open_file_cache_size,
            0, 100000, plain_units),
-    NUMBER("open-file-cache-ttl", "1s", set_duration, open_file_cache_ttl_ms,
+    NUMBER("open-file-cache-ttl", "1s", set_number, open_file_cache_ttl_ms,
            1, 3600 * 1000, time_units),
     NUMBER("aio-block-size", "1m", set_block_size, aio_block_size,
            64ULL << 10, 16ULL << 20, size_units),
-    NUMBER("aio-read-ahead", "2", set_unsigned, aio_read_ahead, 1, 16, plain_units),
-    NUMBER("aio-max-inflight", "32", set_unsigned, aio_max_inflight, 1, 1024, plain_units),
-    NUMBER("aio-min-size", "64k", set_size, aio_min_size, 0, 1ULL << 30, size_units),
+    NUMBER("aio-read-ahead", "2", set_number, aio_read_ahead, 1, 16, plain_units),
+    NUMBER("aio-max-inflight", "32", set_number, aio_max_inflight, 1, 1024, plain_units),
+    NUMBER("aio-min-size", "64k", set_number, aio_min_size, 0, 1ULL << 30, size_units),
     STRING("aio-direct", "on", set_bool, aio_direct),
     STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
     /* processes, privileges, status */
