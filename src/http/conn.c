@@ -31,6 +31,19 @@ static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
 
 /* --- closing -------------------------------------------------------------- */
 
+/* One access-log line per response, finished or cut short (client gone,
+ * read error, timeout, shutdown): then with the bytes sent so far. */
+static void conn_log_response(struct fy_conn *c)
+{
+    struct fy_access_entry e = {
+        .peer = &c->peer,
+        .req = c->have_request ? &c->req : NULL,
+        .status = c->status,
+        .body_bytes = c->body_bytes,
+    };
+    fy_log_access(&c->srv->log, &e);
+}
+
 static void conn_end_transfer(struct fy_conn *c)
 {
     if (c->xfer.state)
@@ -49,6 +62,8 @@ void fy_conn_close(struct fy_conn *c)
 {
     if (c->state == FY_CONN_CLOSED)
         return;
+    if (c->state == FY_CONN_SENDING)
+        conn_log_response(c);
     conn_end_transfer(c);
     fy_timer_disarm(&c->timer);
     fy_loop_remove(&c->srv->loop, &c->io);
@@ -138,21 +153,15 @@ static void conn_respond(struct fy_conn *c)
  * then read the next request or close. */
 static void conn_finish_response(struct fy_conn *c)
 {
-    struct fy_access_entry e = {
-        .peer = &c->peer,
-        .req = c->have_request ? &c->req : NULL,
-        .status = c->status,
-        .body_bytes = c->body_bytes,
-    };
-    fy_log_access(&c->srv->log, &e);
+    conn_log_response(c);
     conn_end_transfer(c);
     c->have_request = false;
     c->body_bytes = 0;
+    c->state = FY_CONN_DISCARDING; /* no longer sending: closing now logs nothing more */
     if (!c->keep_alive) {
         conn_linger(c);
         return;
     }
-    c->state = FY_CONN_DISCARDING;
     if (conn_discard(c))
         conn_next_request(c);
 }

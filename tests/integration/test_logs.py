@@ -217,3 +217,21 @@ def test_access_log_under_sigint(ferry, site, tmp_path):
     fetch(f.port, "/a.bin")
     f.stop(sig=signal.SIGINT)
     assert len(read_lines(log)) == 1
+
+
+def test_access_log_records_a_download_cut_short(ferry, site, tmp_path):
+    """A client that resets mid-file still gets its line, with the bytes
+    that left before the reset (not 0, not the whole file)."""
+    import socket
+    import struct
+    from helpers import Client
+    log = tmp_path / "access.log"
+    f = ferry(docroot=site.root, config={"access-log": str(log)})
+    with Client(f.port, rcvbuf=4096) as c:
+        c.send(build_request("/huge.bin"))
+        c.read_head()
+        c.read_exact(100_000)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+    e = wait_lines(log, 1, timeout=T(40))[0]  # at worst, the write timeout ends it
+    assert e["request"] == "GET /huge.bin HTTP/1.1" and e["status"] == "200"
+    assert 100_000 <= int(e["bytes"]) < site.huge_size
