@@ -12,7 +12,8 @@ So that a traversal that worked would be seen, the docroot sits 16
 directories deep and every one of those directories holds canary files
 under every name the payloads aim at (secret.txt, etc/passwd, boot.ini,
 WINDOWS/win.ini, ...); the real /etc/passwd is watched too.  A self-check
-makes sure most payloads would indeed land on a canary if decoded naively.
+makes sure most payloads a naive decoder understands would indeed land on a
+canary.
 Symlinks out of the docroot (relative, absolute, to directories) are tried
 with the same canaries.  One server, keep-alive connections, pipelined
 batches: the whole list runs in seconds."""
@@ -240,12 +241,15 @@ def test_traversal_list(trav, name):
     payloads = read_list(path.name)
     assert payloads, f"{path} is empty"
 
-    # Self-check: decoded naively, most template payloads climb onto a canary.
-    armed = 0
+    # Self-check: of the payloads the naive decoder understands, most climb
+    # onto a canary.  (Most of dotdotpwn's use encodings it leaves alone --
+    # %u2215, 0x2f, ... -- and are sent all the same.)
+    armed = aimed = 0
     for p in payloads:
         t = tail_of(p)
         if t is None:
             continue
+        aimed += 1
         climbed = naive_decode(p).decode("latin-1")
         resolved = os.path.normpath(os.path.join(str(trav.docroot_path), climbed.lstrip("/")))
         try:
@@ -254,7 +258,8 @@ def test_traversal_list(trav, name):
         except OSError:
             pass
     if name != "directory_traversal.txt":  # that one mostly climbs past the filesystem root
-        assert armed >= len(payloads) // 4, f"only {armed} of {len(payloads)} payloads would hit a canary"
+        assert aimed >= len(payloads) // 8, f"only {aimed} of {len(payloads)} payloads decode to a target"
+        assert armed >= aimed // 2, f"only {armed} of {aimed} decodable payloads would hit a canary"
 
     targets = [t for p in payloads for t in targets_for(p)]
     start = time.monotonic()
