@@ -36,6 +36,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 
 -include $(OBJS:.o=.d)
 
+# The benchmark's download client (bench/fetch.c): libc only, so no LDLIBS.
+$(BUILD)/fetch: bench/fetch.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 deps:
 	@scripts/deps.sh
 
@@ -76,10 +81,10 @@ bench-small: deps all
 
 # The benchmark suite (bench/run.sh, bench/README.md): W1-W6, ferry's backends vs nginx and lighttpd.
 # Writes bench/out/results.tsv, report.md and PNG plots.  bench-quick: fewer, shorter points (about 3 min).
-bench: deps all
+bench: deps all $(BUILD)/fetch
 	bench/run.sh
 
-bench-quick: deps all
+bench-quick: deps all $(BUILD)/fetch
 	bench/run.sh --quick
 
 # Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`; `make uninstall` with the same values.
