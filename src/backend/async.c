@@ -287,11 +287,14 @@ static enum fy_send_result send_front(struct fy_async *a, struct fy_async_xfer *
     }
     size_t done = (size_t)(t->offset - (blk->file_off + (off_t)blk->skip));
     enum fy_send_result r;
+    size_t in_buf = blk->skip + done;
     if (blk->from_file)
         r = fy_transfer_send_fd(t, t->file_fd, t->offset, blk->want - done, budget);
-    else
-        r = fy_transfer_send_fd(t, a->pool.fd, fy_shm_pool_offset(&a->pool, blk->buf) + (off_t)(blk->skip + done),
+    else if (a->pool.punch_on_put)
+        r = fy_transfer_send_fd(t, a->pool.fd, fy_shm_pool_offset(&a->pool, blk->buf) + (off_t)in_buf,
                                 blk->want - done, budget);
+    else
+        r = fy_transfer_send_buf(t, fy_shm_pool_addr(&a->pool, blk->buf) + in_buf, blk->want - done, budget);
     if (r == FY_SEND_DONE) {
         block_release(a, blk);
         x->front++;
@@ -441,7 +444,8 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     /* Every read in flight holds a buffer, and so does every block read and
      * waiting for its socket: twice the reads in flight keeps both busy. */
     fault_init(a);
-    return fy_shm_pool_init(&a->pool, cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight, err, errlen);
+    return fy_shm_pool_init(&a->pool, cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight,
+                            cfg->aio_send == FY_AIO_SEND_SENDFILE, err, errlen);
 }
 
 void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)

@@ -125,6 +125,25 @@ enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_
     return FY_SEND_DONE;
 }
 
+enum fy_send_result fy_transfer_send_buf(struct fy_transfer *t, const char *buf, size_t len, size_t *budget)
+{
+    while (len > 0) {
+        if (*budget == 0)
+            return FY_SEND_YIELD;
+        size_t want = len < *budget ? len : *budget;
+        ssize_t n = send(t->sock, buf, want, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_failed(t);
+        buf += n;
+        t->offset += n;
+        len -= (size_t)n;
+        *budget -= (size_t)n;
+    }
+    return FY_SEND_DONE;
+}
+
 enum fy_send_result fy_transfer_send_plain(struct fy_transfer *t, char *small, size_t small_size,
                                            size_t budget)
 {

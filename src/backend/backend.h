@@ -106,6 +106,10 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
 enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_offset, size_t len,
                                         size_t *budget);
 
+/* Copies len bytes at buf into the socket with send(), advancing t->offset
+ * and *budget like fy_transfer_send_fd(); buf is free again on return. */
+enum fy_send_result fy_transfer_send_buf(struct fy_transfer *t, const char *buf, size_t len, size_t *budget);
+
 /* The sendfile backend's way, for any backend that sends from the page
  * cache: a body of at most small_size bytes leaves with its head through
  * fy_transfer_send_copy(small); a larger one as head, then sendfile(). */

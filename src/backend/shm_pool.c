@@ -10,9 +10,10 @@
 #include <unistd.h>
 
 int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
-                     char *err, size_t errlen)
+                     bool punch_on_put, char *err, size_t errlen)
 {
-    *p = (struct fy_shm_pool){.fd = -1, .block_size = block_size, .nblocks = nblocks};
+    *p = (struct fy_shm_pool){.fd = -1, .block_size = block_size, .nblocks = nblocks,
+                              .punch_on_put = punch_on_put};
     size_t total = block_size * nblocks;
     char path[256];
     snprintf(path, sizeof path, "%s/ferry-XXXXXX", dir);
@@ -61,7 +62,8 @@ int fy_shm_pool_get(struct fy_shm_pool *p)
 void fy_shm_pool_put(struct fy_shm_pool *p, unsigned block)
 {
     /* See shm_pool.h: pages the network may still hold must not be reused. */
-    fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, fy_shm_pool_offset(p, block),
-              (off_t)p->block_size);
+    if (p->punch_on_put)
+        fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, fy_shm_pool_offset(p, block),
+                  (off_t)p->block_size);
     p->free_stack[p->nfree++] = block;
 }

@@ -2,19 +2,22 @@
  *
  * One tmpfs file, created once, unlinked at once, its space reserved with
  * fallocate (a full /dev/shm is an error at start, not a SIGBUS later) and
- * mapped MAP_SHARED: a disk read lands in the mapping, and sendfile() sends
- * the same pages from the file to a socket, so file data never passes
- * through user space.
+ * mapped MAP_SHARED: a disk read lands in the mapping, and the block leaves
+ * for the socket from there — copied by send(), or as the same pages by
+ * sendfile() from the file (aio-send); user space never touches the bytes.
  *
- * Why a released buffer gets fresh pages: sendfile() hands the socket
- * references to the tmpfs pages, not copies.  Until the peer has read them
- * (on loopback, they sit in its receive queue) the pages are still in use,
- * and a new read into them would change bytes already "sent".  Punching a
- * hole detaches the old pages — the network keeps them alive as long as it
- * needs — and the next read fills new ones. */
+ * Why, after sendfile(), a released buffer gets fresh pages: sendfile()
+ * hands the socket references to the tmpfs pages, not copies.  Until the
+ * peer has read them (on loopback, they sit in its receive queue) the pages
+ * are still in use, and a new read into them would change bytes already
+ * "sent".  Punching a hole detaches the old pages — the network keeps them
+ * alive as long as it needs — and the next read fills new ones.  That costs
+ * a page allocation and a page of zeroes per 4 KiB (measured: about four
+ * times the CPU of send()'s copy), which is why copying is the default. */
 #ifndef FY_SHM_POOL_H
 #define FY_SHM_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,12 +28,13 @@ struct fy_shm_pool {
     unsigned nblocks;
     unsigned nfree;
     unsigned *free_stack;  /* indexes of free blocks */
+    bool punch_on_put;     /* blocks were sendfile()d: give them fresh pages */
 };
 
 /* Creates nblocks buffers of block_size bytes in `dir` (normally /dev/shm).
  * Returns 0, or -1 with a message in err. */
 int  fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
-                      char *err, size_t errlen);
+                      bool punch_on_put, char *err, size_t errlen);
 void fy_shm_pool_free(struct fy_shm_pool *p);
 
 /* A free block's index, or -1 when all are taken. */

@@ -349,6 +349,19 @@ static int set_log_level(struct fy_config *c, const struct key *k, const char *v
     return fail(msg, len, "unknown level \"%s\" (want error, warn, info or debug)", v);
 }
 
+static int set_aio_send(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    (void)k, (void)replace;
+    if (strcmp(v, "copy") == 0)
+        c->aio_send = FY_AIO_SEND_COPY;
+    else if (strcmp(v, "sendfile") == 0)
+        c->aio_send = FY_AIO_SEND_SENDFILE;
+    else
+        return fail(msg, len, "unknown way \"%s\" (want copy or sendfile)", v);
+    return 0;
+}
+
 static int set_bool(struct fy_config *c, const struct key *k, const char *v,
                     bool replace, char *msg, size_t len)
 {
@@ -798,6 +811,7 @@ static const struct key keys[] = {
     NUMBER("aio-max-inflight", "32", set_number, aio_max_inflight, 1, 1024, plain_units),
     NUMBER("aio-min-size", "64k", set_number, aio_min_size, 0, 1ULL << 30, size_units),
     STRING("aio-direct", "on", set_bool, aio_direct),
+    OTHER("aio-send", "copy", set_aio_send),
     STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
     /* processes, privileges, status */
     NUMBER("workers", "auto", set_workers, workers, 1, FY_CONFIG_MAX_WORKERS, plain_units),

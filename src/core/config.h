@@ -88,6 +88,13 @@ struct fy_listen {
 
 enum fy_log_level { FY_LOG_ERROR, FY_LOG_WARN, FY_LOG_INFO, FY_LOG_DEBUG };
 
+/* How an asynchronous backend sends a block from the /dev/shm pool
+ * (doc/config.md#aio-send). */
+enum fy_aio_send {
+    FY_AIO_SEND_COPY,            /* send() from the mapping: the buffer is free at once */
+    FY_AIO_SEND_SENDFILE,        /* sendfile() from the pool file: zero-copy, fresh pages per read */
+};
+
 struct fy_config {
     struct fy_listen listen[FY_CONFIG_MAX_LISTEN];
     size_t nlisten;
@@ -118,6 +125,7 @@ struct fy_config {
     unsigned aio_max_inflight;   /* reads in flight, all connections together */
     size_t aio_min_size;         /* smaller bodies go through plain sendfile */
     bool aio_direct;             /* O_DIRECT reads (bypass the page cache) */
+    enum fy_aio_send aio_send;   /* how a block leaves the pool for the socket */
     char aio_pool_dir[4096];     /* a tmpfs directory for the buffer pool */
 
     /* processes, privileges, status (doc/config.md#processes) */

@@ -52,6 +52,9 @@ void fy_loop_remove(struct fy_loop *loop, struct fy_io *io)
 {
     fy_loop_undefer(loop, io);
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    for (int i = loop->batch_next; i < loop->batch_len; i++)
+        if (loop->batch[i].data.ptr == io)
+            loop->batch[i].data.ptr = NULL;
 }
 
 void fy_loop_defer(struct fy_loop *loop, struct fy_io *io)
@@ -170,10 +173,15 @@ int fy_loop_run(struct fy_loop *loop)
         if (n < 0 && errno != EINTR)
             return -errno;
         loop->now_ms = fy_clock_ms();
-        for (int i = 0; i < n; i++) {
-            struct fy_io *io = events[i].data.ptr;
-            io->handler(io, events[i].events);
+        loop->batch = events;
+        loop->batch_len = n > 0 ? n : 0;
+        for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
+            struct epoll_event *ev = &events[loop->batch_next++];
+            struct fy_io *io = ev->data.ptr;
+            if (io) /* NULL: removed by an earlier handler of this turn */
+                io->handler(io, ev->events);
         }
+        loop->batch_len = 0;
         loop_run_deferred(loop);
         loop_expire_timers(loop);
     }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 struct fy_loop;
 struct fy_io;
@@ -49,6 +50,11 @@ struct fy_loop {
     bool stop;
     struct fy_timer_queue *queues;
     struct fy_io *deferred_head, *deferred_tail;
+    /* The events of the turn being dispatched: fy_loop_remove() clears an
+     * io's pending ones, so a handler that frees an io (whose memory a new
+     * connection may take at once) never sees a stale event for it. */
+    struct epoll_event *batch;
+    int batch_next, batch_len;
 };
 
 int  fy_loop_init(struct fy_loop *loop);

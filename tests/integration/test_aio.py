@@ -61,6 +61,12 @@ def AIO(request):
     return request.param
 
 
+@pytest.fixture(params=["copy", "sendfile"])
+def SEND(request):
+    """aio-send: how a block leaves the pool for the socket."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Sizes around page and block (64 KiB) boundaries, on a real disk."""
@@ -98,9 +104,9 @@ def stop_and_stats(server):
     return aio_stats(server.stderr)
 
 
-def test_sizes_around_boundaries(AIO, ferry, files):
+def test_sizes_around_boundaries(AIO, SEND, ferry, files):
     root, data = files
-    server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
+    server = ferry(docroot=root, backend=AIO, config=dict(SMALL_BLOCKS, **{"aio-send": SEND}))
     for path in (p for p in data if p.startswith("/f")):
         resp = fetch(server.port, path)
         assert resp.status == 200
@@ -135,12 +141,13 @@ def test_fifty_concurrent_clients(AIO, ferry, files):
     assert stats["submitted"] == stats["completed"] > 50
 
 
-def test_slow_readers_with_a_tiny_pool_get_their_own_bytes(AIO, ferry, files):
+def test_slow_readers_with_a_tiny_pool_get_their_own_bytes(AIO, SEND, ferry, files):
     """sendfile() from /dev/shm hands the socket references to the pool's
     pages.  A buffer reused while a slow reader has not yet read them would
-    change bytes already sent: the pool must give reused buffers new pages."""
+    change bytes already sent: with aio-send = sendfile the pool must give
+    reused buffers new pages; with copy, send() must have copied them."""
     root, data = files
-    config = dict(SMALL_BLOCKS, **{"aio-max-inflight": "2"})  # 4 buffers for 8 clients
+    config = dict(SMALL_BLOCKS, **{"aio-max-inflight": "2", "aio-send": SEND})  # 4 buffers for 8 clients
     server = ferry(docroot=root, backend=AIO, config=config)
     paths = [f"/c{i}" for i in range(8)]
     results = {}
@@ -262,17 +269,18 @@ def test_tmpfs_docroot_is_served_with_plain_sendfile(AIO, ferry):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_no_file_data_is_read_on_the_loop(AIO, ferry, files, tmp_path):
-    """Under strace: no read()/pread() of file data, and sendfile() only ever
-    sends from one descriptor, the /dev/shm pool."""
+def test_no_file_data_is_read_on_the_loop(AIO, SEND, ferry, files, tmp_path):
+    """Under strace: no read()/pread() of file data; the body leaves by
+    send() from the pool's mapping (aio-send = copy), or by sendfile() from
+    one descriptor only, the /dev/shm pool (aio-send = sendfile)."""
     if not shutil.which("strace"):
         pytest.skip("strace is not installed")
     root, data = files
     evict(root)
-    server = ferry(docroot=root, backend=AIO, config=SMALL_BLOCKS)
+    server = ferry(docroot=root, backend=AIO, config=dict(SMALL_BLOCKS, **{"aio-send": SEND}))
     trace = tmp_path / "strace.txt"
     tracer = subprocess.Popen(["strace", "-f", "-o", str(trace), "-p", str(server.pid),
-                               "-e", "trace=read,pread64,preadv,preadv2,sendfile,openat2"],
+                               "-e", "trace=read,pread64,preadv,preadv2,sendfile,sendto,openat2"],
                               stderr=subprocess.PIPE, text=True)
     try:
         line = tracer.stderr.readline()  # "strace: Process N attached"
@@ -286,7 +294,12 @@ def test_no_file_data_is_read_on_the_loop(AIO, ferry, files, tmp_path):
     opened = {int(m.group(1)) for m in (re.search(r'openat2\(\d+, "f\d+".*= (\d+)$', l) for l in lines) if m}
     assert opened, "the file was not opened?"
     sendfile_in = {int(m.group(1)) for m in (re.search(r"sendfile\(\d+, (\d+),", l) for l in lines) if m}
-    assert len(sendfile_in) == 1 and not (sendfile_in & opened), lines[-20:]
+    if SEND == "sendfile":
+        assert len(sendfile_in) == 1 and not (sendfile_in & opened), lines[-20:]
+    else:
+        assert not sendfile_in, lines[-20:]
+        sent = sum(int(m.group(1)) for m in (re.search(r"sendto\(.*= (\d+)$", l) for l in lines) if m)
+        assert sent >= 5 * MiB - 7, f"only {sent} bytes left by send()"
     file_reads = [l for l in lines if re.search(r"\b(pread64|preadv2?)\(", l)]
     assert not file_reads, file_reads[:5]
     stop_and_stats(server)

@@ -421,6 +421,19 @@ static void test_backend(void)
     CHECK_STR(load_error("\nbackend = carrier-pigeon\n"), want);
 }
 
+static void test_aio_send(void)
+{
+    struct fy_config c;
+    fy_config_defaults(&c);
+    CHECK_INT(c.aio_send, FY_AIO_SEND_COPY);
+    load_ok(&c, "aio-send = sendfile\n");
+    CHECK_INT(c.aio_send, FY_AIO_SEND_SENDFILE);
+    load_ok(&c, "aio-send = copy\n");
+    CHECK_INT(c.aio_send, FY_AIO_SEND_COPY);
+    CHECK_STR(load_error("aio-send = splice\n"),
+              "F:1: aio-send: unknown way \"splice\" (want copy or sendfile)");
+}
+
 static void test_index_files(void)
 {
     struct fy_config c;
@@ -498,6 +511,7 @@ int main(void)
     RUN(test_listen_replace);
     RUN(test_too_many_listens);
     RUN(test_backend);
+    RUN(test_aio_send);
     RUN(test_index_files);
     RUN(test_command_line);
     RUN(test_missing_file);
