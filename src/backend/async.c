@@ -459,7 +459,7 @@ void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
         .async = true,
         .reads_submitted = s->submitted, .reads_completed = s->completed, .bytes_read = s->bytes,
         .short_reads = s->short_reads, .read_errors = s->errors, .plain_files = s->plain_files,
-        .cached_blocks = s->cached_blocks, .reads_in_flight = a->inflight, .queued = queued,
+        .cached_blocks = s->cached_blocks, .lookups = s->lookups, .reads_in_flight = a->inflight, .queued = queued,
         .pool_buffers = a->pool.nblocks, .pool_free = a->pool.nfree, .buffer_size = a->pool.block_size,
     };
 }
@@ -470,9 +470,10 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
     if (engine_started) {
         fy_log(a->log, FY_LOG_INFO,
                "%s: %llu reads submitted, %llu completed, %llu bytes, %llu short, %llu errors, "
-               "%llu files sent plain, %llu blocks sent from the page cache, %u of %u buffers free",
+               "%llu files sent plain, %llu blocks sent from the page cache, %u of %u buffers free, "
+               "%llu names looked up",
                a->base.ops->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
-               s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks);
+               s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks, s->lookups);
         a->engine->stop(a); /* after this no read is in flight */
     }
     while (a->orphans) {

@@ -66,7 +66,7 @@ struct fy_async_engine {
 };
 
 struct fy_async_stats {
-    unsigned long long submitted, completed, bytes, short_reads, errors, plain_files, cached_blocks;
+    unsigned long long submitted, completed, bytes, short_reads, errors, plain_files, cached_blocks, lookups;
 };
 
 struct fy_async {

@@ -51,6 +51,13 @@ struct fy_transfer {
 
 struct fy_backend;
 
+/* A file name looked up off the loop (see the lookup op).  Embedded in its
+ * requester; state belongs to the backend while the lookup runs. */
+struct fy_lookup {
+    void (*done)(struct fy_lookup *l);  /* called from the loop when it has finished */
+    void *state;                        /* non-NULL while in flight */
+};
+
 /* What a backend tells the status endpoint (src/core/status.c).  The
  * cumulative counters only grow; the rest describe this moment. */
 struct fy_backend_stats {
@@ -58,6 +65,7 @@ struct fy_backend_stats {
     unsigned long long reads_submitted, reads_completed, bytes_read, short_reads, read_errors;
     unsigned long long plain_files;         /* fallbacks: files O_DIRECT refused, sent plain */
     unsigned long long cached_blocks;       /* blocks sent straight from the page cache (auto) */
+    unsigned long long lookups;             /* names looked up off the loop before opening */
     unsigned reads_in_flight;
     unsigned queued;                        /* transfers waiting for a buffer or a read slot */
     unsigned pool_buffers, pool_free;       /* the /dev/shm buffer pool */
@@ -76,6 +84,14 @@ struct fy_backend_ops {
     void (*destroy)(struct fy_backend *b);
     /* Optional (NULL: the backend keeps no counters): fills *out. */
     void (*stats)(const struct fy_backend *b, struct fy_backend_stats *out);
+    /* Optional (NULL: files are opened on the loop, as the kernel allows):
+     * looks `path` up under dirfd without blocking the loop, so that the
+     * open() that follows finds the kernel's dentry and inode caches warm,
+     * then calls l->done(l).  Returns false when no lookup could start;
+     * the caller then simply opens.  lookup_cancel: the requester goes away
+     * first; done() is then never called. */
+    bool (*lookup)(struct fy_backend *b, struct fy_lookup *l, int dirfd, const char *path);
+    void (*lookup_cancel)(struct fy_backend *b, struct fy_lookup *l);
 };
 
 /* Every instance starts with this, so generic code can reach its ops. */

@@ -11,12 +11,22 @@
  * sendfile(), as with linux-aio-sendfile; unlike native AIO, io_uring also
  * reads buffered files without blocking the submitter.  The kernel's worker
  * pool is bounded (IORING_REGISTER_IOWQ_MAX_WORKERS), so a slow disk cannot
- * make it grow without limit. */
+ * make it grow without limit.
+ *
+ * The ring also takes the file-system lookups off the loop (the lookup op
+ * in backend.h): a statx of a name not in the open-file cache runs in the
+ * ring's workers while the connection waits, so the open() that follows
+ * finds every directory entry and inode in memory.  Looking up rather than
+ * opening through the ring keeps one place — file.c — that decides how a
+ * name is opened (RESOLVE_BENEATH, index files, symlink policy). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend/async.h"
 #include "core/config.h"
@@ -25,7 +35,23 @@ struct uring_backend {
     struct fy_async async;     /* first: the backend is the pipeline */
     struct io_uring ring;
     bool ring_up;
+    unsigned lookups_in_flight;
 };
+
+/* A lookup in flight.  The kernel writes stx until the completion, so it
+ * lives here, not in the requester, which may go away first. */
+struct uring_lookup {
+    struct fy_lookup *owner;   /* NULL once cancelled */
+    struct uring_lookup *next; /* finished, to be announced */
+    struct statx stx;
+    char path[];
+};
+
+/* Reads and lookups share the completion queue: a lookup's user data has
+ * its lowest bit set (both structs are at least 8-byte aligned). */
+#define LOOKUP_TAG 1u
+
+static bool is_lookup(const void *data) { return ((uintptr_t)data & LOOKUP_TAG) != 0; }
 
 static int uring_submit(struct fy_async *a, struct fy_async_block *blk, int fd, void *buf, size_t len, off_t off)
 {
@@ -43,19 +69,77 @@ static void uring_reap(struct fy_async *a)
 {
     struct uring_backend *b = (struct uring_backend *)a;
     struct io_uring_cqe *cqe;
+    struct uring_lookup *done = NULL;
     unsigned head, seen = 0;
     io_uring_for_each_cqe(&b->ring, head, cqe) {
-        fy_async_complete(a, io_uring_cqe_get_data(cqe), cqe->res);
+        void *data = io_uring_cqe_get_data(cqe);
+        if (is_lookup(data)) {
+            struct uring_lookup *l = (struct uring_lookup *)((uintptr_t)data & ~(uintptr_t)LOOKUP_TAG);
+            l->next = done;
+            done = l;
+        } else {
+            fy_async_complete(a, data, cqe->res);
+        }
         seen++;
     }
     io_uring_cq_advance(&b->ring, seen);
+    /* Announced after the queue is consumed: a requester may submit again. */
+    while (done) {
+        struct uring_lookup *l = done;
+        done = l->next;
+        b->lookups_in_flight--;
+        if (l->owner) {
+            l->owner->state = NULL;
+            l->owner->done(l->owner);
+        }
+        free(l);
+    }
+}
+
+static bool uring_lookup(struct fy_backend *base, struct fy_lookup *owner, int dirfd, const char *path)
+{
+    struct uring_backend *b = (struct uring_backend *)base;
+    if (b->lookups_in_flight >= b->async.max_inflight)
+        return false; /* bounded like the reads: beyond it, open as before */
+    size_t len = strlen(path);
+    struct uring_lookup *l = malloc(sizeof *l + len + 1);
+    struct io_uring_sqe *sqe = l ? io_uring_get_sqe(&b->ring) : NULL;
+    if (!sqe) {
+        free(l);
+        return false;
+    }
+    *l = (struct uring_lookup){.owner = owner};
+    memcpy(l->path, path, len + 1);
+    io_uring_prep_statx(sqe, dirfd, l->path[0] ? l->path : ".", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS,
+                        &l->stx);
+    io_uring_sqe_set_data(sqe, (void *)((uintptr_t)l | LOOKUP_TAG));
+    if (io_uring_submit(&b->ring) != 1) {
+        /* Not taken now, it goes in with the next submission: the lookup
+         * stays ours until it completes, and the requester opens at once. */
+        l->owner = NULL;
+        b->lookups_in_flight++;
+        return false;
+    }
+    b->lookups_in_flight++;
+    b->async.stats.lookups++;
+    owner->state = l;
+    return true;
+}
+
+static void uring_lookup_cancel(struct fy_backend *base, struct fy_lookup *owner)
+{
+    (void)base;
+    struct uring_lookup *l = owner->state;
+    if (l)
+        l->owner = NULL; /* freed at its completion */
+    owner->state = NULL;
 }
 
 /* Waits for the reads still in flight, so none lands in freed memory. */
 static void uring_stop(struct fy_async *a)
 {
     struct uring_backend *b = (struct uring_backend *)a;
-    while (a->inflight > 0) {
+    while (a->inflight > 0 || b->lookups_in_flight > 0) {
         struct io_uring_cqe *cqe;
         if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
             break;
@@ -142,6 +226,8 @@ const struct fy_backend_ops fy_backend_uring = {
     .cancel = fy_async_cancel,
     .stats = fy_async_stats_op,
     .destroy = uring_destroy,
+    .lookup = uring_lookup,
+    .lookup_cancel = uring_lookup_cancel,
 };
 
 const struct fy_backend_ops fy_backend_auto = {
@@ -151,4 +237,6 @@ const struct fy_backend_ops fy_backend_auto = {
     .cancel = fy_async_cancel,
     .stats = fy_async_stats_op,
     .destroy = uring_destroy,
+    .lookup = uring_lookup,
+    .lookup_cancel = uring_lookup_cancel,
 };

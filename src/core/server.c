@@ -373,6 +373,7 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_set(slot, FY_C_READ_ERRORS, b.read_errors);
     fy_stats_set(slot, FY_C_PLAIN_FILES, b.plain_files);
     fy_stats_set(slot, FY_C_CACHED_BLOCKS, b.cached_blocks);
+    fy_stats_set(slot, FY_C_LOOKUPS, b.lookups);
     fy_stats_gauge(slot, FY_G_READS_IN_FLIGHT, b.reads_in_flight);
     fy_stats_gauge(slot, FY_G_QUEUED, b.queued);
     fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);

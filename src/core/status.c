@@ -172,10 +172,10 @@ static void render_json(struct text *o, const struct view *v)
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
     put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
         "\"reads_in_flight\": %llu, \"queue_length\": %llu, \"cache_hit_blocks\": %llu, \"fallbacks\": %llu, "
-        "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu},\n", v->backend,
+        "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu, \"lookups\": %llu},\n", v->backend,
         (ull)c[FY_C_READS_SUBMITTED], (ull)c[FY_C_READS_COMPLETED], (ull)g[FY_G_READS_IN_FLIGHT],
         (ull)g[FY_G_QUEUED], (ull)c[FY_C_CACHED_BLOCKS], (ull)c[FY_C_PLAIN_FILES], (ull)c[FY_C_SHORT_READS],
-        (ull)c[FY_C_READ_ERRORS], (ull)c[FY_C_BYTES_READ]);
+        (ull)c[FY_C_READ_ERRORS], (ull)c[FY_C_BYTES_READ], (ull)c[FY_C_LOOKUPS]);
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
@@ -218,6 +218,8 @@ static void prom_backend(struct text *o, const struct view *v)
          FY_C_PLAIN_FILES},
         {"backend_cache_hit_blocks_total", "Blocks sent straight from the page cache (auto).",
          FY_C_CACHED_BLOCKS},
+        {"backend_lookups_total", "File names looked up off the loop before opening (io-uring, auto).",
+         FY_C_LOOKUPS},
     };
     const uint64_t *g = v->t.gauge;
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)

@@ -130,19 +130,35 @@ static void use_entry(struct fy_file *f, struct fy_file_cache_entry *e)
     f->index_name = e->index_name;
 }
 
-int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
+#define CACHE_KEY_MAX (2 + sizeof ((struct fy_path *)0)->name + 1)
+
+/* The docroot's id first; "dir" and "dir/" answer differently (301 and the
+ * index): both in the key.  Returns its length. */
+static size_t cache_key(const struct fy_docroot *root, const struct fy_path *path, char key[CACHE_KEY_MAX])
 {
-    *f = (struct fy_file){.fd = -1};
-    /* The docroot's id first; "dir" and "dir/" answer differently (301
-     * and the index): both in the key. */
-    char key[2 + sizeof path->name + 1];
     key[0] = (char)(root->id >> 8);
     key[1] = (char)(root->id & 0xff);
     size_t key_len = 2 + path->len;
     memcpy(key + 2, path->name, path->len);
     if (path->trailing_slash)
         key[key_len++] = '/';
+    return key_len;
+}
 
+bool fy_file_is_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms)
+{
+    char key[CACHE_KEY_MAX];
+    struct fy_file_cache_entry *e = fy_file_cache_get(root->cache, key, cache_key(root, path, key), now_ms);
+    if (e)
+        fy_file_cache_release(e);
+    return e != NULL;
+}
+
+int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
+{
+    *f = (struct fy_file){.fd = -1};
+    char key[CACHE_KEY_MAX];
+    size_t key_len = cache_key(root, path, key);
     struct fy_file_cache_entry *e = fy_file_cache_get(root->cache, key, key_len, now_ms);
     if (e) {
         use_entry(f, e);

@@ -46,6 +46,9 @@ int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int6
 
 void fy_file_close(struct fy_file *f);
 
+/* Whether fy_file_open() would find path in the open-file cache now. */
+bool fy_file_is_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms);
+
 /* openat2() under dirfd: beneath it, or, with follow, wherever symlinks lead. */
 int fy_open_under(int dirfd, const char *name, int flags, bool follow);
 

@@ -10,4 +10,8 @@ struct fy_conn;
  * standard error response (404, 405, 501, ...). */
 int fy_handler_respond(struct fy_conn *c);
 
+/* fy_handler_respond(): the file's name is being looked up off the loop
+ * (fy_conn_lookup); the connection calls again when that is done. */
+#define FY_HANDLER_WAIT (-1)
+
 #endif

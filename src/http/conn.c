@@ -64,6 +64,8 @@ void fy_conn_close(struct fy_conn *c)
         return;
     if (c->state == FY_CONN_SENDING)
         conn_log_response(c);
+    if (c->lookup.state)
+        c->srv->backend->ops->lookup_cancel(c->srv->backend, &c->lookup);
     conn_end_transfer(c);
     fy_timer_disarm(&c->timer);
     fy_loop_remove(&c->srv->loop, &c->io);
@@ -142,11 +144,33 @@ static void conn_respond(struct fy_conn *c)
 {
     c->head_nonbody = SIZE_MAX; /* the handler says when its head carries body bytes */
     int status = fy_handler_respond(c);
+    if (status == FY_HANDLER_WAIT) {
+        c->state = FY_CONN_LOOKING_UP;
+        conn_arm(c, &c->srv->write_timeouts); /* a disk that never answers */
+        return;
+    }
     if (status) {
         conn_respond_error(c, status);
         return;
     }
     conn_start_sending(c, c->xfer.head_len);
+}
+
+static void conn_lookup_done(struct fy_lookup *l)
+{
+    struct fy_conn *c = container_of(l, struct fy_conn, lookup);
+    conn_respond(c);
+    conn_advance(c);
+}
+
+bool fy_conn_lookup(struct fy_conn *c, int dirfd, const char *path)
+{
+    struct fy_backend *b = c->srv->backend;
+    if (c->looked_up || !b->ops->lookup)
+        return false;
+    c->looked_up = true;
+    c->lookup.done = conn_lookup_done;
+    return b->ops->lookup(b, &c->lookup, dirfd, path);
 }
 
 /* The response is out: log it, drop what is left of the request body,
@@ -313,6 +337,7 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     const struct fy_config *cfg = &c->srv->cfg;
     c->nrequests++;
     c->have_request = parsed;
+    c->looked_up = false;
     c->consumed = parsed ? c->req.head_len : c->rlen;
     c->keep_alive = parsed && c->req.keep_alive && !c->srv->stopping &&
                     (cfg->max_keepalive_requests == 0 || c->nrequests < cfg->max_keepalive_requests);
@@ -368,6 +393,8 @@ static void conn_advance(struct fy_conn *c)
             if (conn_discard(c))
                 conn_next_request(c);
             break;
+        case FY_CONN_LOOKING_UP:
+            return; /* conn_lookup_done() goes on */
         case FY_CONN_SENDING:
             conn_send(c);
             break;

@@ -26,6 +26,7 @@ struct fy_server;
 enum fy_conn_state {
     FY_CONN_READING,
     FY_CONN_DISCARDING,
+    FY_CONN_LOOKING_UP,          /* the file's name is being looked up off the loop */
     FY_CONN_SENDING,
     FY_CONN_LINGERING,           /* answered and closing: drain what the client still sends */
     FY_CONN_CLOSED,
@@ -55,6 +56,8 @@ struct fy_conn {
     char *wbuf;                  /* FY_CONN_HEAD_BUFFER bytes */
     struct fy_file file;
     struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
+    struct fy_lookup lookup;     /* see fy_conn_lookup() */
+    bool looked_up;              /* this request's lookup is done (or was not needed) */
     int status;
     uint64_t body_bytes;         /* for the access log */
     size_t head_nonbody;         /* bytes at the front of xfer.head that are not body */
@@ -76,5 +79,12 @@ void fy_conn_close(struct fy_conn *c);
 
 /* Graceful stop: close if idle, otherwise close after the current response. */
 void fy_conn_shutdown(struct fy_conn *c);
+
+/* For the handler, before it opens a file not in the open-file cache:
+ * starts looking `path` up under dirfd off the loop, if the backend can.
+ * Returns true when it did: the handler returns FY_HANDLER_WAIT and is
+ * called again for the same request once the lookup is done (this then
+ * returns false). */
+bool fy_conn_lookup(struct fy_conn *c, int dirfd, const char *path);
 
 #endif
