@@ -420,6 +420,14 @@ detect_instances() {
                     any=1
                 fi
             done
+            # The seed's exact way: sendfile() from the pool (aio-send = sendfile).
+            conf="$WORK/ferry-aio-1m-sendfile.conf"
+            ferry_conf "$conf" "$b" 1m
+            echo "aio-send = sendfile" >>"$conf"
+            if "$FERRY_BIN" -t -c "$conf" >/dev/null 2>&1; then
+                selected "ferry-aio-1m-sendfile" ferry && add_instance "ferry-aio-1m-sendfile" ferry "$b-1m-sendfile"
+                I_CONF[ferry-aio-1m-sendfile]=$conf
+            fi
             if ((!any)); then
                 note "ferry: aio-block-size not accepted (ferry -t -c), $b runs with its default block size"
                 conf="$WORK/ferry-$b.conf"

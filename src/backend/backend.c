@@ -102,22 +102,26 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
     return FY_SEND_DONE;
 }
 
-enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_offset, size_t len,
-                                        size_t *budget)
+/* The body loop shared by the zero-copy and the copying way: from buf with
+ * send() when buf is set, else with sendfile() from fd at fd_offset. */
+static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_offset, const char *buf,
+                                     size_t len, size_t *budget)
 {
     while (len > 0) {
         if (*budget == 0)
             return FY_SEND_YIELD;
         size_t want = len < *budget ? len : *budget;
-        ssize_t n = sendfile(t->sock, fd, &fd_offset, want);
+        ssize_t n = buf ? send(t->sock, buf, want, MSG_NOSIGNAL) : sendfile(t->sock, fd, &fd_offset, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return write_failed(t);
-        if (n == 0) { /* the file ended early: it shrank under us */
+        if (n == 0) { /* sendfile: the file ended early, it shrank under us */
             t->error = ENODATA;
             return FY_SEND_ERROR;
         }
+        if (buf)
+            buf += n;
         t->offset += n;
         len -= (size_t)n;
         *budget -= (size_t)n;
@@ -125,23 +129,15 @@ enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_
     return FY_SEND_DONE;
 }
 
+enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_offset, size_t len,
+                                        size_t *budget)
+{
+    return send_body(t, fd, fd_offset, NULL, len, budget);
+}
+
 enum fy_send_result fy_transfer_send_buf(struct fy_transfer *t, const char *buf, size_t len, size_t *budget)
 {
-    while (len > 0) {
-        if (*budget == 0)
-            return FY_SEND_YIELD;
-        size_t want = len < *budget ? len : *budget;
-        ssize_t n = send(t->sock, buf, want, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return write_failed(t);
-        buf += n;
-        t->offset += n;
-        len -= (size_t)n;
-        *budget -= (size_t)n;
-    }
-    return FY_SEND_DONE;
+    return send_body(t, -1, 0, buf, len, budget);
 }
 
 enum fy_send_result fy_transfer_send_plain(struct fy_transfer *t, char *small, size_t small_size,
