@@ -379,7 +379,7 @@ def main():
     else:
         md.append("Each figure is the median of %s runs (runs with errors are excluded from the median and "
                   "counted in \"error runs\").\n" % runs)
-    md.append("Servers pinned to CPU 0 (one worker each), load generators (wrk, curl, loadgen.py, fio) to CPU 1; "
+    md.append("Servers pinned to CPU 0 (one worker each), load generators (wrk, fetch, loadgen.py, fio) to CPU 1; "
               "access logs off; ferry with `max-keepalive-requests = 0`, nginx `keepalive_requests 1000000`, "
               "lighttpd `server.max-keep-alive-requests = 1000000`. Cold points start after "
               "`sync; echo 3 > /proc/sys/vm/drop_caches` and wait until the VM's free-page reporting "
