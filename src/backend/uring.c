@@ -53,6 +53,19 @@ struct uring_lookup {
 
 static bool is_lookup(const void *data) { return ((uintptr_t)data & LOOKUP_TAG) != 0; }
 
+/* Submits the one entry just prepared.  When the kernel does not take it,
+ * it would stay queued and go in with the next submission, long after its
+ * buffer or lookup was given back: it becomes a no-op instead. */
+static int submit_one(struct io_uring *ring, struct io_uring_sqe *sqe)
+{
+    int rc = io_uring_submit(ring);
+    if (rc == 1)
+        return 0;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, NULL);
+    return rc < 0 ? rc : -EIO;
+}
+
 static int uring_submit(struct fy_async *a, struct fy_async_block *blk, int fd, void *buf, size_t len, off_t off)
 {
     struct uring_backend *b = (struct uring_backend *)a;
@@ -61,8 +74,7 @@ static int uring_submit(struct fy_async *a, struct fy_async_block *blk, int fd, 
         return -EAGAIN; /* cannot happen with max-inflight ≤ the ring's size; waiting is safe anyway */
     io_uring_prep_read(sqe, fd, buf, (unsigned)len, (unsigned long long)off);
     io_uring_sqe_set_data(sqe, blk);
-    int rc = io_uring_submit(&b->ring);
-    return rc == 1 ? 0 : rc < 0 ? rc : -EIO;
+    return submit_one(&b->ring, sqe);
 }
 
 static void uring_reap(struct fy_async *a)
@@ -77,7 +89,7 @@ static void uring_reap(struct fy_async *a)
             struct uring_lookup *l = (struct uring_lookup *)((uintptr_t)data & ~(uintptr_t)LOOKUP_TAG);
             l->next = done;
             done = l;
-        } else {
+        } else if (data) { /* NULL: an entry submit_one() withdrew */
             fy_async_complete(a, data, cqe->res);
         }
         seen++;
@@ -113,11 +125,8 @@ static bool uring_lookup(struct fy_backend *base, struct fy_lookup *owner, int d
     io_uring_prep_statx(sqe, dirfd, l->path[0] ? l->path : ".", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS,
                         &l->stx);
     io_uring_sqe_set_data(sqe, (void *)((uintptr_t)l | LOOKUP_TAG));
-    if (io_uring_submit(&b->ring) != 1) {
-        /* Not taken now, it goes in with the next submission: the lookup
-         * stays ours until it completes, and the requester opens at once. */
-        l->owner = NULL;
-        b->lookups_in_flight++;
+    if (submit_one(&b->ring, sqe) < 0) {
+        free(l);
         return false;
     }
     b->lookups_in_flight++;
