@@ -145,29 +145,27 @@ static size_t cache_key(const struct fy_docroot *root, const struct fy_path *pat
     return key_len;
 }
 
-bool fy_file_is_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms)
+bool fy_file_open_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms,
+                         struct fy_file *f)
 {
+    *f = (struct fy_file){.fd = -1};
     char key[CACHE_KEY_MAX];
     struct fy_file_cache_entry *e = fy_file_cache_get(root->cache, key, cache_key(root, path, key), now_ms);
     if (e)
-        fy_file_cache_release(e);
+        use_entry(f, e);
     return e != NULL;
 }
 
 int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
 {
-    *f = (struct fy_file){.fd = -1};
+    if (fy_file_open_cached(root, path, now_ms, f))
+        return 0;
     char key[CACHE_KEY_MAX];
     size_t key_len = cache_key(root, path, key);
-    struct fy_file_cache_entry *e = fy_file_cache_get(root->cache, key, key_len, now_ms);
-    if (e) {
-        use_entry(f, e);
-        return 0;
-    }
     int status = open_uncached(root, path, f);
     if (status || S_ISDIR(f->st.st_mode))
         return status;
-    e = fy_file_cache_put(root->cache, key, key_len, f->fd, &f->st, now_ms);
+    struct fy_file_cache_entry *e = fy_file_cache_put(root->cache, key, key_len, f->fd, &f->st, now_ms);
     if (e) {
         e->content_type = f->content_type;
         e->index_name = f->index_name;

@@ -46,8 +46,10 @@ int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int6
 
 void fy_file_close(struct fy_file *f);
 
-/* Whether fy_file_open() would find path in the open-file cache now. */
-bool fy_file_is_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms);
+/* fy_file_open() from the open-file cache only: true with f filled in when
+ * path is there, false (f closed) when opening it would touch the disk. */
+bool fy_file_open_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms,
+                         struct fy_file *f);
 
 /* openat2() under dirfd: beneath it, or, with follow, wherever symlinks lead. */
 int fy_open_under(int dirfd, const char *name, int flags, bool follow);

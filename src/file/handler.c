@@ -138,18 +138,22 @@ static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const st
     return fy_respond_file(c, x);
 }
 
-/* A name the open-file cache does not know may need the disk to resolve
- * (directories, inodes): have it looked up off the loop first.  For a
+/* Opens the request's file into c->file.  A name the open-file cache does
+ * not know may need the disk to resolve (directories, inodes): it is looked
+ * up off the loop first, when the backend can (FY_HANDLER_WAIT).  For a
  * directory the first index file is looked up, which walks the directory
  * too. */
-static bool lookup_first(struct fy_conn *c, const struct fy_docroot *root, const struct fy_path *file)
+static int open_file(struct fy_conn *c, const struct fy_docroot *root, const struct fy_path *file)
 {
-    if (c->looked_up || fy_file_is_cached(root, file, c->srv->loop.now_ms))
-        return false;
+    int64_t now = c->srv->loop.now_ms;
+    if (fy_file_open_cached(root, file, now, &c->file))
+        return 0;
     char name[sizeof file->name + 256 + 1];
     bool index = file->trailing_slash && root->nindex > 0;
     snprintf(name, sizeof name, "%s%s%s", file->name, index && file->len ? "/" : "", index ? root->index[0] : "");
-    return fy_conn_lookup(c, root->fd, name);
+    if (fy_conn_lookup(c, root->fd, name))
+        return FY_HANDLER_WAIT;
+    return fy_file_open(root, file, now, &c->file);
 }
 
 int fy_handler_respond(struct fy_conn *c)
@@ -174,9 +178,9 @@ int fy_handler_respond(struct fy_conn *c)
         return fy_respond_error(c, x.site, status, NULL);
     x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
-    if (lookup_first(c, root, &file))
-        return FY_HANDLER_WAIT;
-    status = fy_file_open(root, &file, c->srv->loop.now_ms, &c->file);
+    status = open_file(c, root, &file);
+    if (status == FY_HANDLER_WAIT)
+        return status;
     if (status == 301)
         return respond_redirect(c, x.site, url_text);
     if (status)
