@@ -21,6 +21,8 @@
  * be evicted between the probe and the send, sendfile waits for the disk.
  * Small blocks keep that rare risk short. */
 #define ASYNC_RESIDENT_MAX (2u << 20)
+/* How soon a read the engine refused with nothing in flight is retried. */
+#define ASYNC_RETRY_MS 10
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -42,7 +44,9 @@ struct fy_async_xfer {
 
 #ifdef FY_TEST_HOOKS
 /* FERRY_FAULT_READ="eio:N" fails the Nth completed read with EIO;
- * "short:N" makes it return half of what it asked for. */
+ * "short:N" makes it return half of what it asked for; "again:N" makes the
+ * engine refuse the Nth read it is given (-EAGAIN), as when the kernel is
+ * out of room. */
 static void fault_init(struct fy_async *a)
 {
     const char *spec = getenv("FERRY_FAULT_READ");
@@ -50,18 +54,29 @@ static void fault_init(struct fy_async *a)
     char kind[8];
     if (spec && sscanf(spec, "%7[a-z]:%lu", kind, &n) == 2) {
         a->fault_short = strcmp(kind, "short") == 0;
+        a->fault_again = strcmp(kind, "again") == 0;
         a->fault_at = n;
     }
 }
 
+static int fault_submit(struct fy_async *a)
+{
+    return a->fault_again && ++a->attempts == a->fault_at ? -EAGAIN : 0;
+}
+
 static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
 {
-    if (a->fault_at == 0 || a->stats.completed + 1 != a->fault_at)
+    if (a->fault_at == 0 || a->fault_again || a->stats.completed + 1 != a->fault_at)
         return res;
     return a->fault_short ? (long)(blk->skip + blk->want) / 2 : -EIO;
 }
 #else
 static void fault_init(struct fy_async *a) { (void)a; }
+static int fault_submit(struct fy_async *a)
+{
+    (void)a;
+    return 0;
+}
 static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
 {
     (void)a, (void)blk;
@@ -181,9 +196,13 @@ static bool start_block(struct fy_async *a, struct fy_async_xfer *x)
     if ((off_t)blk->want > left)
         blk->want = (size_t)left;
     size_t len = (blk->skip + blk->want + ASYNC_ALIGN - 1) & ~(size_t)(ASYNC_ALIGN - 1);
-    int rc = a->engine->submit(a, blk, x->fd, fy_shm_pool_addr(&a->pool, blk->buf), len, aligned);
+    int rc = fault_submit(a);
+    if (rc == 0)
+        rc = a->engine->submit(a, blk, x->fd, fy_shm_pool_addr(&a->pool, blk->buf), len, aligned);
     if (rc == -EAGAIN) {
         block_release(a, blk);
+        if (a->inflight == 0)
+            fy_timer_arm(a->loop, &a->retry_queue, &a->retry);
         return false;
     }
     x->count++;
@@ -418,6 +437,11 @@ static void on_completions(struct fy_io *io, uint32_t events)
     }
 }
 
+static void on_retry(struct fy_timer *t)
+{
+    serve_waiters(container_of(t, struct fy_async, retry));
+}
+
 /* --- set-up -------------------------------------------------------------- */
 
 int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
@@ -436,6 +460,8 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     a->min_size = cfg->aio_min_size;
     a->direct = cfg->aio_direct;
     a->probe_residency = probe_residency;
+    fy_timer_queue_init(loop, &a->retry_queue, ASYNC_RETRY_MS);
+    a->retry.handler = on_retry;
     a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
         snprintf(err, errlen, "%s: eventfd: %s", ops->name, strerror(errno));
@@ -476,6 +502,8 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
                s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks, s->lookups);
         a->engine->stop(a); /* after this no read is in flight */
     }
+    fy_timer_disarm(&a->retry);
+    fy_timer_queue_remove(a->loop, &a->retry_queue);
     while (a->orphans) {
         struct fy_async_xfer *x = a->orphans;
         a->orphans = x->orphan_next;

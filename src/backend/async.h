@@ -82,10 +82,15 @@ struct fy_async {
     struct fy_async_xfer *wait_head, *wait_tail;
     struct fy_async_xfer *orphans;
     struct fy_async_xfer *wake;  /* woken at the end of a completion batch */
+    /* An engine refused a read (-EAGAIN) with none of ours in flight: no
+     * completion will come to serve the FIFO, so this timer does. */
+    struct fy_timer_queue retry_queue;
+    struct fy_timer retry;
     struct fy_async_stats stats;
 #ifdef FY_TEST_HOOKS
     unsigned long fault_at;      /* see fault_init() in async.c */
-    bool fault_short;
+    bool fault_short, fault_again;
+    unsigned long attempts;      /* reads the pipeline tried to start */
 #endif
     char small[FY_ASYNC_SMALL];
 };

@@ -107,6 +107,15 @@ void fy_timer_queue_init(struct fy_loop *loop, struct fy_timer_queue *q, int64_t
     loop->queues = q;
 }
 
+void fy_timer_queue_remove(struct fy_loop *loop, struct fy_timer_queue *q)
+{
+    struct fy_timer_queue **link = &loop->queues;
+    while (*link && *link != q)
+        link = &(*link)->next_queue;
+    if (*link)
+        *link = q->next_queue;
+}
+
 void fy_timer_disarm(struct fy_timer *t)
 {
     struct fy_timer_queue *q = t->queue;

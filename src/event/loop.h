@@ -71,6 +71,8 @@ void fy_loop_defer(struct fy_loop *loop, struct fy_io *io);
 void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io);
 
 void fy_timer_queue_init(struct fy_loop *loop, struct fy_timer_queue *q, int64_t duration_ms);
+/* Unlinks an (empty) queue whose memory is about to go. */
+void fy_timer_queue_remove(struct fy_loop *loop, struct fy_timer_queue *q);
 void fy_timer_arm(struct fy_loop *loop, struct fy_timer_queue *q, struct fy_timer *t);
 void fy_timer_disarm(struct fy_timer *t);
 static inline bool fy_timer_armed(const struct fy_timer *t) { return t->queue != 0; }

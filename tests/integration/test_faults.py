@@ -75,6 +75,22 @@ def test_read_fault_closes_the_connection_and_leaks_nothing(ferry, cold_file, mo
 
 
 @pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+@pytest.mark.parametrize("refused", [1, 4])
+def test_read_the_engine_refuses_is_retried(ferry, cold_file, monkeypatch, backend, refused):
+    """The first refusal comes with no read in flight (only the retry timer
+    can serve the transfer), the fourth with one (its completion does)."""
+    root, blob = cold_file
+    monkeypatch.setenv("FERRY_FAULT_READ", f"again:{refused}")
+    monkeypatch.setenv("FERRY_BIN", hooks_bin())
+    server = ferry(docroot=root, backend=backend, config=CONFIG)
+    assert fetch(server.port, "/cold.bin").body == blob
+    server.stop()
+    n = counters(server.stderr)
+    assert n["submitted"] == n["completed"] == len(blob) // (64 << 10)
+    assert (n["errors"], n["short"], n["free"]) == (0, 0, n["total"])
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
 def test_pool_dir_missing_is_a_clear_error(tmp_path, backend):
     conf = tmp_path / "f.conf"
     conf.write_text(f"aio-pool-dir = {tmp_path}/nowhere\n")
