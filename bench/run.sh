@@ -778,15 +778,16 @@ fio_run() {
 }
 
 describe_W3() { log "W3 cold: concurrency $W3_CONC, each client a distinct never-read $W3_MIB MiB file"; }
+# One concurrency of W3 for one server; main() runs every server at one
+# concurrency before the next, so the disk's drift (fio's figure moves by
+# 2x within minutes on this VM) falls alike on all of them.
 W3_point() {
-    local id=$1 run=$2 c i specs
-    for c in $W3_CONC; do
-        cold_take "$c"
-        specs=()
-        for i in "${COLD_TAKEN[@]}"; do specs+=("$(cold_path "$i"):$((W3_MIB * MIB))"); done
-        download_point "$id" "${specs[@]}"
-        record_download W3 "$id" "$c" "$run"
-    done
+    local id=$1 run=$2 c=$3 i specs
+    cold_take "$c"
+    specs=()
+    for i in "${COLD_TAKEN[@]}"; do specs+=("$(cold_path "$i"):$((W3_MIB * MIB))"); done
+    download_point "$id" "${specs[@]}"
+    record_download W3 "$id" "$c" "$run"
 }
 
 describe_S() { log "seed-exact: one $SEED_SIZE_MIB MiB file, N clients each downloading it once (cold), N in $SEED_CONC"; }
@@ -1012,7 +1013,7 @@ main() {
     RESULTS="$OUT/results.tsv"
     printf 'workload\tserver\tbackend\tconcurrency\tmetric\tvalue\trun\n' >"$RESULTS"
 
-    local w run i id order
+    local w run i id order c
     [[ $WORKLOADS == fio ]] || start_all
     for w in $WORKLOADS; do
         [[ $w == fio ]] || "describe_$w"
@@ -1026,10 +1027,14 @@ main() {
         for ((i = 0; i < ${#INSTANCES[@]}; i++)); do
             order+=("${INSTANCES[$(((i + run - 1) % ${#INSTANCES[@]}))]}")
         done
-        for id in "${order[@]}"; do
-            for w in $WORKLOADS; do
-                [[ $w == fio ]] || timed "$w" "${w}_point" "$id" "$run"
-            done
+        for w in $WORKLOADS; do
+            case $w in
+                fio) ;;
+                W3) for c in $W3_CONC; do
+                        for id in "${order[@]}"; do timed W3 W3_point "$id" "$run" "$c"; done
+                    done ;;
+                *) for id in "${order[@]}"; do timed "$w" "${w}_point" "$id" "$run"; done ;;
+            esac
         done
     done
     stop_all
