@@ -41,6 +41,11 @@ $(BUILD)/fetch: bench/fetch.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+# What each way from the disk to the socket costs (bench/sendpath.c).
+$(BUILD)/sendpath: bench/sendpath.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
+
 deps:
 	@scripts/deps.sh
 

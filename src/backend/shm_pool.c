@@ -4,10 +4,47 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#define HUGE_PAGE (2u << 20)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* The file mapped at a huge-page boundary, so that huge pages can map it. */
+static char *map_aligned(int fd, size_t total)
+{
+    char *area = mmap(NULL, total + HUGE_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED)
+        return NULL;
+    char *base = (char *)(((uintptr_t)area + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (mmap(base, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        munmap(area, total + HUGE_PAGE);
+        return NULL;
+    }
+    if (base > area)
+        munmap(area, (size_t)(base - area));
+    munmap(base + total, (size_t)(area + HUGE_PAGE - base));
+    return base;
+}
+
+/* Every read pins its buffer's pages for the device (libaio does so per
+ * read): 256 page references per MiB in 4 KiB pages, one per 2 MiB in huge
+ * pages — measured as 13% of the server's CPU with cold downloads.  A tmpfs
+ * mounted without huge= (the usual /dev/shm) still lets us collapse the
+ * pool's pages into huge ones (MADV_COLLAPSE, Linux 6.1).  Best effort: on
+ * an older kernel, or with memory too fragmented, the pool stays in 4 KiB
+ * pages and works the same.  Not with aio-send = sendfile, whose punched
+ * buffers come back as fresh small pages anyway. */
+static void use_huge_pages(char *base, size_t total)
+{
+    madvise(base, total, MADV_HUGEPAGE);
+    madvise(base, total, MADV_COLLAPSE);
+}
 
 int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
                      bool punch_on_put, char *err, size_t errlen)
@@ -30,14 +67,15 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
         fy_shm_pool_free(p);
         return -1;
     }
-    p->base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+    p->base = map_aligned(p->fd, total);
     p->free_stack = malloc(nblocks * sizeof *p->free_stack);
-    if (p->base == MAP_FAILED || !p->free_stack) {
-        p->base = p->base == MAP_FAILED ? NULL : p->base;
+    if (!p->base || !p->free_stack) {
         snprintf(err, errlen, "buffer pool: %s", strerror(errno ? errno : ENOMEM));
         fy_shm_pool_free(p);
         return -1;
     }
+    if (!punch_on_put)
+        use_huge_pages(p->base, total);
     for (unsigned i = 0; i < nblocks; i++)
         p->free_stack[i] = nblocks - 1 - i;
     p->nfree = nblocks;

@@ -13,7 +13,11 @@
  * "sent".  Punching a hole detaches the old pages — the network keeps them
  * alive as long as it needs — and the next read fills new ones.  That costs
  * a page allocation and a page of zeroes per 4 KiB (measured: about four
- * times the CPU of send()'s copy), which is why copying is the default. */
+ * times the CPU of send()'s copy), which is why copying is the default.
+ *
+ * When blocks leave by copy, the pool's pages are collapsed into huge pages
+ * at start (best effort): every read pins its buffer, and one 2 MiB page is
+ * cheaper to pin, and to hand to the disk, than 512 small ones. */
 #ifndef FY_SHM_POOL_H
 #define FY_SHM_POOL_H
 

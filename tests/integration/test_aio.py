@@ -320,3 +320,28 @@ def test_auto_sends_cached_blocks_from_the_page_cache(ferry, files):
     assert stats["submitted"] >= blocks       # the cold fetch
     assert stats["cached"] >= blocks // 2     # the hot fetch (2 MiB cap: 64k blocks stay 64k)
     assert stats["submitted"] == stats["completed"]
+
+
+def shmem_huge_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return int(re.search(r"ShmemPmdMapped:\s+(\d+) kB", f.read()).group(1))
+
+
+def kernel_collapses_tmpfs_pages():
+    """MADV_COLLAPSE, which makes huge pages of a tmpfs mounted without huge=,
+    came with Linux 6.1."""
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    return (major, minor) >= (6, 1)
+
+
+def test_pool_sits_in_huge_pages_when_blocks_leave_by_copy(AIO, SEND, ferry, files):
+    """Each read pins its buffer: one huge page instead of 512 small ones."""
+    if not kernel_collapses_tmpfs_pages():
+        pytest.skip("this kernel does not collapse tmpfs pages (MADV_COLLAPSE, Linux 6.1)")
+    root, data = files
+    server = ferry(docroot=root, backend=AIO, config={"aio-send": SEND})
+    path = f"/f{5 * MiB - 7}"
+    assert sha(fetch(server.port, path).body) == sha(data[path])
+    pool_kib = 2 * 32 * 1024  # twice aio-max-inflight (32) buffers of 1 MiB
+    assert shmem_huge_kib(server.pid) == (pool_kib if SEND == "copy" else 0)
+    stop_and_stats(server)
