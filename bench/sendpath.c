@@ -12,8 +12,9 @@
  *
  *   pagecache     sendfile() from the file (warmed first): the `sendfile`
  *                 backend and auto's resident path; the floor
- *   copy          pread() O_DIRECT into a /dev/shm mapping, send() from it:
- *                 ferry's async default (aio-send = copy)
+ *   copy          pread() O_DIRECT into a /dev/shm mapping (in huge pages, as
+ *                 ferry's pool), send() from it: ferry's async default
+ *                 (aio-send = copy)
  *   shm-sendfile  pread() O_DIRECT into the mapping, sendfile() from the
  *                 /dev/shm file, then punch the block out (the socket still
  *                 holds its pages): the seed's way (aio-send = sendfile)
@@ -36,6 +37,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,22 @@ static void run(struct path *p, const struct method *m)
     printf("%-13s %6.3f CPU-s/GiB  %7.0f MiB/s\n", m->name, cpu / gib, gib * 1024 / wall);
 }
 
+/* The buffer as ferry maps its pool: 2 MiB-aligned, collapsed into huge
+ * pages (best effort; shm-sendfile's punching gives it small pages again). */
+static char *map_pool(int fd, size_t len)
+{
+    size_t huge = 2u << 20;
+    char *area = mmap(NULL, len + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED)
+        die("mmap");
+    char *base = (char *)(((uintptr_t)area + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (mmap(base, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+        die("mmap");
+    madvise(base, len, MADV_HUGEPAGE);
+    madvise(base, len, 25 /* MADV_COLLAPSE */);
+    return base;
+}
+
 static void setup(struct path *p, const char *file)
 {
     struct stat st;
@@ -235,11 +253,10 @@ static void setup(struct path *p, const char *file)
     if (p->shm < 0)
         die("mkstemp /dev/shm");
     unlink(name);
-    if (ftruncate(p->shm, (off_t)p->block) < 0)
+    size_t pool = (p->block + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1); /* whole huge pages */
+    if (ftruncate(p->shm, (off_t)pool) < 0)
         die("ftruncate");
-    p->map = mmap(NULL, p->block, PROT_READ | PROT_WRITE, MAP_SHARED, p->shm, 0);
-    if (p->map == MAP_FAILED)
-        die("mmap");
+    p->map = map_pool(p->shm, pool);
     if (pipe(p->pipe) < 0)
         die("pipe");
     fcntl(p->pipe[1], F_SETPIPE_SZ, (int)p->block); /* best effort: pipe-max-size may be lower */
