@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 
 #include "backend/async.h"
+#include "core/log.h"
 #include "core/config.h"
 
 struct uring_backend {
@@ -240,11 +241,20 @@ static struct fy_backend *uring_create(struct fy_loop *loop, const struct fy_con
 /* auto: blocks whose pages are cached go straight from the page cache
  * (sendfile from the file: no copy, no read); the others are read ahead
  * O_DIRECT through the ring.  Popular files keep the page cache's benefit,
- * cold ones never stall the loop. */
+ * cold ones never stall the loop.
+ *
+ * auto means "the best this machine allows": where the ring or the pool
+ * cannot be had (io_uring disabled, as some container runtimes do; a small
+ * /dev/shm), it serves with sendfile and says why, once, rather than not
+ * starting. */
 static struct fy_backend *auto_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
                                       char *err, size_t errlen)
 {
-    return uring_create_with(&fy_backend_auto, true, loop, cfg, log, err, errlen);
+    struct fy_backend *b = uring_create_with(&fy_backend_auto, true, loop, cfg, log, err, errlen);
+    if (b)
+        return b;
+    fy_log(log, FY_LOG_WARN, "%s; the auto backend sends with sendfile instead", err);
+    return fy_backend_sendfile.create(loop, cfg, log, err, errlen);
 }
 
 const struct fy_backend_ops fy_backend_uring = {

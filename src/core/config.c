@@ -777,7 +777,7 @@ static int set_status_allow(struct fy_config *c, const struct key *k, const char
 static const struct key keys[] = {
     OTHER("listen", "127.0.0.1:8080", set_listen),
     {"docroot", ".", set_docroot, 0, 0, 0, 0, NULL, HOST},
-    STRING("backend", "sendfile", set_backend, backend),
+    STRING("backend", "auto", set_backend, backend),
     OTHER("index-files", "index.html", set_index),
     STRING("mime-types-file", "/etc/mime.types", set_path_or_off, mime_types_file),
     STRING("access-log", "off", set_access_log, access_log),

@@ -26,7 +26,7 @@ static void usage(FILE *out)
             "  -c, --config FILE      read the configuration file FILE (see ferry.conf(5))\n"
             "  -r, --root DIR         serve files from DIR (default .)\n"
             "  -l, --listen [ADDR:]PORT  listen there (default 127.0.0.1:8080); repeatable\n"
-            "  -B, --backend NAME     how to send files: %s (default sendfile)\n"
+            "  -B, --backend NAME     how to send files: %s (default auto)\n"
             "  -w, --workers N        worker processes, or auto: one per CPU (default)\n"
             "  -u, --user USER        serve as USER (root starts, binds, then drops to it)\n"
             "  -X, --single-process   serve in this process: no master, no workers (no reload)\n"

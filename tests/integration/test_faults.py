@@ -90,7 +90,7 @@ def test_read_the_engine_refuses_is_retried(ferry, cold_file, monkeypatch, backe
     assert (n["errors"], n["short"], n["free"]) == (0, 0, n["total"])
 
 
-@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+@pytest.mark.parametrize("backend", ["linux-aio-sendfile", "io-uring"])
 def test_pool_dir_missing_is_a_clear_error(tmp_path, backend):
     conf = tmp_path / "f.conf"
     conf.write_text(f"aio-pool-dir = {tmp_path}/nowhere\n")
@@ -98,6 +98,34 @@ def test_pool_dir_missing_is_a_clear_error(tmp_path, backend):
     assert r.returncode == 1
     assert "nowhere" in r.stderr and "No such file or directory" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_auto_without_its_pool_serves_with_sendfile_and_says_why(ferry, cold_file):
+    root, blob = cold_file
+    server = ferry(docroot=root, backend="auto", config={"aio-pool-dir": f"{root}/nowhere"})
+    assert fetch(server.port, "/cold.bin").body == blob
+    server.stop()
+    warnings = [l for l in server.stderr.splitlines() if "instead" in l]
+    assert len(warnings) == 1, server.stderr
+    assert "nowhere" in warnings[0] and "No such file or directory" in warnings[0]
+    assert "reads submitted" not in server.stderr  # no asynchronous pipeline ran
+
+
+def test_io_uring_disabled_auto_serves_with_sendfile(ferry, cold_file):
+    """io-uring refuses to start then (test_io_uring_refused_is_a_clear_error)."""
+    path = "/proc/sys/kernel/io_uring_disabled"
+    if not os.path.exists(path) or not os.access(path, os.W_OK):
+        pytest.skip("this kernel cannot disable io_uring (or not root)")
+    root, blob = cold_file
+    old = open(path).read().strip()
+    try:
+        write_sysctl(path, 2)  # io_uring_setup() fails with EPERM for everyone
+        server = ferry(docroot=root, backend="auto")
+        assert fetch(server.port, "/cold.bin").body == blob
+        server.stop()
+    finally:
+        write_sysctl(path, old)
+    assert "io_uring_queue_init" in server.stderr and "sends with sendfile instead" in server.stderr
 
 
 def test_pool_that_does_not_fit_in_tmpfs_is_refused_at_start(tmp_path):
@@ -136,15 +164,14 @@ def test_io_setup_refused_is_a_clear_error(tmp_path):
     assert "io_setup" in r.stderr and "aio-max-nr" in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("backend", ["io-uring", "auto"])
-def test_io_uring_refused_is_a_clear_error(tmp_path, backend):
+def test_io_uring_refused_is_a_clear_error(tmp_path):
     path = "/proc/sys/kernel/io_uring_disabled"
     if not os.path.exists(path) or not os.access(path, os.W_OK):
         pytest.skip("this kernel cannot disable io_uring (or not root)")
     old = open(path).read().strip()
     try:
         write_sysctl(path, 2)
-        r = run_ferry(["-B", backend, "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+        r = run_ferry(["-B", "io-uring", "-l", "127.0.0.1:1", "-r", str(tmp_path)])
     finally:
         write_sysctl(path, old)
     assert r.returncode == 1

@@ -74,7 +74,7 @@ static void test_defaults(void)
     CHECK_INT(c.listen[0].addrlen, sizeof(struct sockaddr_in));
     CHECK_INT(port_of(&c.listen[0]), 8080);
     CHECK_STR(c.docroot, ".");
-    CHECK_STR(c.backend, "sendfile");
+    CHECK_STR(c.backend, "auto");
     CHECK_INT(c.nindex, 1);
     CHECK_STR(c.index_files[0], "index.html");
     CHECK_STR(c.mime_types_file, "/etc/mime.types");
