@@ -19,11 +19,11 @@ from collections import OrderedDict, defaultdict
 HIGHER = {"rps", "mibps", "idle_pct", "idle_rps", "load_rps", "load_dl_mibps", "conns_open"}
 
 COLD_NOTE = (
-    "On this VM, cold *buffered* reads cap at about 480–600 MiB/s (every new page-cache page costs a "
-    "host page fault: the VM returns freed memory to the host through free-page reporting), while "
-    "O_DIRECT reads reach 1.2–2.7 GB/s (see the fio ceiling). Backends that read through the page "
-    "cache (sendfile, writev, nginx sendfile, lighttpd) are bound by the first figure; those that "
-    "read with O_DIRECT (ferry's asynchronous backends with `aio-direct = on`, nginx `directio`) by the second."
+    "Backends that read through the page cache (ferry sendfile and writev, nginx sendfile, lighttpd) "
+    "depend on the kernel's read-ahead (`read_ahead_kb` of the disk); those that read with O_DIRECT "
+    "(ferry's asynchronous backends with `aio-direct = on`, nginx `directio`) on how many reads they keep "
+    "in flight, up to the fio ceiling below. On this VM both the disk and the host's cache move between "
+    "runs (fio's figure by up to 2x within minutes): compare rows of one report only."
 )
 
 
