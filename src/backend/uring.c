@@ -30,8 +30,8 @@
 #include <sys/uio.h>
 
 #include "backend/async.h"
-#include "core/log.h"
 #include "core/config.h"
+#include "core/log.h"
 
 struct uring_backend {
     struct fy_async async;     /* first: the backend is the pipeline */
