@@ -427,6 +427,10 @@ static void replace(struct master *m, struct worker *w, const char *how)
 static void worker_exited(struct master *m, struct worker *w, int status)
 {
     char how[96], why[160];
+    /* What it said before dying comes first: the reason a start failed is
+     * on the channel, and its SIGCHLD may be read before the channel is. */
+    if (w->ctl.fd >= 0)
+        on_ctl(&w->ctl, 0);
     describe_exit(status, how, sizeof how);
     fy_stats_retire(m->stats, w->slot);
     close_ctl(m, w);
