@@ -106,7 +106,7 @@ static int open_directory(const struct fy_docroot *root, const struct fy_path *p
     return 0;
 }
 
-static int open_uncached(const struct fy_docroot *root, const struct fy_path *path, struct fy_file *f)
+static int open_from_disk(const struct fy_docroot *root, const struct fy_path *path, struct fy_file *f)
 {
     int status = open_and_stat(root, path->name, f);
     if (status)
@@ -158,11 +158,15 @@ bool fy_file_open_cached(const struct fy_docroot *root, const struct fy_path *pa
 
 int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms, struct fy_file *f)
 {
-    if (fy_file_open_cached(root, path, now_ms, f))
-        return 0;
+    return fy_file_open_cached(root, path, now_ms, f) ? 0 : fy_file_open_uncached(root, path, now_ms, f);
+}
+
+int fy_file_open_uncached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms,
+                          struct fy_file *f)
+{
     char key[CACHE_KEY_MAX];
     size_t key_len = cache_key(root, path, key);
-    int status = open_uncached(root, path, f);
+    int status = open_from_disk(root, path, f);
     if (status || S_ISDIR(f->st.st_mode))
         return status;
     struct fy_file_cache_entry *e = fy_file_cache_put(root->cache, key, key_len, f->fd, &f->st, now_ms);

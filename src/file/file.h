@@ -46,10 +46,15 @@ int fy_file_open(const struct fy_docroot *root, const struct fy_path *path, int6
 
 void fy_file_close(struct fy_file *f);
 
-/* fy_file_open() from the open-file cache only: true with f filled in when
- * path is there, false (f closed) when opening it would touch the disk. */
+/* fy_file_open() in two halves, for a caller that does something between
+ * them (the handler looks the name up off the loop).  _cached: from the
+ * open-file cache only: true with f filled in when path is there, false (f
+ * closed) when opening it would touch the disk.  _uncached: the rest, an
+ * open() from the disk whose result the cache keeps. */
 bool fy_file_open_cached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms,
                          struct fy_file *f);
+int  fy_file_open_uncached(const struct fy_docroot *root, const struct fy_path *path, int64_t now_ms,
+                           struct fy_file *f);
 
 /* openat2() under dirfd: beneath it, or, with follow, wherever symlinks lead. */
 int fy_open_under(int dirfd, const char *name, int flags, bool follow);

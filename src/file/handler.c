@@ -153,7 +153,7 @@ static int open_file(struct fy_conn *c, const struct fy_docroot *root, const str
     snprintf(name, sizeof name, "%s%s%s", file->name, index && file->len ? "/" : "", index ? root->index[0] : "");
     if (fy_conn_lookup(c, root->fd, name))
         return FY_HANDLER_WAIT;
-    return fy_file_open(root, file, now, &c->file);
+    return fy_file_open_uncached(root, file, now, &c->file);
 }
 
 int fy_handler_respond(struct fy_conn *c)
