@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@ struct fy_async_xfer {
     struct fy_async_xfer *wait_next;   /* in the wait FIFO */
     struct fy_async_xfer *wake_next;   /* in the wake list */
     struct fy_async_xfer *orphan_next; /* cancelled, reads in flight */
+    /* In the stalled list: its socket is full and it holds blocks behind
+     * the one being sent, which it gives back when others need buffers. */
+    struct fy_async_xfer *stalled_prev, *stalled_next;
     struct fy_async_block blocks[];    /* aio-read-ahead of them, then engine data */
 };
 
@@ -57,11 +61,21 @@ static void fault_init(struct fy_async *a)
         a->fault_again = strcmp(kind, "again") == 0;
         a->fault_at = n;
     }
+    spec = getenv("FERRY_FAULT_REOPEN");
+    if (spec)
+        a->fault_reopen_at = strtoul(spec, NULL, 10);
 }
 
 static int fault_submit(struct fy_async *a)
 {
     return a->fault_again && ++a->attempts == a->fault_at ? -EAGAIN : 0;
+}
+
+/* FERRY_FAULT_REOPEN=N: the Nth open of a file for asynchronous reads
+ * finds no descriptor left (EMFILE). */
+static int fault_reopen(struct fy_async *a)
+{
+    return a->fault_reopen_at && ++a->reopens == a->fault_reopen_at ? EMFILE : 0;
 }
 
 static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
@@ -77,6 +91,11 @@ static int fault_submit(struct fy_async *a)
     (void)a;
     return 0;
 }
+static int fault_reopen(struct fy_async *a)
+{
+    (void)a;
+    return 0;
+}
 static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
 {
     (void)a, (void)blk;
@@ -86,17 +105,35 @@ static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long re
 
 /* --- the wait FIFO ------------------------------------------------------- */
 
+/* A transfer joins it when it has no block to send and cannot start one
+ * (no free buffer or read slot).  While anyone waits, nobody else takes a
+ * buffer: new transfers and those that just sent a block join the back,
+ * so the longest-waiting go first. */
 static void wait_enqueue(struct fy_async *a, struct fy_async_xfer *x)
 {
     if (x->waiting)
         return;
     x->waiting = true;
+    x->t->queued = true;
     x->wait_next = NULL;
     if (a->wait_tail)
         a->wait_tail->wait_next = x;
     else
         a->wait_head = x;
     a->wait_tail = x;
+    a->queued++;
+}
+
+/* Its turn came but the engine refused the read: it stays first. */
+static void wait_push_front(struct fy_async *a, struct fy_async_xfer *x)
+{
+    x->waiting = true;
+    x->t->queued = true;
+    x->wait_next = a->wait_head;
+    a->wait_head = x;
+    if (!a->wait_tail)
+        a->wait_tail = x;
+    a->queued++;
 }
 
 static void wait_remove(struct fy_async *a, struct fy_async_xfer *x)
@@ -113,6 +150,65 @@ static void wait_remove(struct fy_async *a, struct fy_async_xfer *x)
         a->wait_tail = prev;
     x->waiting = false;
     x->wait_next = NULL;
+    if (x->t)
+        x->t->queued = false;
+    a->queued--;
+}
+
+/* --- the wake list ------------------------------------------------------- */
+
+/* A block of x became ready outside x's own send(): its connection is
+ * called back from on_completions(), never from inside another
+ * transfer's send() or cancel(), where it could close that transfer's
+ * connection under it.  Signalling our own eventfd gets us there. */
+static void wake_later(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (x->woken)
+        return;
+    x->woken = true;
+    x->wake_next = a->wake;
+    a->wake = x;
+    uint64_t one = 1;
+    if (write(a->completions.fd, &one, sizeof one) < 0) {
+        /* The counter is full, so the eventfd is readable anyway. */
+    }
+}
+
+static void wake_remove(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (!x->woken)
+        return;
+    struct fy_async_xfer **link = &a->wake;
+    while (*link != x)
+        link = &(*link)->wake_next;
+    *link = x->wake_next;
+    x->woken = false;
+    x->wake_next = NULL;
+}
+
+/* --- the stalled list ---------------------------------------------------- */
+
+static void stalled_add(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (x->stalled_prev || a->stalled == x)
+        return;
+    x->stalled_next = a->stalled;
+    if (a->stalled)
+        a->stalled->stalled_prev = x;
+    a->stalled = x;
+}
+
+static void stalled_remove(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (x->stalled_prev)
+        x->stalled_prev->stalled_next = x->stalled_next;
+    else if (a->stalled == x)
+        a->stalled = x->stalled_next;
+    else
+        return;
+    if (x->stalled_next)
+        x->stalled_next->stalled_prev = x->stalled_prev;
+    x->stalled_prev = x->stalled_next = NULL;
 }
 
 /* --- blocks -------------------------------------------------------------- */
@@ -122,11 +218,43 @@ static struct fy_async_block *front_block(struct fy_async *a, struct fy_async_xf
     return x->count ? &x->blocks[x->front % a->read_ahead] : NULL;
 }
 
+static struct fy_async_block *tail_block(struct fy_async *a, struct fy_async_xfer *x)
+{
+    return &x->blocks[(x->front + x->count - 1) % a->read_ahead];
+}
+
 static void block_release(struct fy_async *a, struct fy_async_block *blk)
 {
     if (!blk->from_file)
         fy_shm_pool_put(&a->pool, blk->buf);
     blk->state = FY_BLOCK_FREE;
+}
+
+/* A client that stops reading keeps the block being sent and gives back
+ * the ones read ahead behind it (they are read again when it goes on), so
+ * while others wait for buffers, it holds one at most. */
+static void give_back_read_ahead(struct fy_async *a, struct fy_async_xfer *x)
+{
+    while (x->count > 1 && tail_block(a, x)->state == FY_BLOCK_READY) {
+        struct fy_async_block *tail = tail_block(a, x);
+        x->next_read = tail->file_off + (off_t)tail->skip;
+        block_release(a, tail);
+        x->count--;
+    }
+    if (x->count <= 1 && x->inflight == 0)
+        stalled_remove(a, x);
+}
+
+/* Someone joined the queue with no buffer free: take back what stalled
+ * clients read ahead. */
+static void reclaim_from_stalled(struct fy_async *a)
+{
+    struct fy_async_xfer *x = a->stalled;
+    while (x) {
+        struct fy_async_xfer *next = x->stalled_next;
+        give_back_read_ahead(a, x);
+        x = next;
+    }
 }
 
 /* cachestat(2) (Linux 6.5): how many of a range's pages are cached,
@@ -157,8 +285,9 @@ static bool range_resident(int fd, off_t off, size_t len)
 }
 
 /* The next block is in the page cache: no read, no buffer. */
-static bool start_resident(struct fy_async *a, struct fy_async_xfer *x, struct fy_async_block *blk)
+static bool start_resident(struct fy_async *a, struct fy_async_xfer *x)
 {
+    struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
     size_t want = a->block_size < ASYNC_RESIDENT_MAX ? a->block_size : ASYNC_RESIDENT_MAX;
     off_t left = x->t->end - x->next_read;
     if ((off_t)want > left)
@@ -176,15 +305,18 @@ static bool start_resident(struct fy_async *a, struct fy_async_xfer *x, struct f
     return true;
 }
 
-/* Starts the next block: from the page cache, or a read.  Returns false
- * when out of buffers or read slots (the transfer then waits its turn). */
-static bool start_block(struct fy_async *a, struct fy_async_xfer *x)
+static bool can_read(const struct fy_async *a)
 {
-    struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
-    if (a->probe_residency && start_resident(a, x, blk))
-        return true;
-    if (a->inflight >= a->max_inflight || a->pool.nfree == 0)
+    return a->inflight < a->max_inflight && a->pool.nfree > 0;
+}
+
+/* Starts reading the next block into a pool buffer.  Returns false when
+ * out of buffers or read slots, or when the engine has no room now. */
+static bool start_read(struct fy_async *a, struct fy_async_xfer *x)
+{
+    if (!can_read(a))
         return false;
+    struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
     off_t aligned = x->next_read & ~(off_t)(ASYNC_ALIGN - 1);
     off_t left = x->t->end - x->next_read;
     void *engine_data = blk->engine_data;
@@ -219,52 +351,113 @@ static bool start_block(struct fy_async *a, struct fy_async_xfer *x)
     return true;
 }
 
+static void serve_waiters(struct fy_async *a);
+
+static bool wants_block(const struct fy_async *a, const struct fy_async_xfer *x)
+{
+    return x->count < a->read_ahead && x->next_read < x->t->end;
+}
+
+/* Starts what x may have now: blocks from the page cache always (they
+ * take no buffer); reads while nobody waits for a buffer.  Without a
+ * block to send and unable to read, x joins the queue. */
 static void schedule(struct fy_async *a, struct fy_async_xfer *x)
 {
-    while (x->count < a->read_ahead && x->next_read < x->t->end) {
-        if (!start_block(a, x)) {
-            wait_enqueue(a, x);
-            return;
+    while (wants_block(a, x)) {
+        if (a->probe_residency && start_resident(a, x)) {
+            wait_remove(a, x); /* it has a block again: no longer waiting */
+            continue;
         }
+        if (!x->waiting && !a->wait_head && start_read(a, x))
+            continue;
+        if (x->count == 0 && !x->waiting) {
+            wait_enqueue(a, x);
+            if (a->pool.nfree == 0) {
+                reclaim_from_stalled(a);
+                serve_waiters(a);
+            }
+        }
+        return;
     }
 }
 
-/* Buffers or slots came free: the longest-waiting transfers go first. */
+/* Buffers or slots came free: the longest-waiting transfers go first, one
+ * block each. */
 static void serve_waiters(struct fy_async *a)
 {
-    while (a->wait_head && a->inflight < a->max_inflight && a->pool.nfree > 0) {
+    while (a->wait_head && can_read(a)) {
         struct fy_async_xfer *x = a->wait_head;
         wait_remove(a, x);
-        schedule(a, x);
+        if (!start_read(a, x)) { /* the engine refused: a completion or the timer retries */
+            wait_push_front(a, x);
+            return;
+        }
+        if (front_block(a, x)->state == FY_BLOCK_READY) /* a read that failed to start */
+            wake_later(a, x);
     }
 }
 
 /* --- transfers ----------------------------------------------------------- */
 
-static void xfer_free(struct fy_async_xfer *x)
+static void xfer_free(struct fy_async *a, struct fy_async_xfer *x)
 {
+    wait_remove(a, x);
+    wake_remove(a, x);
+    stalled_remove(a, x);
     if (x->fd >= 0)
         close(x->fd);
     free(x);
 }
 
-/* Our own O_DIRECT descriptor of the file: the connection's is shared with
- * the page-cache paths (and may close while our reads are in flight). */
-static int reopen(struct fy_async *a, int fd)
+/* The device's O_DIRECT alignment (STATX_DIOALIGN, Linux 6.1), where the
+ * file system reports it; 0 where it has no O_DIRECT at all.  Reads here
+ * are 4 KiB-aligned in file and memory: a device that needs more would
+ * fail every read, so its files go plain instead. */
+static bool direct_alignment_fits(int fd)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    return open(path, O_RDONLY | O_CLOEXEC | (a->direct ? O_DIRECT : 0));
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0 || !(stx.stx_mask & STATX_DIOALIGN))
+        return true; /* not reported: 4 KiB, as before the kernel could say */
+    return stx.stx_dio_offset_align != 0 && stx.stx_dio_offset_align <= ASYNC_ALIGN &&
+           stx.stx_dio_mem_align <= ASYNC_ALIGN;
 }
 
-static void note_plain(struct fy_async *a)
+/* Our own O_DIRECT descriptor of the file: the connection's is shared with
+ * the page-cache paths (and may close while our reads are in flight).
+ * Returns it, -EINVAL when the file cannot be read O_DIRECT, or -errno. */
+static int reopen(struct fy_async *a, int fd)
+{
+    int err = fault_reopen(a);
+    if (err)
+        return -err;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int copy = open(path, O_RDONLY | O_CLOEXEC | (a->direct ? O_DIRECT : 0));
+    if (copy < 0)
+        return -errno;
+    if (a->direct && !direct_alignment_fits(copy)) {
+        close(copy);
+        return -EINVAL;
+    }
+    return copy;
+}
+
+/* The file goes plain, from the page cache with the connection's own
+ * descriptor, as the sendfile backend sends it: a file system without
+ * (4 KiB-aligned) O_DIRECT, or no descriptor left for our copy. */
+static void note_plain(struct fy_async *a, int err)
 {
     a->stats.plain_files++;
-    if (a->warned_plain)
+    bool *warned = err == EINVAL ? &a->warned_plain : &a->warned_descriptors;
+    if (*warned)
         return;
-    fy_log(a->log, FY_LOG_WARN, "%s: a file system refuses O_DIRECT; its files are sent with plain sendfile",
-           a->base.ops->name);
-    a->warned_plain = true;
+    if (err == EINVAL)
+        fy_log(a->log, FY_LOG_WARN, "%s: a file system refuses O_DIRECT; its files are sent with plain sendfile",
+               a->base.ops->name);
+    else
+        fy_log(a->log, FY_LOG_WARN, "%s: cannot open a file for asynchronous reads (%s); it is sent with plain "
+               "sendfile", a->base.ops->name, strerror(err));
+    *warned = true;
 }
 
 static struct fy_async_xfer *xfer_start(struct fy_async *a, struct fy_transfer *t)
@@ -280,13 +473,9 @@ static struct fy_async_xfer *xfer_start(struct fy_async *a, struct fy_transfer *
     x->next_read = t->offset;
     x->fd = reopen(a, t->file_fd);
     if (x->fd < 0) {
-        if (errno != EINVAL) {
-            t->error = errno;
-            free(x);
-            return NULL;
-        }
+        note_plain(a, -x->fd);
         x->plain = true;
-        note_plain(a);
+        x->fd = -1;
     }
     return x;
 }
@@ -322,21 +511,22 @@ static enum fy_send_result send_front(struct fy_async *a, struct fy_async_xfer *
     return r;
 }
 
-enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget)
+/* The socket is full.  Until it drains, x needs only the block it is
+ * sending; what it read ahead goes back at once if others wait, or when
+ * someone comes to wait. */
+static void note_stall(struct fy_async *a, struct fy_async_xfer *x)
 {
-    struct fy_async *a = (struct fy_async *)b;
-    if (!t->state && t->end - t->offset < (off_t)a->min_size)
-        return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
-    struct fy_async_xfer *x = t->state;
-    if (!x && !(x = xfer_start(a, t))) {
-        if (!t->error)
-            t->error = ENOMEM;
-        return FY_SEND_ERROR;
-    }
-    t->state = x;
-    if (x->plain)
-        return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
+    if (a->wait_head)
+        give_back_read_ahead(a, x);
+    if (x->count > 1 || x->inflight > 0)
+        stalled_add(a, x);
+    serve_waiters(a);
+}
 
+static enum fy_send_result send_blocks(struct fy_async *a, struct fy_async_xfer *x, size_t budget)
+{
+    struct fy_transfer *t = x->t;
+    stalled_remove(a, x);
     schedule(a, x); /* the disk works while the head goes out */
     enum fy_send_result r = fy_transfer_send_head(t, true);
     while (r == FY_SEND_DONE && t->offset < t->end) {
@@ -345,12 +535,30 @@ enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, s
             return FY_SEND_WAIT;
         r = send_front(a, x, blk, &budget);
         if (r == FY_SEND_DONE) {
-            schedule(a, x);
-            serve_waiters(a);
+            serve_waiters(a); /* the freed buffer goes to the first in line, */
+            schedule(a, x);   /* and x asks again behind it */
         }
     }
+    if (r == FY_SEND_AGAIN)
+        note_stall(a, x);
+    return r;
+}
+
+enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget)
+{
+    struct fy_async *a = (struct fy_async *)b;
+    if (!t->state && t->end - t->offset < (off_t)a->min_size)
+        return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
+    struct fy_async_xfer *x = t->state;
+    if (!x && !(x = xfer_start(a, t))) {
+        t->error = ENOMEM;
+        return FY_SEND_ERROR;
+    }
+    t->state = x;
+    enum fy_send_result r = x->plain ? fy_transfer_send_plain(t, a->small, sizeof a->small, budget)
+                                     : send_blocks(a, x, budget);
     if (r == FY_SEND_DONE) {
-        xfer_free(x);
+        xfer_free(a, x);
         t->state = NULL;
     }
     return r;
@@ -364,6 +572,8 @@ void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t)
     if (!x)
         return;
     wait_remove(a, x);
+    wake_remove(a, x);
+    stalled_remove(a, x);
     x->t = NULL;
     for (unsigned i = 0; i < x->count; i++) {
         struct fy_async_block *blk = &x->blocks[(x->front + i) % a->read_ahead];
@@ -371,7 +581,7 @@ void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t)
             block_release(a, blk);
     }
     if (x->inflight == 0) {
-        xfer_free(x);
+        xfer_free(a, x);
     } else {
         x->orphan_next = a->orphans;
         a->orphans = x;
@@ -387,7 +597,7 @@ static void orphan_done(struct fy_async *a, struct fy_async_xfer *x)
     while (*link != x)
         link = &(*link)->orphan_next;
     *link = x->orphan_next;
-    xfer_free(x);
+    xfer_free(a, x);
 }
 
 void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
@@ -411,6 +621,11 @@ void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
             orphan_done(a, x);
         return;
     }
+    if (x->stalled_prev || a->stalled == x) {
+        if (a->wait_head)
+            give_back_read_ahead(a, x);
+        return; /* its socket is full: it is called again when it drains */
+    }
     if (blk == front_block(a, x) && !x->woken) {
         x->woken = true;
         x->wake_next = a->wake;
@@ -427,7 +642,8 @@ static void on_completions(struct fy_io *io, uint32_t events)
         ;
     a->engine->reap(a);
     serve_waiters(a);
-    /* Woken last: a woken connection may finish or close its transfer. */
+    /* Woken last: a woken connection may finish or close its transfer, or
+     * another's (which then leaves this list). */
     while (a->wake) {
         struct fy_async_xfer *x = a->wake;
         a->wake = x->wake_next;
@@ -478,14 +694,11 @@ void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
 {
     const struct fy_async *a = (const struct fy_async *)b;
     const struct fy_async_stats *s = &a->stats;
-    unsigned queued = 0;
-    for (const struct fy_async_xfer *x = a->wait_head; x; x = x->wait_next)
-        queued++;
     *out = (struct fy_backend_stats){
         .async = true,
         .reads_submitted = s->submitted, .reads_completed = s->completed, .bytes_read = s->bytes,
         .short_reads = s->short_reads, .read_errors = s->errors, .plain_files = s->plain_files,
-        .cached_blocks = s->cached_blocks, .lookups = s->lookups, .reads_in_flight = a->inflight, .queued = queued,
+        .cached_blocks = s->cached_blocks, .lookups = s->lookups, .reads_in_flight = a->inflight, .queued = a->queued,
         .pool_buffers = a->pool.nblocks, .pool_free = a->pool.nfree, .buffer_size = a->pool.block_size,
     };
 }
@@ -507,7 +720,7 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
     while (a->orphans) {
         struct fy_async_xfer *x = a->orphans;
         a->orphans = x->orphan_next;
-        xfer_free(x);
+        xfer_free(a, x);
     }
     if (a->completions.fd >= 0) {
         fy_loop_remove(a->loop, &a->completions);

@@ -78,8 +78,10 @@ struct fy_async {
     struct fy_shm_pool pool;
     unsigned inflight, max_inflight, read_ahead;
     size_t block_size, min_size;
-    bool direct, probe_residency, warned_plain;
-    struct fy_async_xfer *wait_head, *wait_tail;
+    bool direct, probe_residency, warned_plain, warned_descriptors;
+    struct fy_async_xfer *wait_head, *wait_tail;  /* transfers waiting for a buffer */
+    unsigned queued;                              /* their number */
+    struct fy_async_xfer *stalled;  /* sockets full, holding blocks read ahead */
     struct fy_async_xfer *orphans;
     struct fy_async_xfer *wake;  /* woken at the end of a completion batch */
     /* An engine refused a read (-EAGAIN) with none of ours in flight: no
@@ -91,6 +93,7 @@ struct fy_async {
     unsigned long fault_at;      /* see fault_init() in async.c */
     bool fault_short, fault_again;
     unsigned long attempts;      /* reads the pipeline tried to start */
+    unsigned long fault_reopen_at, reopens;
 #endif
     char small[FY_ASYNC_SMALL];
 };

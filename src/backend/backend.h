@@ -46,6 +46,9 @@ struct fy_transfer {
     off_t end;              /* one past the last byte to send */
     int error;              /* errno of the failure after FY_SEND_ERROR */
     void *state;            /* the backend's per-transfer state, NULL at start */
+    /* Async backends: waiting for a buffer that other transfers hold.  Time
+     * spent so is not the client's stall (see the write timeout). */
+    bool queued;
     void (*wake)(struct fy_transfer *t); /* async backends: data is ready */
 };
 

@@ -441,6 +441,12 @@ static void conn_on_timeout(struct fy_timer *t)
         conn_advance(c);
         return;
     }
+    /* Waiting for the backend's buffers behind other clients is not this
+     * client's stall: its clock starts again when its turn comes. */
+    if (c->state == FY_CONN_SENDING && c->xfer.queued) {
+        conn_arm(c, &c->srv->write_timeouts);
+        return;
+    }
     fy_conn_close(c);
 }
 
