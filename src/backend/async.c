@@ -61,21 +61,11 @@ static void fault_init(struct fy_async *a)
         a->fault_again = strcmp(kind, "again") == 0;
         a->fault_at = n;
     }
-    spec = getenv("FERRY_FAULT_REOPEN");
-    if (spec)
-        a->fault_reopen_at = strtoul(spec, NULL, 10);
 }
 
 static int fault_submit(struct fy_async *a)
 {
     return a->fault_again && ++a->attempts == a->fault_at ? -EAGAIN : 0;
-}
-
-/* FERRY_FAULT_REOPEN=N: the Nth open of a file for asynchronous reads
- * finds no descriptor left (EMFILE). */
-static int fault_reopen(struct fy_async *a)
-{
-    return a->fault_reopen_at && ++a->reopens == a->fault_reopen_at ? EMFILE : 0;
 }
 
 static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long res)
@@ -87,11 +77,6 @@ static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long re
 #else
 static void fault_init(struct fy_async *a) { (void)a; }
 static int fault_submit(struct fy_async *a)
-{
-    (void)a;
-    return 0;
-}
-static int fault_reopen(struct fy_async *a)
 {
     (void)a;
     return 0;
@@ -427,9 +412,6 @@ static bool direct_alignment_fits(int fd)
  * Returns it, -EINVAL when the file cannot be read O_DIRECT, or -errno. */
 static int reopen(struct fy_async *a, int fd)
 {
-    int err = fault_reopen(a);
-    if (err)
-        return -err;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     int copy = open(path, O_RDONLY | O_CLOEXEC | (a->direct ? O_DIRECT : 0));

@@ -93,7 +93,6 @@ struct fy_async {
     unsigned long fault_at;      /* see fault_init() in async.c */
     bool fault_short, fault_again;
     unsigned long attempts;      /* reads the pipeline tried to start */
-    unsigned long fault_reopen_at, reopens;
 #endif
     char small[FY_ASYNC_SMALL];
 };

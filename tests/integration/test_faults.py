@@ -177,3 +177,35 @@ def test_io_uring_refused_is_a_clear_error(tmp_path):
     assert r.returncode == 1
     assert "io_uring_queue_init" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_no_descriptor_for_the_async_reopen_sends_plain(ferry, cold_file, backend):
+    """The asynchronous backends open their own O_DIRECT descriptor of a
+    file.  With the descriptor limit reached right there (the connection's
+    own open took the last one) the response went out as nothing: the
+    connection closed without a status.  It is now sent plain, from the
+    descriptor the connection has, as the sendfile backend sends it."""
+    import resource
+    root, blob = cold_file
+    limit = 64
+    server = ferry(docroot=root, backend=backend,
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+    used = len(os.listdir(f"/proc/{server.pid}/fd"))
+    idle = []
+    try:
+        # Leave two descriptors: the requesting connection's and the file's.
+        for _ in range(limit - used - 2):
+            c = Client(server.port)
+            idle.append(c)
+        wait_until(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) == limit - 2, T(5),
+                   message="the idle connections accepted")
+        with Client(server.port, timeout=T(10)) as c:
+            c.send(build_request("/cold.bin", headers={"Connection": "close"}))
+            r = c.read_response()
+        assert r.status == 200 and r.body == blob
+    finally:
+        for c in idle:
+            c.close()
+    assert "cannot open a file for asynchronous reads (Too many open files)" in server.stderr
+    server.stop()
