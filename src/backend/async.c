@@ -208,11 +208,24 @@ static struct fy_async_block *tail_block(struct fy_async *a, struct fy_async_xfe
     return &x->blocks[(x->front + x->count - 1) % a->read_ahead];
 }
 
+static void note_unreserved(struct fy_async *a)
+{
+    fy_timer_arm(a->loop, &a->retry_queue, &a->retry);
+    if (a->warned_pool_space)
+        return;
+    fy_log(a->log, FY_LOG_WARN, "%s: another user of the pool's tmpfs took the space of a released buffer; the "
+           "buffer is out of use until the space comes back", a->base.ops->name);
+    a->warned_pool_space = true;
+}
+
 static void block_release(struct fy_async *a, struct fy_async_block *blk)
 {
-    if (!blk->from_file)
-        fy_shm_pool_put(&a->pool, blk->buf);
     blk->state = FY_BLOCK_FREE;
+    if (blk->from_file)
+        return;
+    fy_shm_pool_put(&a->pool, blk->buf);
+    if (a->pool.nunreserved)
+        note_unreserved(a);
 }
 
 /* A client that stops reading keeps the block being sent and gives back
@@ -370,6 +383,8 @@ static void schedule(struct fy_async *a, struct fy_async_xfer *x)
  * block each. */
 static void serve_waiters(struct fy_async *a)
 {
+    if (a->pool.nunreserved && fy_shm_pool_retry_unreserved(&a->pool))
+        fy_timer_arm(a->loop, &a->retry_queue, &a->retry);
     while (a->wait_head && can_read(a)) {
         struct fy_async_xfer *x = a->wait_head;
         wait_remove(a, x);

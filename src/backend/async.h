@@ -78,7 +78,7 @@ struct fy_async {
     struct fy_shm_pool pool;
     unsigned inflight, max_inflight, read_ahead;
     size_t block_size, min_size;
-    bool direct, probe_residency, warned_plain, warned_descriptors;
+    bool direct, probe_residency, warned_plain, warned_descriptors, warned_pool_space;
     struct fy_async_xfer *wait_head, *wait_tail;  /* transfers waiting for a buffer */
     unsigned queued;                              /* their number */
     struct fy_async_xfer *stalled;  /* sockets full, holding blocks read ahead */

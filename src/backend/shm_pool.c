@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,11 +47,74 @@ static void use_huge_pages(char *base, size_t total)
     madvise(base, total, MADV_COLLAPSE);
 }
 
+/* Whether tmpfs at `dir` gives its files huge pages without being asked
+ * (mounted huge=always or huge=within_size, or shmem forced system-wide).
+ * Returns 1, 0, or -1 when /proc is not there to say. */
+static int fs_uses_huge_pages(const char *dir)
+{
+    char line[512];
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+    if (f) {
+        bool forced = fgets(line, sizeof line, f) && strstr(line, "[force]");
+        fclose(f);
+        if (forced)
+            return 1;
+    }
+    char real[PATH_MAX];
+    if (!realpath(dir, real) || !(f = fopen("/proc/self/mountinfo", "r")))
+        return -1;
+    /* The mount that holds dir is the last one whose point is a prefix of
+     * it (later mounts hide earlier ones). */
+    size_t best = 0;
+    bool huge = false;
+    while (fgets(line, sizeof line, f)) {
+        char point[PATH_MAX];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+            continue;
+        size_t n = strlen(point);
+        bool covers = strncmp(real, point, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1);
+        if (covers && n >= best) {
+            best = n;
+            huge = strstr(sep, "huge=always") || strstr(sep, "huge=within_size");
+        }
+    }
+    fclose(f);
+    return huge;
+}
+
+/* Punching a hole inside a huge page zeroes it in place, under the socket
+ * that still sends from it (aio-send = sendfile).  Whole aligned huge
+ * pages are detached like small ones: blocks that are multiples of one
+ * are safe, smaller ones are refused. */
+static int check_punch_safe(const char *dir, size_t block_size, char *err, size_t errlen)
+{
+    if (block_size % HUGE_PAGE == 0 || fs_uses_huge_pages(dir) != 1)
+        return 0;
+    snprintf(err, errlen, "buffer pool in %s: the file system uses huge pages (tmpfs huge=), and aio-send = sendfile "
+             "would punch %zu KiB holes inside them, zeroing bytes still being sent; use aio-block-size = 2m (or a "
+             "multiple), aio-send = copy, or a tmpfs without huge=", dir, block_size >> 10);
+    return -1;
+}
+
+/* After sendfile(), a released buffer gets fresh pages (see shm_pool.h).
+ * The punch gives its space back to the tmpfs; taking it again at once
+ * keeps the reservation made at start, so another tmpfs user cannot fill
+ * it (a read into a buffer without space fails with EFAULT). */
+static bool refresh_pages(struct fy_shm_pool *p, unsigned block)
+{
+    off_t off = fy_shm_pool_offset(p, block);
+    fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size);
+    return fallocate(p->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size) == 0;
+}
+
 int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
                      bool punch_on_put, char *err, size_t errlen)
 {
     *p = (struct fy_shm_pool){.fd = -1, .block_size = block_size, .nblocks = nblocks,
                               .punch_on_put = punch_on_put};
+    if (punch_on_put && check_punch_safe(dir, block_size, err, errlen) < 0)
+        return -1;
     size_t total = block_size * nblocks;
     char path[256];
     snprintf(path, sizeof path, "%s/ferry-XXXXXX", dir);
@@ -69,7 +133,8 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
     }
     p->base = map_aligned(p->fd, total);
     p->free_stack = malloc(nblocks * sizeof *p->free_stack);
-    if (!p->base || !p->free_stack) {
+    p->unreserved = malloc(nblocks * sizeof *p->unreserved);
+    if (!p->base || !p->free_stack || !p->unreserved) {
         snprintf(err, errlen, "buffer pool: %s", strerror(errno ? errno : ENOMEM));
         fy_shm_pool_free(p);
         return -1;
@@ -89,6 +154,7 @@ void fy_shm_pool_free(struct fy_shm_pool *p)
     if (p->fd >= 0)
         close(p->fd);
     free(p->free_stack);
+    free(p->unreserved);
     *p = (struct fy_shm_pool){.fd = -1};
 }
 
@@ -99,9 +165,16 @@ int fy_shm_pool_get(struct fy_shm_pool *p)
 
 void fy_shm_pool_put(struct fy_shm_pool *p, unsigned block)
 {
-    /* See shm_pool.h: pages the network may still hold must not be reused. */
-    if (p->punch_on_put)
-        fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, fy_shm_pool_offset(p, block),
-                  (off_t)p->block_size);
+    if (p->punch_on_put && !refresh_pages(p, block)) {
+        p->unreserved[p->nunreserved++] = block;
+        return;
+    }
     p->free_stack[p->nfree++] = block;
+}
+
+unsigned fy_shm_pool_retry_unreserved(struct fy_shm_pool *p)
+{
+    while (p->nunreserved > 0 && refresh_pages(p, p->unreserved[p->nunreserved - 1]))
+        p->free_stack[p->nfree++] = p->unreserved[--p->nunreserved];
+    return p->nunreserved;
 }

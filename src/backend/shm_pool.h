@@ -14,6 +14,10 @@
  * alive as long as it needs — and the next read fills new ones.  That costs
  * a page allocation and a page of zeroes per 4 KiB (measured: about four
  * times the CPU of send()'s copy), which is why copying is the default.
+ * The punched space is reserved again at once, so the pool keeps the
+ * /dev/shm space it took at start.  On a tmpfs that uses huge pages only
+ * blocks of whole huge pages may be punched (a smaller hole is zeroed in
+ * place, under the socket): other block sizes are refused at start.
  *
  * When blocks leave by copy, the pool's pages are collapsed into huge pages
  * at start (best effort): every read pins its buffer, and one 2 MiB page is
@@ -32,6 +36,9 @@ struct fy_shm_pool {
     unsigned nblocks;
     unsigned nfree;
     unsigned *free_stack;  /* indexes of free blocks */
+    /* Released blocks whose space the tmpfs could not give back (someone
+     * else filled it between punch and reserve): out of use until it can. */
+    unsigned *unreserved, nunreserved;
     bool punch_on_put;     /* blocks were sendfile()d: give them fresh pages */
 };
 
@@ -44,6 +51,9 @@ void fy_shm_pool_free(struct fy_shm_pool *p);
 /* A free block's index, or -1 when all are taken. */
 int  fy_shm_pool_get(struct fy_shm_pool *p);
 void fy_shm_pool_put(struct fy_shm_pool *p, unsigned block);
+/* Tries again to reserve the space of unreserved blocks; returns how many
+ * are still without. */
+unsigned fy_shm_pool_retry_unreserved(struct fy_shm_pool *p);
 
 static inline char *fy_shm_pool_addr(const struct fy_shm_pool *p, unsigned block)
 {

@@ -209,3 +209,85 @@ def test_no_descriptor_for_the_async_reopen_sends_plain(ferry, cold_file, backen
             c.close()
     assert "cannot open a file for asynchronous reads (Too many open files)" in server.stderr
     server.stop()
+
+
+def mount_tmpfs(path, options):
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs with {options} here: {r.stderr.decode().strip()}")
+
+
+def fill(directory):
+    """Writes into directory until the file system is full."""
+    with open(directory / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * MiB)
+                f.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_sendfile_from_the_pool_keeps_its_tmpfs_space(ferry, tmp_path, backend):
+    """aio-send = sendfile gives each released buffer fresh pages by
+    punching a hole.  That gave its space back to the tmpfs: once another
+    user filled it, downloads sent a 200 head and no body (EFAULT).  The
+    space is now reserved again at once."""
+    mnt = tmp_path / "shm"
+    mount_tmpfs(mnt, "size=12m")
+    try:
+        root = tmp_path / "www"
+        root.mkdir()
+        blob = os.urandom(20 * MiB)
+        (root / "cold.bin").write_bytes(blob)
+        conf = {"aio-pool-dir": str(mnt), "aio-send": "sendfile", "aio-max-inflight": "4", "aio-direct": "on"}
+        server = ferry(docroot=root, backend=backend, config=conf)
+        for round in range(3):
+            fd = os.open(root / "cold.bin", os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+            with Client(server.port, timeout=T(10)) as c:
+                r = c.request("/cold.bin", headers={"Connection": "close"})
+            assert r.status == 200 and r.body == blob, f"round {round}"
+            if round == 0:
+                fill(mnt)  # after the first download punched every buffer
+        server.stop()
+        assert counters(server.stderr)["free"] == 8
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_sendfile_from_a_huge_page_pool_is_refused_unless_blocks_are_whole_pages(ferry, tmp_path):
+    """On a tmpfs mounted huge=always, punching a 1 MiB hole inside a 2 MiB
+    page zeroes it in place while the socket still sends from it: 3 of 3
+    downloads came out corrupted (200, full length).  Such a pool is now
+    refused with a clear message; with 2 MiB blocks it serves every byte."""
+    mnt = tmp_path / "huge"
+    mount_tmpfs(mnt, "size=64m,huge=always")
+    try:
+        conf = tmp_path / "f.conf"
+        conf.write_text(f"aio-pool-dir = {mnt}\naio-send = sendfile\n")
+        r = run_ferry(["-c", str(conf), "-B", "io-uring", "-l", "127.0.0.1:1", "-r", str(tmp_path)])
+        assert r.returncode == 1, r.stderr
+        assert "uses huge pages" in r.stderr and "aio-block-size = 2m" in r.stderr, r.stderr
+
+        root = tmp_path / "www"
+        root.mkdir()
+        blob = os.urandom(24 * MiB + 12345)
+        (root / "cold.bin").write_bytes(blob)
+        server = ferry(docroot=root, backend="io-uring",
+                       config={"aio-pool-dir": str(mnt), "aio-send": "sendfile", "aio-block-size": "2m",
+                               "aio-max-inflight": "4"})
+        for _ in range(3):
+            fd = os.open(root / "cold.bin", os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+            with Client(server.port, timeout=T(10), rcvbuf=65536) as c:
+                c.send(build_request("/cold.bin", headers={"Connection": "close"}))
+                r = c.read_response()
+            assert r.status == 200 and r.body == blob
+        server.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
