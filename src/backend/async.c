@@ -24,6 +24,8 @@
 #define ASYNC_RESIDENT_MAX (2u << 20)
 /* How soon a read the engine refused with nothing in flight is retried. */
 #define ASYNC_RETRY_MS 10
+/* How often a pool that did not fit yet (see aio_pool_may_wait) is tried. */
+#define ASYNC_POOL_RETRY_MS 1000
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -544,7 +546,7 @@ static enum fy_send_result send_blocks(struct fy_async *a, struct fy_async_xfer 
 enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget)
 {
     struct fy_async *a = (struct fy_async *)b;
-    if (!t->state && t->end - t->offset < (off_t)a->min_size)
+    if (!t->state && (t->end - t->offset < (off_t)a->min_size || a->pool_pending))
         return fy_transfer_send_plain(t, a->small, sizeof a->small, budget);
     struct fy_async_xfer *x = t->state;
     if (!x && !(x = xfer_start(a, t))) {
@@ -657,6 +659,40 @@ static void on_retry(struct fy_timer *t)
 
 /* --- set-up -------------------------------------------------------------- */
 
+/* Every read in flight holds a buffer, and so does every block read and
+ * waiting for its socket: twice the reads in flight keeps both busy. */
+static int reserve_pool(struct fy_async *a, char *err, size_t errlen)
+{
+    int rc = fy_shm_pool_init(&a->pool, a->cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight,
+                              a->cfg->aio_send == FY_AIO_SEND_SENDFILE, err, errlen);
+    if (rc == 0 && a->engine->pool_ready)
+        a->engine->pool_ready(a);
+    return rc;
+}
+
+static void on_pool_retry(struct fy_timer *t)
+{
+    struct fy_async *a = container_of(t, struct fy_async, pool_retry);
+    char err[256];
+    if (reserve_pool(a, err, sizeof err) < 0) {
+        fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
+        return;
+    }
+    a->pool_pending = false;
+    fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->base.ops->name);
+}
+
+/* A reload's worker whose pool does not fit while the old workers hold
+ * theirs: it serves from the page cache, as the sendfile backend does,
+ * until they exit and give the space back. */
+static void wait_for_pool(struct fy_async *a, const char *why)
+{
+    a->pool_pending = true;
+    fy_log(a->log, FY_LOG_WARN, "%s: %s; the previous workers still hold their pools, so files are sent from the "
+           "page cache until they give the space back", a->base.ops->name, why);
+    fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
+}
+
 int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
                   struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
                   char *err, size_t errlen)
@@ -675,16 +711,21 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     a->probe_residency = probe_residency;
     fy_timer_queue_init(loop, &a->retry_queue, ASYNC_RETRY_MS);
     a->retry.handler = on_retry;
+    fy_timer_queue_init(loop, &a->pool_retry_queue, ASYNC_POOL_RETRY_MS);
+    a->pool_retry.handler = on_pool_retry;
     a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
         snprintf(err, errlen, "%s: eventfd: %s", ops->name, strerror(errno));
         return -1;
     }
-    /* Every read in flight holds a buffer, and so does every block read and
-     * waiting for its socket: twice the reads in flight keeps both busy. */
     fault_init(a);
-    return fy_shm_pool_init(&a->pool, cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight,
-                            cfg->aio_send == FY_AIO_SEND_SENDFILE, err, errlen);
+    a->cfg = cfg;
+    int rc = reserve_pool(a, err, errlen);
+    if (rc == -ENOSPC && cfg->aio_pool_may_wait) {
+        wait_for_pool(a, err);
+        return 0;
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
@@ -714,6 +755,8 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
     }
     fy_timer_disarm(&a->retry);
     fy_timer_queue_remove(a->loop, &a->retry_queue);
+    fy_timer_disarm(&a->pool_retry);
+    fy_timer_queue_remove(a->loop, &a->pool_retry_queue);
     while (a->orphans) {
         struct fy_async_xfer *x = a->orphans;
         a->orphans = x->orphan_next;

@@ -61,6 +61,8 @@ struct fy_async_engine {
     void (*reap)(struct fy_async *a);
     /* Ends the engine, waiting for or cancelling reads still in flight. */
     void (*stop)(struct fy_async *a);
+    /* Optional: the pool is there (at start, or later: aio_pool_may_wait). */
+    void (*pool_ready)(struct fy_async *a);
     /* Bytes of per-read state the engine keeps in blk->engine_data. */
     size_t block_data_size;
 };
@@ -88,6 +90,11 @@ struct fy_async {
      * completion will come to serve the FIFO, so this timer does. */
     struct fy_timer_queue retry_queue;
     struct fy_timer retry;
+    /* A reload's pool that did not fit yet: tried again each second. */
+    const struct fy_config *cfg;
+    bool pool_pending;
+    struct fy_timer_queue pool_retry_queue;
+    struct fy_timer pool_retry;
     struct fy_async_stats stats;
 #ifdef FY_TEST_HOOKS
     unsigned long fault_at;      /* see fault_init() in async.c */

@@ -114,22 +114,23 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
     *p = (struct fy_shm_pool){.fd = -1, .block_size = block_size, .nblocks = nblocks,
                               .punch_on_put = punch_on_put};
     if (punch_on_put && check_punch_safe(dir, block_size, err, errlen) < 0)
-        return -1;
+        return -EINVAL;
     size_t total = block_size * nblocks;
     char path[256];
     snprintf(path, sizeof path, "%s/ferry-XXXXXX", dir);
     p->fd = mkostemp(path, O_CLOEXEC);
     if (p->fd < 0) {
-        snprintf(err, errlen, "buffer pool in %s: %s", dir, strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(err, errlen, "buffer pool in %s: %s", dir, strerror(e));
+        return -e;
     }
     unlink(path);
     int rc = fallocate(p->fd, 0, 0, (off_t)total);
     if (rc != 0) {
-        snprintf(err, errlen, "buffer pool: cannot reserve %zu MiB in %s: %s", total >> 20, dir,
-                 strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "buffer pool: cannot reserve %zu MiB in %s: %s", total >> 20, dir, strerror(e));
         fy_shm_pool_free(p);
-        return -1;
+        return -e;
     }
     p->base = map_aligned(p->fd, total);
     p->free_stack = malloc(nblocks * sizeof *p->free_stack);
@@ -137,7 +138,7 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
     if (!p->base || !p->free_stack || !p->unreserved) {
         snprintf(err, errlen, "buffer pool: %s", strerror(errno ? errno : ENOMEM));
         fy_shm_pool_free(p);
-        return -1;
+        return -ENOMEM;
     }
     if (!punch_on_put)
         use_huge_pages(p->base, total);

@@ -43,7 +43,7 @@ struct fy_shm_pool {
 };
 
 /* Creates nblocks buffers of block_size bytes in `dir` (normally /dev/shm).
- * Returns 0, or -1 with a message in err. */
+ * Returns 0, or -errno with a message in err (-ENOSPC: the tmpfs is full). */
 int  fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
                       bool punch_on_put, char *err, size_t errlen);
 void fy_shm_pool_free(struct fy_shm_pool *p);

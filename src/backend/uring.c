@@ -163,10 +163,13 @@ static void uring_stop(struct fy_async *a)
     io_uring_queue_exit(&b->ring);
 }
 
+static void register_pool(struct fy_async *a);
+
 static const struct fy_async_engine uring_engine = {
     .submit = uring_submit,
     .reap = uring_reap,
     .stop = uring_stop,
+    .pool_ready = register_pool,
     .block_data_size = 0,
 };
 
@@ -181,10 +184,11 @@ static void uring_destroy(struct fy_backend *base)
  * (measured: about 12% less CPU per GiB).  Not with aio-send = sendfile,
  * whose buffers get fresh pages when released: the ring would keep reading
  * into the old ones.  Failure (RLIMIT_MEMLOCK) only costs that gain. */
-static void register_pool(struct uring_backend *b)
+static void register_pool(struct fy_async *a)
 {
-    const struct fy_shm_pool *pool = &b->async.pool;
-    if (pool->punch_on_put)
+    struct uring_backend *b = (struct uring_backend *)a;
+    const struct fy_shm_pool *pool = &a->pool;
+    if (pool->punch_on_put || !b->ring_up)
         return;
     struct iovec whole = {pool->base, pool->block_size * pool->nblocks};
     b->fixed_buffers = io_uring_register_buffers(&b->ring, &whole, 1) == 0;
@@ -208,7 +212,8 @@ static int uring_start(struct uring_backend *b, const struct fy_config *cfg, con
         snprintf(err, errlen, "%s: io_uring_register_eventfd: %s", name, strerror(-rc));
         return -1;
     }
-    register_pool(b);
+    if (b->async.pool.base)
+        register_pool(&b->async);
     unsigned workers[2] = {cfg->aio_max_inflight, cfg->aio_max_inflight}; /* bounded, unbounded */
     io_uring_register_iowq_max_workers(&b->ring, workers); /* a limit is a bonus: older kernels lack it */
     return 0;

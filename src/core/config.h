@@ -127,6 +127,10 @@ struct fy_config {
     bool aio_direct;             /* O_DIRECT reads (bypass the page cache) */
     enum fy_aio_send aio_send;   /* how a block leaves the pool for the socket */
     char aio_pool_dir[4096];     /* a tmpfs directory for the buffer pool */
+    /* Not a key: set for the workers of a reload, while the previous
+     * generation may still hold its pools.  A pool that does not fit yet
+     * is waited for (files go plain meanwhile) instead of refused. */
+    bool aio_pool_may_wait;
 
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */

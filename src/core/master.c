@@ -501,6 +501,16 @@ static void leave_master(struct master *m, struct generation *g)
     unsetenv("NOTIFY_SOCKET"); /* only the master speaks to systemd */
 }
 
+/* Workers of another generation (a reload's old ones, still finishing)
+ * hold their /dev/shm pools until they exit. */
+static bool other_generations_run(const struct master *m, unsigned gen)
+{
+    for (size_t i = 0; i < MASTER_PROCS; i++)
+        if (m->w[i].state != W_FREE && m->w[i].gen != gen)
+            return true;
+    return false;
+}
+
 static int worker_main(struct master *m, struct generation *g, unsigned index, int ctl, int slot)
 {
     static struct fy_server srv;
@@ -516,7 +526,8 @@ static int worker_main(struct master *m, struct generation *g, unsigned index, i
     close_foreign_sockets(m, g, keep, nkeep);
     atomic_store(&m->stats->slot[slot].pid, (uint64_t)getpid());
     struct fy_server_env env = {.listen = keep, .nlisten = nkeep, .log = &g->log, .identity = &g->id,
-                                .stats = m->stats, .stats_slot = slot, .control = ctl};
+                                .stats = m->stats, .stats_slot = slot, .control = ctl,
+                                .others_hold_pools = other_generations_run(m, g->number)};
     int rc = 1;
     if (fy_server_start(&srv, &g->cfg, &env, err, sizeof err) < 0) {
         fy_ctl_send(ctl, FY_CTL_FAILED, err, NULL, 0);

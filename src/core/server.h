@@ -76,6 +76,7 @@ struct fy_server_env {
     struct fy_stats_shm *stats;
     int stats_slot;
     int control;                 /* a worker's channel to its master (the server takes it), or -1 */
+    bool others_hold_pools;      /* workers of another generation still run (see aio_pool_may_wait) */
 };
 
 /* Opens what else cfg names (docroots, MIME table, backend), then enters

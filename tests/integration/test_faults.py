@@ -6,6 +6,7 @@ or a clear start-up error — never a crash, a hang or a leaked buffer."""
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -288,6 +289,54 @@ def test_sendfile_from_a_huge_page_pool_is_refused_unless_blocks_are_whole_pages
                 c.send(build_request("/cold.bin", headers={"Connection": "close"}))
                 r = c.read_response()
             assert r.status == 200 and r.body == blob
+        server.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
+
+
+@pytest.mark.parametrize("backend", ["linux-aio-sendfile", "auto"])
+def test_reload_when_the_tmpfs_fits_one_generation_of_pools(ferry, tmp_path, backend):
+    """A reload starts new workers while the old ones finish, so for a while
+    two generations of pools exist.  Where /dev/shm fits only one,
+    linux-aio-sendfile refused every reload and auto served as sendfile for
+    good.  The new worker now serves from the page cache until the old one
+    exits, then reserves its pool and reads asynchronously again."""
+    import json
+    import signal
+    mnt = tmp_path / "shm"
+    mount_tmpfs(mnt, "size=100m")  # one 64 MiB pool, not two
+    try:
+        root = tmp_path / "www"
+        root.mkdir()
+        big = os.urandom(64 * MiB)
+        (root / "big.bin").write_bytes(big)
+        cold = os.urandom(8 * MiB)
+        (root / "cold.bin").write_bytes(cold)
+        server = ferry(docroot=root, backend=backend, master=True,
+                       config={"aio-pool-dir": str(mnt), "status-path": "/status", "workers": "1"},
+                       args=["-u", "root"] if os.geteuid() == 0 else [])
+        wait_until(lambda: "listening on" in server.stderr, T(10), message="serving")
+        holder = Client(server.port, timeout=T(30), rcvbuf=4096)  # keeps the old worker busy
+        holder.send(build_request("/big.bin"))
+        time.sleep(0.5)
+        server.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded: generation 2" in server.stderr or "reload failed" in server.stderr, T(10),
+                   message="the reload's outcome")
+        assert "reload failed" not in server.stderr, server.stderr[-2000:]
+        assert "still hold their pools" in server.stderr, server.stderr[-2000:]
+        r = fetch(server.port, "/cold.bin")
+        assert r.status == 200 and r.body == cold
+        holder.close()
+        wait_until(lambda: "buffer pool reserved" in server.stderr, T(10), message="the pool reserved after all")
+
+        def pool_buffers():
+            return json.loads(fetch(server.port, "/status").body)["buffer_pool"]["buffers"]
+        wait_until(lambda: pool_buffers() == 64, T(5), message="the status page shows the pool")
+        fd = os.open(root / "cold.bin", os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+        r = fetch(server.port, "/cold.bin")
+        assert r.status == 200 and r.body == cold
         server.stop()
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
