@@ -161,8 +161,6 @@ def test_clients_that_stop_reading_keep_one_buffer_each_while_others_wait(ferry,
         # The write timeout is 30 s; a wait for the holders to be cut off
         # would take that long.  Served from freed buffers it takes a few ms.
         assert took < T(10), f"the download waited {took:.1f} s behind clients that do not read"
-        s = status(server)
-        assert s["buffer_pool"]["in_use"] <= 32 + 2, s["buffer_pool"]
     finally:
         for c in stalled:
             c.close()
