@@ -77,15 +77,21 @@ void fy_file_cache_free(struct fy_file_cache *c)
     c->buckets = NULL;
 }
 
+static struct fy_file_cache_entry *table_find(const struct fy_file_cache *c, uint32_t h, const char *key,
+                                              size_t key_len)
+{
+    struct fy_file_cache_entry *e = c->buckets[h & (c->nbuckets - 1)];
+    while (e && !(e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0))
+        e = e->hash_next;
+    return e;
+}
+
 struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const char *key,
                                               size_t key_len, int64_t now_ms)
 {
     if (!c->buckets)
         return NULL;
-    uint32_t h = hash_key(key, key_len);
-    struct fy_file_cache_entry *e = c->buckets[h & (c->nbuckets - 1)];
-    while (e && !(e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0))
-        e = e->hash_next;
+    struct fy_file_cache_entry *e = table_find(c, hash_key(key, key_len), key, key_len);
     if (!e)
         return NULL;
     if (now_ms >= e->expires_ms) {
@@ -107,10 +113,17 @@ struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const cha
     struct fy_file_cache_entry *e = malloc(sizeof *e + key_len + 1);
     if (!e)
         return NULL;
+    uint32_t h = hash_key(key, key_len);
+    /* Requests that missed the same name at once (their lookups ran off
+     * the loop) each put it: the latest open wins, and the entry it
+     * replaces closes when its users are done, not at eviction. */
+    struct fy_file_cache_entry *old = table_find(c, h, key, key_len);
+    if (old)
+        table_remove(c, old);
     if (c->count >= c->max)
         table_remove(c, c->lru_tail);
     *e = (struct fy_file_cache_entry){
-        .hash = hash_key(key, key_len),
+        .hash = h,
         .refs = 2, /* the table's and the caller's */
         .in_table = true,
         .fd = fd,

@@ -45,9 +45,10 @@ void fy_file_cache_free(struct fy_file_cache *c);
 struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const char *key,
                                               size_t key_len, int64_t now_ms);
 
-/* Keeps fd (now owned by the cache) under key.  Returns the entry with a
- * reference taken for the caller, or NULL (cache off or out of memory: the
- * caller keeps fd). */
+/* Keeps fd (now owned by the cache) under key, in place of an entry
+ * already there for key (whose users keep it until they release it).
+ * Returns the entry with a reference taken for the caller, or NULL (cache
+ * off or out of memory: the caller keeps fd). */
 struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const char *key,
                                               size_t key_len, int fd, const struct stat *st,
                                               int64_t now_ms);
