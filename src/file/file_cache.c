@@ -33,28 +33,45 @@ static void entry_unref(struct fy_file_cache_entry *e)
     free(e);
 }
 
-static void lru_unlink(struct fy_file_cache *c, struct fy_file_cache_entry *e)
+/* The LRU and the expiry order share their list code; links_of says
+ * which of an entry's links a list runs through. */
+typedef struct fy_file_cache_links *links_of(struct fy_file_cache_entry *e);
+
+static struct fy_file_cache_links *lru_links(struct fy_file_cache_entry *e) { return &e->lru; }
+static struct fy_file_cache_links *age_links(struct fy_file_cache_entry *e) { return &e->age; }
+
+static void list_unlink(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
 {
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
+    struct fy_file_cache_links *k = links(e);
+    if (k->prev)
+        links(k->prev)->next = k->next;
     else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
+        l->head = k->next;
+    if (k->next)
+        links(k->next)->prev = k->prev;
     else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
+        l->tail = k->prev;
+    k->prev = k->next = NULL;
 }
 
-static void lru_push_front(struct fy_file_cache *c, struct fy_file_cache_entry *e)
+static void list_push_front(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
 {
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
+    *links(e) = (struct fy_file_cache_links){.next = l->head};
+    if (l->head)
+        links(l->head)->prev = e;
     else
-        c->lru_tail = e;
-    c->lru_head = e;
+        l->tail = e;
+    l->head = e;
+}
+
+static void list_push_back(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
+{
+    *links(e) = (struct fy_file_cache_links){.prev = l->tail};
+    if (l->tail)
+        links(l->tail)->next = e;
+    else
+        l->head = e;
+    l->tail = e;
 }
 
 static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
@@ -63,7 +80,8 @@ static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
     while (*link != e)
         link = &(*link)->hash_next;
     *link = e->hash_next;
-    lru_unlink(c, e);
+    list_unlink(&c->lru, e, lru_links);
+    list_unlink(&c->age, e, age_links);
     e->in_table = false;
     c->count--;
     entry_unref(e);
@@ -71,8 +89,8 @@ static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
 
 void fy_file_cache_free(struct fy_file_cache *c)
 {
-    while (c->lru_head)
-        table_remove(c, c->lru_head);
+    while (c->lru.head)
+        table_remove(c, c->lru.head);
     free(c->buckets);
     c->buckets = NULL;
 }
@@ -98,8 +116,8 @@ struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const cha
         table_remove(c, e);
         return NULL;
     }
-    lru_unlink(c, e);
-    lru_push_front(c, e);
+    list_unlink(&c->lru, e, lru_links);
+    list_push_front(&c->lru, e, lru_links);
     e->refs++;
     return e;
 }
@@ -121,7 +139,7 @@ struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const cha
     if (old)
         table_remove(c, old);
     if (c->count >= c->max)
-        table_remove(c, c->lru_tail);
+        table_remove(c, c->lru.tail);
     *e = (struct fy_file_cache_entry){
         .hash = h,
         .refs = 2, /* the table's and the caller's */
@@ -136,9 +154,16 @@ struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const cha
     struct fy_file_cache_entry **bucket = &c->buckets[e->hash & (c->nbuckets - 1)];
     e->hash_next = *bucket;
     *bucket = e;
-    lru_push_front(c, e);
+    list_push_front(&c->lru, e, lru_links);
+    list_push_back(&c->age, e, age_links);
     c->count++;
     return e;
+}
+
+void fy_file_cache_expire(struct fy_file_cache *c, int64_t now_ms)
+{
+    while (c->age.head && now_ms >= c->age.head->expires_ms)
+        table_remove(c, c->age.head);
 }
 
 void fy_file_cache_release(struct fy_file_cache_entry *e)

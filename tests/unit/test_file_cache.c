@@ -1,5 +1,6 @@
-/* Unit tests of src/file/file_cache.c: one entry per name, and descriptors
- * closed once neither the table nor a user holds them. */
+/* Unit tests of src/file/file_cache.c: one entry per name, entries closed
+ * when their ttl has passed without their name being asked for again, and
+ * descriptors closed once neither the table nor a user holds them. */
 #include "check.h"
 
 #include <errno.h>
@@ -57,14 +58,73 @@ static void test_replaced_entry_leaves_the_lru_list(void)
         fy_file_cache_release(fy_file_cache_put(&c, KEY, KEY_LEN, fd, &st, 0));
     }
     CHECK_INT(c.count, 1);
-    CHECK(c.lru_head && c.lru_head == c.lru_tail);
+    CHECK(c.lru.head && c.lru.head == c.lru.tail);
+    CHECK(c.age.head == c.lru.head && c.age.tail == c.lru.head);
     fy_file_cache_free(&c);
-    CHECK(c.lru_head == NULL);
+    CHECK(c.lru.head == NULL && c.age.head == NULL);
+}
+
+static struct fy_file_cache_entry *put_null(struct fy_file_cache *c, const char *key, int64_t now_ms,
+                                            int *fd)
+{
+    struct stat st;
+    *fd = open_null(&st);
+    return fy_file_cache_put(c, key, strlen(key), *fd, &st, now_ms);
+}
+
+/* What the server's tick does: an entry is dropped by its age, however
+ * recently it was used, and only once its ttl has passed. */
+static void test_expire_closes_entries_whose_ttl_passed(void)
+{
+    struct fy_file_cache c;
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    int old_fd, new_fd;
+    fy_file_cache_release(put_null(&c, "old", 0, &old_fd));
+    fy_file_cache_release(put_null(&c, "new", 500, &new_fd));
+    fy_file_cache_release(fy_file_cache_get(&c, "old", 3, 900)); /* now the most recently used */
+    fy_file_cache_expire(&c, 999);
+    CHECK_INT(c.count, 2);
+    fy_file_cache_expire(&c, 1000);
+    CHECK_INT(c.count, 1);
+    CHECK(!fd_is_open(old_fd));
+    CHECK(fd_is_open(new_fd));
+    CHECK(fy_file_cache_get(&c, "old", 3, 1000) == NULL);
+    fy_file_cache_expire(&c, 1500);
+    CHECK_INT(c.count, 0);
+    CHECK(!fd_is_open(new_fd));
+    CHECK(c.lru.head == NULL && c.age.head == NULL);
+    fy_file_cache_free(&c);
+}
+
+static void test_expired_entry_in_use_closes_when_released(void)
+{
+    struct fy_file_cache c;
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    int fd;
+    struct fy_file_cache_entry *e = put_null(&c, "busy", 0, &fd);
+    fy_file_cache_expire(&c, 2000);
+    CHECK_INT(c.count, 0);
+    CHECK(fd_is_open(fd)); /* a transfer still sends from it */
+    fy_file_cache_release(e);
+    CHECK(!fd_is_open(fd));
+    fy_file_cache_free(&c);
+}
+
+static void test_expire_of_a_cache_turned_off_does_nothing(void)
+{
+    struct fy_file_cache c;
+    CHECK_INT(fy_file_cache_init(&c, 0, 1000), 0);
+    fy_file_cache_expire(&c, 5000);
+    CHECK_INT(c.count, 0);
+    fy_file_cache_free(&c);
 }
 
 int main(void)
 {
     RUN(test_second_put_of_a_name_replaces_the_first);
     RUN(test_replaced_entry_leaves_the_lru_list);
+    RUN(test_expire_closes_entries_whose_ttl_passed);
+    RUN(test_expired_entry_in_use_closes_when_released);
+    RUN(test_expire_of_a_cache_turned_off_does_nothing);
     return CHECK_SUMMARY();
 }
