@@ -386,6 +386,9 @@ static void on_tick(struct fy_timer *t)
     struct fy_server *srv = container_of(t, struct fy_server, tick);
     fy_log_flush(&srv->log);
     fy_server_refresh_stats(srv);
+    /* Here, not only on a lookup of the same name: a file deleted or
+     * rotated away would otherwise keep its disk space held. */
+    fy_file_cache_expire(&srv->sites.cache, srv->loop.now_ms);
     fy_timer_arm(&srv->loop, &srv->tick_queue, &srv->tick);
 }
 

@@ -50,7 +50,9 @@ struct fy_server {
     struct fy_timer first_request_grace; /* stopping: then close the connections still silent */
     struct fy_timer_queue first_request_queue;
 
-    struct fy_timer tick;        /* once a second: flush the access log, refresh the gauges */
+    /* Once a second: flush the access log, refresh the gauges, close the
+     * cached files whose ttl has passed. */
+    struct fy_timer tick;
     struct fy_timer_queue tick_queue;
 
     /* Connection timeouts; a connection's timer sits in one of these. */

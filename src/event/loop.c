@@ -70,34 +70,47 @@ void fy_loop_defer(struct fy_loop *loop, struct fy_io *io)
     loop->deferred_tail = io;
 }
 
+/* Unlinks io from the list at *head (tail: its tail pointer, or NULL);
+ * false when io is not on it. */
+static bool deferred_unlink(struct fy_io **head, struct fy_io **tail, struct fy_io *io)
+{
+    struct fy_io **link = head, *prev = NULL;
+    while (*link && *link != io) {
+        prev = *link;
+        link = &(*link)->deferred_next;
+    }
+    if (!*link)
+        return false;
+    *link = io->deferred_next;
+    if (tail && *tail == io)
+        *tail = prev;
+    return true;
+}
+
 void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io)
 {
     if (!io->deferred)
         return;
-    struct fy_io **link = &loop->deferred_head, *prev = NULL;
-    while (*link != io) {
-        prev = *link;
-        link = &(*link)->deferred_next;
-    }
-    *link = io->deferred_next;
-    if (loop->deferred_tail == io)
-        loop->deferred_tail = prev;
+    /* Deferred before this turn and not run yet, or for the next turn. */
+    if (!deferred_unlink(&loop->deferred_running, NULL, io))
+        deferred_unlink(&loop->deferred_head, &loop->deferred_tail, io);
     io->deferred = false;
     io->deferred_next = NULL;
 }
 
 /* Runs the ios deferred before this turn; those they defer again wait for
- * the next turn, so a busy connection cannot monopolise one. */
+ * the next turn, so a busy connection cannot monopolise one.  The next io
+ * is read from the loop after each handler, which may have undeferred it. */
 static void loop_run_deferred(struct fy_loop *loop)
 {
-    struct fy_io *io = loop->deferred_head;
+    loop->deferred_running = loop->deferred_head;
     loop->deferred_head = loop->deferred_tail = NULL;
-    while (io) {
-        struct fy_io *next = io->deferred_next;
+    struct fy_io *io;
+    while ((io = loop->deferred_running)) {
+        loop->deferred_running = io->deferred_next;
         io->deferred = false;
         io->deferred_next = NULL;
         io->handler(io, 0);
-        io = next;
     }
 }
 

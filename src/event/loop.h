@@ -50,6 +50,11 @@ struct fy_loop {
     bool stop;
     struct fy_timer_queue *queues;
     struct fy_io *deferred_head, *deferred_tail;
+    /* The rest of the batch of deferred ios being run, detached from the
+     * list above: fy_loop_undefer() unlinks from it too, so an io that an
+     * earlier handler of the batch removed (and maybe freed) is neither
+     * run nor followed. */
+    struct fy_io *deferred_running;
     /* The events of the turn being dispatched: fy_loop_remove() clears an
      * io's pending ones, so a handler that frees an io (whose memory a new
      * connection may take at once) never sees a stale event for it. */

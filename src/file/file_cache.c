@@ -33,28 +33,45 @@ static void entry_unref(struct fy_file_cache_entry *e)
     free(e);
 }
 
-static void lru_unlink(struct fy_file_cache *c, struct fy_file_cache_entry *e)
+/* The LRU and the expiry order share their list code; links_of says
+ * which of an entry's links a list runs through. */
+typedef struct fy_file_cache_links *links_of(struct fy_file_cache_entry *e);
+
+static struct fy_file_cache_links *lru_links(struct fy_file_cache_entry *e) { return &e->lru; }
+static struct fy_file_cache_links *age_links(struct fy_file_cache_entry *e) { return &e->age; }
+
+static void list_unlink(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
 {
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
+    struct fy_file_cache_links *k = links(e);
+    if (k->prev)
+        links(k->prev)->next = k->next;
     else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
+        l->head = k->next;
+    if (k->next)
+        links(k->next)->prev = k->prev;
     else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
+        l->tail = k->prev;
+    k->prev = k->next = NULL;
 }
 
-static void lru_push_front(struct fy_file_cache *c, struct fy_file_cache_entry *e)
+static void list_push_front(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
 {
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
+    *links(e) = (struct fy_file_cache_links){.next = l->head};
+    if (l->head)
+        links(l->head)->prev = e;
     else
-        c->lru_tail = e;
-    c->lru_head = e;
+        l->tail = e;
+    l->head = e;
+}
+
+static void list_push_back(struct fy_file_cache_list *l, struct fy_file_cache_entry *e, links_of *links)
+{
+    *links(e) = (struct fy_file_cache_links){.prev = l->tail};
+    if (l->tail)
+        links(l->tail)->next = e;
+    else
+        l->head = e;
+    l->tail = e;
 }
 
 static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
@@ -63,7 +80,8 @@ static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
     while (*link != e)
         link = &(*link)->hash_next;
     *link = e->hash_next;
-    lru_unlink(c, e);
+    list_unlink(&c->lru, e, lru_links);
+    list_unlink(&c->age, e, age_links);
     e->in_table = false;
     c->count--;
     entry_unref(e);
@@ -71,10 +89,19 @@ static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
 
 void fy_file_cache_free(struct fy_file_cache *c)
 {
-    while (c->lru_head)
-        table_remove(c, c->lru_head);
+    while (c->lru.head)
+        table_remove(c, c->lru.head);
     free(c->buckets);
     c->buckets = NULL;
+}
+
+static struct fy_file_cache_entry *table_find(const struct fy_file_cache *c, uint32_t h, const char *key,
+                                              size_t key_len)
+{
+    struct fy_file_cache_entry *e = c->buckets[h & (c->nbuckets - 1)];
+    while (e && !(e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0))
+        e = e->hash_next;
+    return e;
 }
 
 struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const char *key,
@@ -82,18 +109,15 @@ struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const cha
 {
     if (!c->buckets)
         return NULL;
-    uint32_t h = hash_key(key, key_len);
-    struct fy_file_cache_entry *e = c->buckets[h & (c->nbuckets - 1)];
-    while (e && !(e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0))
-        e = e->hash_next;
+    struct fy_file_cache_entry *e = table_find(c, hash_key(key, key_len), key, key_len);
     if (!e)
         return NULL;
     if (now_ms >= e->expires_ms) {
         table_remove(c, e);
         return NULL;
     }
-    lru_unlink(c, e);
-    lru_push_front(c, e);
+    list_unlink(&c->lru, e, lru_links);
+    list_push_front(&c->lru, e, lru_links);
     e->refs++;
     return e;
 }
@@ -107,10 +131,17 @@ struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const cha
     struct fy_file_cache_entry *e = malloc(sizeof *e + key_len + 1);
     if (!e)
         return NULL;
+    uint32_t h = hash_key(key, key_len);
+    /* Requests that missed the same name at once (their lookups ran off
+     * the loop) each put it: the latest open wins, and the entry it
+     * replaces closes when its users are done, not at eviction. */
+    struct fy_file_cache_entry *old = table_find(c, h, key, key_len);
+    if (old)
+        table_remove(c, old);
     if (c->count >= c->max)
-        table_remove(c, c->lru_tail);
+        table_remove(c, c->lru.tail);
     *e = (struct fy_file_cache_entry){
-        .hash = hash_key(key, key_len),
+        .hash = h,
         .refs = 2, /* the table's and the caller's */
         .in_table = true,
         .fd = fd,
@@ -123,9 +154,16 @@ struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const cha
     struct fy_file_cache_entry **bucket = &c->buckets[e->hash & (c->nbuckets - 1)];
     e->hash_next = *bucket;
     *bucket = e;
-    lru_push_front(c, e);
+    list_push_front(&c->lru, e, lru_links);
+    list_push_back(&c->age, e, age_links);
     c->count++;
     return e;
+}
+
+void fy_file_cache_expire(struct fy_file_cache *c, int64_t now_ms)
+{
+    while (c->age.head && now_ms >= c->age.head->expires_ms)
+        table_remove(c, c->age.head);
 }
 
 void fy_file_cache_release(struct fy_file_cache_entry *e)

@@ -3,10 +3,12 @@
  *
  * An entry is trusted for `ttl` (default one second, like lighttpd's stat
  * cache), then dropped and the file opened afresh: a file replaced on disk
- * is served new within a ttl.  Entries are reference-counted: one that is
- * evicted or expired while a transfer still sends from it keeps its fd
- * until that transfer ends.  Bounded by `max` entries, least recently used
- * first out. */
+ * is served new within a ttl.  The server's tick closes the entries whose
+ * ttl has passed (fy_file_cache_expire), so a file deleted or rotated away
+ * does not keep its disk space held until its name is asked for again.
+ * Entries are reference-counted: one that is evicted or expired while a
+ * transfer still sends from it keeps its fd until that transfer ends.
+ * Bounded by `max` entries, least recently used first out. */
 #ifndef FY_FILE_CACHE_H
 #define FY_FILE_CACHE_H
 
@@ -15,9 +17,20 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+struct fy_file_cache_entry;
+
+/* An entry's place in one of the cache's two orders. */
+struct fy_file_cache_links {
+    struct fy_file_cache_entry *prev, *next;
+};
+
+struct fy_file_cache_list {
+    struct fy_file_cache_entry *head, *tail;
+};
+
 struct fy_file_cache_entry {
     struct fy_file_cache_entry *hash_next;
-    struct fy_file_cache_entry *lru_prev, *lru_next;
+    struct fy_file_cache_links lru, age;
     uint32_t hash;
     unsigned refs;               /* the table's, plus one per user */
     bool in_table;
@@ -35,7 +48,10 @@ struct fy_file_cache {
     size_t nbuckets;             /* a power of two */
     size_t count, max;
     int64_t ttl_ms;
-    struct fy_file_cache_entry *lru_head, *lru_tail; /* head: most recent */
+    struct fy_file_cache_list lru; /* head: the most recently used */
+    /* Insertion order, which is expiry order (one ttl, a clock that does
+     * not go back): head: the first to expire. */
+    struct fy_file_cache_list age;
 };
 
 int  fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms);
@@ -45,12 +61,17 @@ void fy_file_cache_free(struct fy_file_cache *c);
 struct fy_file_cache_entry *fy_file_cache_get(struct fy_file_cache *c, const char *key,
                                               size_t key_len, int64_t now_ms);
 
-/* Keeps fd (now owned by the cache) under key.  Returns the entry with a
- * reference taken for the caller, or NULL (cache off or out of memory: the
- * caller keeps fd). */
+/* Keeps fd (now owned by the cache) under key, in place of an entry
+ * already there for key (whose users keep it until they release it).
+ * Returns the entry with a reference taken for the caller, or NULL (cache
+ * off or out of memory: the caller keeps fd). */
 struct fy_file_cache_entry *fy_file_cache_put(struct fy_file_cache *c, const char *key,
                                               size_t key_len, int fd, const struct stat *st,
                                               int64_t now_ms);
+
+/* Drops the entries whose ttl has passed at now_ms: those no transfer
+ * uses close now.  Costs one comparison when none has. */
+void fy_file_cache_expire(struct fy_file_cache *c, int64_t now_ms);
 
 /* Drops a reference; the fd closes when the last one goes. */
 void fy_file_cache_release(struct fy_file_cache_entry *e);

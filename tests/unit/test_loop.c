@@ -1,8 +1,10 @@
 /* Unit tests of src/event/loop.c: an io removed by a handler gets no more
  * events from the turn being dispatched, even when its memory is reused at
- * once (a closed connection's struct taken by the next accepted one). */
+ * once (a closed connection's struct taken by the next accepted one); the
+ * same holds for the deferred ios of one batch. */
 #include "check.h"
 
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -70,9 +72,124 @@ static void test_other_events_of_the_turn_still_run(void)
     fy_loop_close(&loop);
 }
 
+/* A deferred io whose handler removes other deferred ios, as closing a
+ * connection does (fy_loop_remove undefers it), and frees them. */
+struct deferred_probe {
+    struct fy_io io;
+    struct fy_loop *loop;
+    struct deferred_probe *victims[2];
+    bool defer_again;            /* re-deferred before removing its victims */
+    int *calls;                  /* outlives the probe */
+};
+
+static void on_deferred(struct fy_io *io, uint32_t events)
+{
+    struct deferred_probe *p = (struct deferred_probe *)io;
+    (void)events;
+    (*p->calls)++;
+    p->loop->stop = true;
+    if (p->defer_again)
+        fy_loop_defer(p->loop, &p->io);
+    for (int i = 0; i < 2; i++) {
+        if (!p->victims[i])
+            continue;
+        fy_loop_remove(p->loop, &p->victims[i]->io);
+        free(p->victims[i]);
+        p->victims[i] = NULL;
+    }
+}
+
+static struct deferred_probe *deferred_probe_new(struct fy_loop *loop, int *calls)
+{
+    struct deferred_probe *p = malloc(sizeof *p);
+    *p = (struct deferred_probe){.io = {.fd = -1, .handler = on_deferred}, .loop = loop, .calls = calls};
+    return p;
+}
+
+/* Four ios deferred in one batch; the first frees the second and the
+ * fourth, so only the first and the third may run (under ASan a freed
+ * one followed would also be reported).  With defer_again the first is on
+ * the next batch's list while it removes them. */
+static void deferred_batch_with_removal(bool defer_again)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    int calls[4] = {0};
+    struct deferred_probe *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = deferred_probe_new(&loop, &calls[i]);
+    p[0]->victims[0] = p[1];
+    p[0]->victims[1] = p[3];
+    p[0]->defer_again = defer_again;
+    for (int i = 0; i < 4; i++)
+        fy_loop_defer(&loop, &p[i]->io);
+    CHECK_INT(fy_loop_run(&loop), 0);
+    CHECK_INT(calls[0], 1);
+    CHECK_INT(calls[1], 0);
+    CHECK_INT(calls[2], 1);
+    CHECK_INT(calls[3], 0);
+    /* Only the re-deferred first one waits for the next turn. */
+    CHECK(loop.deferred_head == (defer_again ? &p[0]->io : NULL));
+    CHECK(loop.deferred_tail == loop.deferred_head);
+    fy_loop_undefer(&loop, &p[0]->io);
+    CHECK(loop.deferred_head == NULL);
+    free(p[0]);
+    free(p[2]);
+    fy_loop_close(&loop);
+}
+
+static void test_deferred_io_removed_by_its_batch_does_not_run(void)
+{
+    deferred_batch_with_removal(false);
+}
+
+static void test_deferred_io_removed_by_its_batch_after_a_redefer_does_not_run(void)
+{
+    deferred_batch_with_removal(true);
+}
+
+/* Undeferred and deferred again by an earlier handler of the batch: it
+ * runs once, in the next turn, not in this one too. */
+static void on_deferred_requeue(struct fy_io *io, uint32_t events)
+{
+    struct deferred_probe *p = (struct deferred_probe *)io;
+    (void)events;
+    (*p->calls)++;
+    p->loop->stop = true;
+    fy_loop_undefer(p->loop, &p->victims[0]->io);
+    fy_loop_defer(p->loop, &p->victims[0]->io);
+}
+
+static void test_deferred_io_requeued_by_its_batch_waits_a_turn(void)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    int calls[2] = {0};
+    struct deferred_probe *a = deferred_probe_new(&loop, &calls[0]);
+    struct deferred_probe *b = deferred_probe_new(&loop, &calls[1]);
+    a->io.handler = on_deferred_requeue;
+    a->victims[0] = b;
+    fy_loop_defer(&loop, &a->io);
+    fy_loop_defer(&loop, &b->io);
+    CHECK_INT(fy_loop_run(&loop), 0);
+    CHECK_INT(calls[0], 1);
+    CHECK_INT(calls[1], 0);
+    CHECK(loop.deferred_head == &b->io);
+    loop.stop = false;
+    CHECK_INT(fy_loop_run(&loop), 0);
+    CHECK_INT(calls[1], 1);
+    CHECK(loop.deferred_head == NULL);
+    free(a);
+    free(b);
+    fy_loop_close(&loop);
+}
+
 int main(void)
 {
     RUN(test_removed_io_gets_no_stale_event);
     RUN(test_other_events_of_the_turn_still_run);
+    RUN(test_deferred_io_removed_by_its_batch_does_not_run);
+    RUN(test_deferred_io_removed_by_its_batch_after_a_redefer_does_not_run);
+    RUN(test_deferred_io_requeued_by_its_batch_waits_a_turn);
     return CHECK_SUMMARY();
 }
