@@ -299,8 +299,10 @@ static int conn_fill(struct fy_conn *c)
         if (c->rlen == 0 && c->state == FY_CONN_READING)
             conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
         c->rlen += (size_t)n;
-        /* A short read emptied the socket; edge-triggered epoll says when more comes. */
-        if ((size_t)n < room)
+        /* A short read emptied the socket; edge-triggered epoll says when more
+         * comes.  Unless the client has shut its side: then no event will
+         * come, and the EOF waiting behind the data must still be read. */
+        if ((size_t)n < room && !c->peer_closed)
             c->readable = false;
         return 1;
     }
