@@ -56,6 +56,8 @@ static void conn_end_transfer(struct fy_conn *c)
     free(c->body_mem);
     c->body_mem = NULL;
     c->body_mem_sent = false;
+    free(c->head_mem);
+    c->head_mem = NULL;
 }
 
 void fy_conn_close(struct fy_conn *c)
@@ -115,10 +117,10 @@ void fy_conn_shutdown(struct fy_conn *c)
 
 /* --- responding ----------------------------------------------------------- */
 
-static void conn_start_sending(struct fy_conn *c, size_t head_len)
+static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
 {
     c->xfer.sock = c->io.fd;
-    c->xfer.head = c->wbuf;
+    c->xfer.head = head;
     c->xfer.head_len = head_len;
     c->xfer.error = 0;
     c->state = FY_CONN_SENDING;
@@ -137,7 +139,7 @@ static void conn_respond_error(struct fy_conn *c, int status)
                                     head_only);
     c->head_nonbody = b.len - body;
     c->status = status;
-    conn_start_sending(c, b.len);
+    conn_start_sending(c, c->wbuf, b.len);
 }
 
 static void conn_respond(struct fy_conn *c)
@@ -153,7 +155,7 @@ static void conn_respond(struct fy_conn *c)
         conn_respond_error(c, status);
         return;
     }
-    conn_start_sending(c, c->xfer.head_len);
+    conn_start_sending(c, c->head_mem ? c->head_mem : c->wbuf, c->xfer.head_len);
 }
 
 static void conn_lookup_done(struct fy_lookup *l)

@@ -54,6 +54,9 @@ struct fy_conn {
     uint64_t discard_left;       /* request body bytes still to drop */
 
     char *wbuf;                  /* FY_CONN_HEAD_BUFFER bytes */
+    char *head_mem;              /* instead of wbuf, a head too long for it (a redirect
+                                  * carrying a long target); malloc'd, freed when the
+                                  * response ends */
     struct fy_file file;
     struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
