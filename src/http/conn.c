@@ -282,6 +282,7 @@ static void conn_next_request(struct fy_conn *c)
     memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
     c->rlen -= c->consumed;
     c->consumed = 0;
+    c->scan = (struct fy_http_scan){0};
     c->state = FY_CONN_READING;
     conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
 }
@@ -363,7 +364,7 @@ static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
         if (c->rlen > 0) {
-            int status = fy_http_parse(c->rbuf, c->rlen, conn_rbuf_size(c), &c->req);
+            int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->req);
             if (status != FY_HTTP_INCOMPLETE) {
                 bool parsed = status == 0;
                 if (parsed)

@@ -50,6 +50,7 @@ struct fy_conn {
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;
     struct fy_request req;
+    struct fy_http_scan scan;    /* how far the head in rbuf was searched */
     size_t consumed;             /* bytes of rbuf the current request used */
     uint64_t discard_left;       /* request body bytes still to drop */
 
