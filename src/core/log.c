@@ -157,15 +157,40 @@ static void access_put(struct fy_log *log, const char *p, size_t len)
     log->access_len += len;
 }
 
+/* A line's fixed fields (address, time, status, bytes, quotes) fit in
+ * this; the rest of the buffer is shared by the four client strings,
+ * each cut at a quarter of it, so the line of any request fits. */
+#define ACCESS_FIXED_MAX 256
+#define ACCESS_FIELD_MAX ((FY_ACCESS_LOG_BUFFER - ACCESS_FIXED_MAX) / 4)
+#define ACCESS_CUT_MARK "...[truncated]"
+
+/* The most of the buffer a client string takes: four bytes a byte when
+ * every one is escaped (and the mark, should the last escape not fit),
+ * never more than ACCESS_FIELD_MAX. */
+static size_t access_field_room(struct fy_str s)
+{
+    if (s.len >= ACCESS_FIELD_MAX / 4)
+        return ACCESS_FIELD_MAX;
+    size_t room = 4 * s.len + (sizeof ACCESS_CUT_MARK - 1);
+    return room < ACCESS_FIELD_MAX ? room : ACCESS_FIELD_MAX;
+}
+
 /* Client-supplied strings are escaped, so a request cannot forge log lines
- * or break the quoting. */
+ * or break the quoting.  One too long for its room is cut between escapes
+ * and marked, so what is left still reads back. */
 static void access_put_escaped(struct fy_log *log, struct fy_str s)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t end = log->access_len + ACCESS_FIELD_MAX - (sizeof ACCESS_CUT_MARK - 1);
     for (size_t i = 0; i < s.len; i++) {
         unsigned char ch = (unsigned char)s.p[i];
         char *out = log->access_buf + log->access_len;
-        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+        bool escaped = ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\';
+        if (log->access_len + (escaped ? 4 : 1) > end) {
+            access_put(log, ACCESS_CUT_MARK, sizeof ACCESS_CUT_MARK - 1);
+            return;
+        }
+        if (escaped) {
             out[0] = '\\';
             out[1] = 'x';
             out[2] = hex[ch >> 4];
@@ -217,11 +242,10 @@ void fy_log_access(struct fy_log *log, const struct fy_access_entry *e)
         return;
     const struct fy_request *r = e->req;
     struct fy_str none = {0};
-    /* Worst case: every client byte escaped to four, plus the fixed fields. */
-    size_t client_bytes = r ? r->target.len + r->method_name.len + r->referer.len + r->user_agent.len : 0;
-    size_t need = 4 * client_bytes + 256;
-    if (need > FY_ACCESS_LOG_BUFFER)
-        return;
+    size_t need = ACCESS_FIXED_MAX;
+    if (r)
+        need += access_field_room(r->method_name) + access_field_room(r->target) +
+                access_field_room(r->referer) + access_field_room(r->user_agent);
     access_reserve(log, need);
     access_refresh_stamp(log);
 

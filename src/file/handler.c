@@ -24,25 +24,52 @@
 
 #define ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
 
+/* "Location: <url>/[?query]\r\n", the url percent-encoded: up to 3 bytes
+ * a byte of it, and the query as long as the request head allowed; so
+ * malloc'd to fit.  NULL when out of memory. */
+static char *redirect_location(const char *url, struct fy_str query)
+{
+    size_t cap = sizeof "Location: /?\r\n" + 3 * strlen(url) + query.len;
+    char *location = malloc(cap);
+    if (!location)
+        return NULL;
+    size_t n = (size_t)snprintf(location, cap, "Location: ");
+    n += fy_url_encode(url, location + n, true);
+    snprintf(location + n, cap - n, "/%s%.*s\r\n", query.len ? "?" : "", (int)query.len, query.p);
+    return location;
+}
+
+/* Where a 301 with this Location is built: wbuf, unless the Location
+ * leaves too little of it for the rest (status line, Date, the page);
+ * then a buffer of its own, which the connection frees. */
+static struct fy_buf redirect_buffer(struct fy_conn *c, size_t location_len)
+{
+    size_t rest = FY_CONN_HEAD_BUFFER / 2; /* what a 301 holds besides its Location, with room */
+    if (location_len + rest <= FY_CONN_HEAD_BUFFER)
+        return (struct fy_buf){.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    c->head_mem = malloc(location_len + rest);
+    return (struct fy_buf){.p = c->head_mem, .cap = c->head_mem ? location_len + rest : 0};
+}
+
 /* "/dir" names a directory: send the client to "/dir/", query kept.  The
  * Location is built from the normalised path, re-encoded, never from the
  * raw target: "//evil.example/" would send a browser to another host. */
 static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
 {
     const struct fy_request *r = &c->req;
-    char encoded[3 * FY_CONN_HEAD_BUFFER], location[FY_CONN_HEAD_BUFFER / 2];
-    if (strlen(url) >= FY_CONN_HEAD_BUFFER)
-        return fy_respond_error(c, site, 414, NULL);
-    fy_url_encode(url, encoded, true);
-    int n = snprintf(location, sizeof location, "Location: %s/%s%.*s\r\n", encoded, r->query.len ? "?" : "",
-                     (int)r->query.len, r->query.p);
-    if (n < 0 || (size_t)n >= sizeof location)
-        return fy_respond_error(c, site, 414, NULL);
-    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    char *location = redirect_location(url, r->query);
+    if (!location)
+        return fy_respond_error(c, site, 503, NULL);
+    struct fy_buf b = redirect_buffer(c, strlen(location));
     size_t body = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
                                     r->version_minor, r->method == FY_METHOD_HEAD);
-    if (b.overflow)
-        return fy_respond_error(c, site, 414, NULL);
+    free(location);
+    if (b.overflow) {
+        bool out_of_memory = b.p == NULL;
+        free(c->head_mem);
+        c->head_mem = NULL;
+        return fy_respond_error(c, site, out_of_memory ? 503 : 500, NULL);
+    }
     c->status = 301;
     c->head_nonbody = b.len - body;
     c->xfer.head_len = b.len;

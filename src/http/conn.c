@@ -56,6 +56,8 @@ static void conn_end_transfer(struct fy_conn *c)
     free(c->body_mem);
     c->body_mem = NULL;
     c->body_mem_sent = false;
+    free(c->head_mem);
+    c->head_mem = NULL;
 }
 
 void fy_conn_close(struct fy_conn *c)
@@ -115,10 +117,10 @@ void fy_conn_shutdown(struct fy_conn *c)
 
 /* --- responding ----------------------------------------------------------- */
 
-static void conn_start_sending(struct fy_conn *c, size_t head_len)
+static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
 {
     c->xfer.sock = c->io.fd;
-    c->xfer.head = c->wbuf;
+    c->xfer.head = head;
     c->xfer.head_len = head_len;
     c->xfer.error = 0;
     c->state = FY_CONN_SENDING;
@@ -137,7 +139,7 @@ static void conn_respond_error(struct fy_conn *c, int status)
                                     head_only);
     c->head_nonbody = b.len - body;
     c->status = status;
-    conn_start_sending(c, b.len);
+    conn_start_sending(c, c->wbuf, b.len);
 }
 
 static void conn_respond(struct fy_conn *c)
@@ -153,7 +155,7 @@ static void conn_respond(struct fy_conn *c)
         conn_respond_error(c, status);
         return;
     }
-    conn_start_sending(c, c->xfer.head_len);
+    conn_start_sending(c, c->head_mem ? c->head_mem : c->wbuf, c->xfer.head_len);
 }
 
 static void conn_lookup_done(struct fy_lookup *l)
@@ -280,6 +282,7 @@ static void conn_next_request(struct fy_conn *c)
     memmove(c->rbuf, c->rbuf + c->consumed, c->rlen - c->consumed);
     c->rlen -= c->consumed;
     c->consumed = 0;
+    c->scan = (struct fy_http_scan){0};
     c->state = FY_CONN_READING;
     conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
 }
@@ -299,8 +302,10 @@ static int conn_fill(struct fy_conn *c)
         if (c->rlen == 0 && c->state == FY_CONN_READING)
             conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
         c->rlen += (size_t)n;
-        /* A short read emptied the socket; edge-triggered epoll says when more comes. */
-        if ((size_t)n < room)
+        /* A short read emptied the socket; edge-triggered epoll says when more
+         * comes.  Unless the client has shut its side: then no event will
+         * come, and the EOF waiting behind the data must still be read. */
+        if ((size_t)n < room && !c->peer_closed)
             c->readable = false;
         return 1;
     }
@@ -359,7 +364,7 @@ static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
         if (c->rlen > 0) {
-            int status = fy_http_parse(c->rbuf, c->rlen, conn_rbuf_size(c), &c->req);
+            int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->req);
             if (status != FY_HTTP_INCOMPLETE) {
                 bool parsed = status == 0;
                 if (parsed)

@@ -50,10 +50,14 @@ struct fy_conn {
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;
     struct fy_request req;
+    struct fy_http_scan scan;    /* how far the head in rbuf was searched */
     size_t consumed;             /* bytes of rbuf the current request used */
     uint64_t discard_left;       /* request body bytes still to drop */
 
     char *wbuf;                  /* FY_CONN_HEAD_BUFFER bytes */
+    char *head_mem;              /* instead of wbuf, a head too long for it (a redirect
+                                  * carrying a long target); malloc'd, freed when the
+                                  * response ends */
     struct fy_file file;
     struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */

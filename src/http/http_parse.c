@@ -2,9 +2,11 @@
  *
  * A head is only parsed once it has fully arrived: until then a call costs
  * one memmem() for the blank line that ends it (plus a memchr() pass that
- * rejects a stray CR or LF early), so a head trickling in over many reads is
- * never re-parsed.  Every byte is then classified through one constant
- * table, since a branch per character class would dominate the parse. */
+ * rejects a stray CR or LF early), when resumed over just the bytes that
+ * arrived since the last call, so a head trickling in over many reads is
+ * neither re-parsed nor re-scanned.  Every byte is then classified through
+ * one constant table, since a branch per character class would dominate
+ * the parse. */
 #include "http/http_parse.h"
 
 #include <string.h>
@@ -325,18 +327,27 @@ static size_t find_head_end(const char *buf, size_t from, size_t to)
 
 /* A client that ends its lines with a lone LF never sends CRLF CRLF: left
  * alone it would wait for the head limit or a timeout, so a stray line
- * break in a partial head is an error right away.  A CR as the last byte
- * may yet be followed by its LF. */
-static bool has_bare_line_break(const char *buf, size_t from, size_t to)
+ * break in a partial head is an error right away.  Looks at buf[from..to)
+ * of the head that starts at `head`.  A CR as the last byte may yet be
+ * followed by its LF. */
+static bool has_bare_line_break(const char *buf, size_t head, size_t from, size_t to)
 {
-    const char *start = buf + from, *end = buf + to, *p;
-    for (p = start; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-        if (p == start || p[-1] != '\r')
+    const char *first = buf + head, *end = buf + to, *p;
+    for (p = buf + from; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        if (p == first || p[-1] != '\r')
             return true;
-    for (p = start; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
+    for (p = buf + from; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
         if (p + 1 < end && p[1] != '\n')
             return true;
     return false;
+}
+
+/* Where a resumed search starts: a few bytes back, so that a CRLF CRLF, or
+ * a CR and what follows it, split across two reads is still seen whole. */
+static size_t resume_point(const struct fy_http_scan *scan)
+{
+    size_t back = scan->scanned - scan->start < 3 ? scan->scanned - scan->start : 3;
+    return scan->scanned - back;
 }
 
 /* The head overflowed the limit: the request line's fault if it did not
@@ -360,19 +371,32 @@ static void reset_parse_fields(struct fy_request *req)
 
 int fy_http_parse(const char *buf, size_t len, size_t max_head, struct fy_request *req)
 {
+    struct fy_http_scan scan = {0};
+    return fy_http_parse_resume(buf, len, max_head, &scan, req);
+}
+
+int fy_http_parse_resume(const char *buf, size_t len, size_t max_head, struct fy_http_scan *scan,
+                         struct fy_request *req)
+{
     size_t limit = len < max_head ? len : max_head;
-    size_t start = 0;
+    if (scan->scanned > limit)
+        *scan = (struct fy_http_scan){0}; /* not the buffer it was: start over */
+    size_t start = scan->start;
 
     reset_parse_fields(req);
     /* RFC 9112 §2.2: empty lines before the request line are ignored, for
      * clients that send a CRLF after a POST body. */
     while (start + 2 <= limit && buf[start] == '\r' && buf[start + 1] == '\n')
         start += 2;
+    if (start != scan->start)
+        *scan = (struct fy_http_scan){.start = start, .scanned = start};
 
-    size_t head_end = find_head_end(buf, start, limit);
+    size_t from = resume_point(scan);
+    size_t head_end = find_head_end(buf, from, limit);
     if (head_end == 0) {
-        if (has_bare_line_break(buf, start, limit))
+        if (has_bare_line_break(buf, start, from, limit))
             return 400;
+        scan->scanned = limit;
         if (len < max_head)
             return FY_HTTP_INCOMPLETE;
         return oversize_status(buf, start, limit);

@@ -9,7 +9,9 @@
  * Both return 0 on success or the HTTP status of the error to answer with
  * (400, 414, 431, 501, 505).  fy_http_parse() returns FY_HTTP_INCOMPLETE
  * when the head has not fully arrived yet; call it again on the longer
- * buffer (it is cheap: it first looks for the blank line that ends a head). */
+ * buffer (it is cheap: it first looks for the blank line that ends a head),
+ * or, for a head that trickles in, fy_http_parse_resume(), which looks only
+ * at what arrived since the last call. */
 #ifndef FY_HTTP_PARSE_H
 #define FY_HTTP_PARSE_H
 
@@ -72,6 +74,19 @@ struct fy_request {
  * too long) or 431 (header section too large).  Empty lines (CRLF) before
  * the request line are skipped and counted in head_len. */
 int fy_http_parse(const char *buf, size_t len, size_t max_head, struct fy_request *req);
+
+/* How far a head that has not fully arrived was searched for its end. */
+struct fy_http_scan {
+    size_t start;   /* past the empty lines before the request line */
+    size_t scanned; /* buf[start..scanned) holds no end and no stray line break */
+};
+
+/* fy_http_parse(), resuming the search where the last call on the same
+ * (grown) buffer left it, so that a head arriving in n pieces costs O(n)
+ * bytes scanned, not O(n²).  Zero *scan before the first call for each
+ * head, and whenever the buffer's bytes move. */
+int fy_http_parse_resume(const char *buf, size_t len, size_t max_head, struct fy_http_scan *scan,
+                         struct fy_request *req);
 
 /* Semantic checks on a parsed request; see the file comment. */
 int fy_http_analyse(struct fy_request *req);

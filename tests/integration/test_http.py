@@ -3,6 +3,7 @@ methods, versions, and every malformed-input case, each asserting status
 and body (and the connection close where the request stream cannot be
 trusted any more)."""
 
+import socket
 import time
 
 import pytest
@@ -421,6 +422,62 @@ def test_transfer_encoding_on_get_is_501(server1):
     r, closed, extra = raw_exchange(server1.port, req(headers={"Transfer-Encoding": "chunked"}) + b"0\r\n\r\n")
     assert_error(r, 501)
     assert closed and extra == b""
+
+
+# --- a client that half-closes with its request ------------------------------------
+
+def send_with_fin(c, data):
+    """Sends data and our FIN together, in one segment: corked, then shut."""
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    c.send(data)
+    c.sock.shutdown(socket.SHUT_WR)
+
+
+def assert_closed_soon(c):
+    """The server's FIN follows the response at once, not after a timeout
+    (keep-alive 15 s, write 30 s)."""
+    start = time.monotonic()
+    c.assert_closed(T(2))
+    assert time.monotonic() - start < T(2)
+
+
+def test_fin_with_a_get_closes_right_after_the_response(server1):
+    with server1.client(nodelay=False) as c:
+        send_with_fin(c, req())
+        assert c.read_response().body == SUB_PAGE
+        assert_closed_soon(c)
+
+
+def test_fin_with_pipelined_requests_answers_all_then_closes(server1, site):
+    with server1.client(nodelay=False) as c:
+        send_with_fin(c, req() + req("/a.bin"))
+        assert c.read_response().body == SUB_PAGE
+        assert c.read_response().body == site.files["/a.bin"]
+        assert_closed_soon(c)
+
+
+def test_fin_with_a_body_being_discarded_closes_right_after_the_response(server1):
+    body = b"x=1"
+    with server1.client(nodelay=False) as c:
+        send_with_fin(c, req("/index.html", method="POST", headers={"Content-Length": len(body)}, body=body))
+        assert_error(c.read_response(), 405)
+        assert_closed_soon(c)
+
+
+def test_fin_before_the_whole_body_closes_right_after_the_response(server1):
+    """The body can never be complete: the server stops waiting for it."""
+    with server1.client(nodelay=False) as c:
+        send_with_fin(c, req(headers={"Content-Length": 1000}, body=b"only part of it"))
+        assert c.read_response().body == SUB_PAGE
+        assert_closed_soon(c)
+
+
+def test_fin_with_a_get_still_gets_a_large_body_in_full(server, site):
+    with server.client(nodelay=False) as c:
+        send_with_fin(c, req("/big.bin"))
+        r = c.read_response()
+        assert r.status == 200 and r.body == site.files["/big.bin"]
+        assert_closed_soon(c)
 
 
 # --- sizes: 414 and 431 ---------------------------------------------------------

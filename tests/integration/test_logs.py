@@ -235,3 +235,47 @@ def test_access_log_records_a_download_cut_short(ferry, site, tmp_path):
     e = wait_lines(log, 1, timeout=T(40))[0]  # at worst, the write timeout ends it
     assert e["request"] == "GET /huge.bin HTTP/1.1" and e["status"] == "200"
     assert 100_000 <= int(e["bytes"]) < site.huge_size
+
+
+# A client string too long for a line is cut, and the cut marked.
+TRUNCATED = "...[truncated]"
+
+
+def test_access_log_cuts_an_over_long_user_agent(ferry, site, tmp_path):
+    """A request too large for a whole line still gets one: the long field
+    cut and marked, the rest of the line as usual."""
+    log = tmp_path / "access.log"
+    f = ferry(docroot=site.root, config={"access-log": str(log), "max-request-header-size": "32k"})
+    agent = "a" * 16_400
+    with f.client() as c:
+        r = c.request("/sub/page.txt", headers={"User-Agent": agent, "Referer": "http://ref.example/"})
+        assert r.status == 200
+        assert c.request("/a.bin", headers={"User-Agent": "next"}).status == 200
+    first, second = wait_lines(log, 2)
+    assert first["request"] == "GET /sub/page.txt HTTP/1.1"
+    assert first["status"] == "200" and first["bytes"] == str(len(site.files["/sub/page.txt"]))
+    assert first["referer"] == "http://ref.example/"
+    assert first["agent"].endswith(TRUNCATED)
+    kept = first["agent"][:-len(TRUNCATED)]
+    assert len(kept) >= 8000 and agent.startswith(kept)
+    assert second["agent"] == "next" and second["status"] == "200" and second["bytes"] == "1024"
+
+
+def test_access_log_cuts_long_escaped_fields_between_escapes(ferry, site, tmp_path):
+    """Every field over-long at once, in bytes that are escaped to four:
+    the cuts fall between escapes, and the line still parses."""
+    log = tmp_path / "access.log"
+    f = ferry(docroot=site.root, config={"access-log": str(log), "max-request-header-size": "64k"})
+    target = b"/" + b"%ff" * 6000
+    data = (b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nUser-Agent: " + b"\xff" * 12_000 +
+            b"\r\nReferer: " + b"\"" * 12_000 + b"\r\n\r\n")
+    with f.client() as c:
+        c.send(data)
+        r = c.read_response()
+    (e,) = wait_lines(log, 1)
+    assert e["status"] == str(r.status) and e["bytes"] == str(len(r.body))
+    assert e["request"].startswith("GET /%ff%ff") and e["request"].endswith(TRUNCATED + " HTTP/1.1")
+    for field, escape in (("agent", "\\xff"), ("referer", "\\x22")):
+        assert e[field].endswith(TRUNCATED), field
+        kept = e[field][:-len(TRUNCATED)]
+        assert kept and kept == escape * (len(kept) // 4), field

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -278,6 +279,34 @@ def test_redirect_head_has_no_body(server):
         r = c.request("/sub", method="HEAD")
         assert r.status == 301 and r.body == b""
         assert c.request("/index.html").status == 200
+
+
+@pytest.mark.parametrize("query_len", [2000, 2100, 4000, 8000])
+def test_redirect_keeps_a_long_query_whole(server1, query_len):
+    """Any request within the head limit (8k) gets its 301, query kept."""
+    query = "q" * query_len
+    with server1.client() as c:
+        r = c.request("/sub?" + query)
+        assert r.status == 301, r
+        assert r.header("location") == "/sub/?" + query
+        assert int(r.header("content-length")) == len(r.body) > 0
+        assert c.request("/index.html").status == 200
+
+
+def test_redirect_with_a_long_encoded_path_and_query(ferry, tmp_path):
+    """The path re-encoded (3 bytes a byte) plus the query: far past 4k."""
+    name = "\u00e9" * 100  # 200 bytes, 600 encoded
+    root = tmp_path / "www"
+    deep = root.joinpath(*[name] * 5)
+    deep.mkdir(parents=True)
+    f = ferry(docroot=root, config={"max-request-header-size": "16k"})
+    path = "/" + "/".join([urllib.parse.quote(name)] * 5)
+    query = "k=" + "v" * 6000
+    with f.client() as c:
+        r = c.request(path + "?" + query)
+        assert r.status == 301, r
+        assert r.header("location") == path + "/?" + query
+        assert c.request(path + "/").status == 403  # the directory, no index
 
 
 def test_directory_without_index_is_403(server):

@@ -776,6 +776,93 @@ static void test_method_name(void)
     CHECK_STR(fy_method_name((enum fy_method)99), "UNKNOWN");
 }
 
+/* --- a head arriving in pieces, the scan resumed ---------------------------- */
+
+static void check_same_request(const struct fy_request *got, const struct fy_request *want)
+{
+    CHECK_INT(got->head_len, want->head_len);
+    CHECK_INT(got->nheaders, want->nheaders);
+    CHECK_INT(got->method, want->method);
+    CHECK_STR(cstr(got->target), cstr(want->target));
+}
+
+/* Feeds raw in pieces of `piece` bytes to one resumed scan, as a
+ * connection reading a trickling client does.  After every piece the
+ * answer must be the one a fresh parse of the same bytes gives. */
+static void check_resumed_like_fresh(const char *raw, size_t len, size_t max_head, size_t piece)
+{
+    struct fy_http_scan scan = {0};
+    static struct fy_request fresh;
+    for (size_t n = 0; n < len;) {
+        n = len - n < piece ? len : n + piece;
+        char *copy = malloc(n); /* exactly n bytes: ASan catches a read past them */
+        memcpy(copy, raw, n);
+        int got = fy_http_parse_resume(copy, n, max_head, &scan, &req);
+        int want = fy_http_parse(copy, n, max_head, &fresh);
+        if (got != want)
+            printf("  %zu of %zu bytes in pieces of %zu:\n", n, len, piece);
+        CHECK_INT(got, want);
+        if (got == 0)
+            check_same_request(&req, &fresh); /* views into copy */
+        free(copy);
+        if (got != FY_HTTP_INCOMPLETE)
+            return;
+    }
+}
+
+static void test_resumed_scan_matches_a_fresh_parse(void)
+{
+    static const struct status_case heads[] = {
+        CASE("whole", "GET /a?b HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\nAccept: */*\r\n\r\n", 0),
+        CASE("leading empty lines", "\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0),
+        CASE("bare LF", "GET / HTTP/1.1\r\nHost: x\nA: b\r\n\r\n", 400),
+        CASE("bare LF first", "\r\n\nGET / HTTP/1.1\r\n\r\n", 400),
+        CASE("bare CR", "GET / HTTP/1.1\r\nHost: x\rA: b\r\n\r\n", 400),
+        CASE("CR CR LF", "GET / HTTP/1.1\r\nHost: x\r\r\n\r\n", 400),
+        CASE("LF LF", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400),
+        CASE("header section too large",
+             "GET / HTTP/1.1\r\nHost: x\r\nA: 0123456789012345678901234567890123456789\r\n"
+             "B: 0123456789012345678901234567890123456789\r\n\r\n", 431),
+        CASE("request line too long",
+             "GET /0123456789012345678901234567890123456789012345678901234567890123456789"
+             "01234567890123456789012345678901234567890123456789 HTTP/1.1\r\n\r\n", 414),
+    };
+    static const size_t pieces[] = {1, 2, 3, 4, 5, 7, 13, 64, 1000};
+    for (size_t i = 0; i < TABLE_LEN(heads); i++) {
+        size_t max_head = heads[i].want == 0 || heads[i].want == 400 ? MAX_HEAD : 100;
+        for (size_t j = 0; j < TABLE_LEN(pieces); j++) {
+            check_resumed_like_fresh(heads[i].raw, heads[i].len, max_head, pieces[j]);
+            struct fy_http_scan scan = {0};
+            CHECK_INT(fy_http_parse_resume(heads[i].raw, heads[i].len, max_head, &scan, &req), heads[i].want);
+        }
+    }
+}
+
+/* A long head trickling in: found where it ends, not sooner or later. */
+static void test_resumed_scan_of_a_long_head(void)
+{
+    static const char first[] = "GET / HTTP/1.1\r\nHost: x\r\n";
+    size_t nlines = 60, line_len = 5000; /* "A: vvv...v\r\n" */
+    size_t len = sizeof first - 1 + nlines * line_len + 2;
+    char *raw = malloc(len), *p = raw;
+    memcpy(p, first, sizeof first - 1);
+    p += sizeof first - 1;
+    for (size_t i = 0; i < nlines; i++, p += line_len) {
+        memset(p, 'v', line_len);
+        memcpy(p, "A: ", 3);
+        memcpy(p + line_len - 2, "\r\n", 2);
+    }
+    memcpy(p, "\r\n", 2);
+    check_resumed_like_fresh(raw, len, len, 100);
+    check_resumed_like_fresh(raw, len, len, 4093);
+    struct fy_http_scan scan = {0};
+    CHECK_INT(fy_http_parse_resume(raw, len - 1, len, &scan, &req), FY_HTTP_INCOMPLETE);
+    CHECK_INT(fy_http_parse_resume(raw, len, len, &scan, &req), 0);
+    CHECK_INT(req.head_len, len);
+    CHECK_INT(req.nheaders, nlines + 1);
+    free(raw);
+}
+
 int main(void)
 {
     RUN(test_simple_get);
@@ -802,5 +889,7 @@ int main(void)
     RUN(test_struct_reuse);
     RUN(test_str_eq_nocase);
     RUN(test_method_name);
+    RUN(test_resumed_scan_matches_a_fresh_parse);
+    RUN(test_resumed_scan_of_a_long_head);
     return CHECK_SUMMARY();
 }
