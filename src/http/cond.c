@@ -90,12 +90,21 @@ int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_va
     return 0;
 }
 
+/* An entity-tag starts with DQUOTE or "W/" DQUOTE (RFC 9110 §8.8.3); a
+ * mere 'W' is not enough, since "Wed, ..." is a date. */
+static bool starts_like_etag(const char *p, const char *end)
+{
+    if (p < end && *p == '"')
+        return true;
+    return end - p >= 3 && p[0] == 'W' && p[1] == '/' && p[2] == '"';
+}
+
 bool fy_cond_if_range(struct fy_str if_range, const struct fy_validators *v)
 {
     if (!if_range.p)
         return true;
     const char *p = if_range.p, *end = if_range.p + if_range.len;
-    if (p < end && (*p == '"' || *p == 'W')) {
+    if (starts_like_etag(p, end)) {
         struct fy_str tag;
         bool is_weak;
         return next_etag(&p, end, &tag, &is_weak) && p == end && !is_weak && tag.len == v->etag.len &&

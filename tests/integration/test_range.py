@@ -221,6 +221,25 @@ def test_if_range(server, site):
         check_full(c.request("/a.bin", headers={"If-Range": '"nope"'}), data)
 
 
+@pytest.mark.parametrize("date", ["Wed, 03 Jan 2024 12:00:00 GMT", "Wednesday, 03-Jan-24 12:00:00 GMT",
+                                  "Wed Jan  3 12:00:00 2024"])
+def test_if_range_with_a_date_on_a_wednesday(ferry, tmp_path, date):
+    """ "Wed, ..." starts with W, as a weak entity-tag does; it is a date all
+    the same, and the file's exact Last-Modified, so the range is sent."""
+    root = tmp_path / "www"
+    root.mkdir()
+    f = root / "ten.bin"
+    f.write_bytes(b"0123456789")
+    wednesday_noon = 1704283200  # 2024-01-03 12:00:00 UTC
+    os.utime(f, (wednesday_noon, wednesday_noon))
+    srv = ferry(docroot=root)
+    with srv.client() as c:
+        r = c.request("/ten.bin", headers=[("Range", "bytes=0-1"), ("If-Range", date)])
+        check_206(r, b"0123456789", 0, 1)
+        stale = c.request("/ten.bin", headers=[("Range", "bytes=0-1"), ("If-Range", "Wed, 03 Jan 2024 11:59:59 GMT")])
+        check_full(stale, b"0123456789")
+
+
 # --- the access log -----------------------------------------------------------------
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -125,6 +125,18 @@ static void test_if_range(void)
     CHECK(!fy_cond_if_range(S(""), &v));
 }
 
+/* "Wed, ..." starts with W like a weak tag "W/\"...\"" does: a date on a
+ * Wednesday is still a date. */
+static void test_if_range_date_on_a_wednesday(void)
+{
+    const struct fy_validators wed = {{ETAG, sizeof ETAG - 1}, 1704283200}; /* 2024-01-03 12:00:00 */
+    CHECK(fy_cond_if_range(S("Wed, 03 Jan 2024 12:00:00 GMT"), &wed));
+    CHECK(fy_cond_if_range(S("Wednesday, 03-Jan-24 12:00:00 GMT"), &wed));
+    CHECK(fy_cond_if_range(S("Wed Jan  3 12:00:00 2024"), &wed));
+    CHECK(!fy_cond_if_range(S("Wed, 03 Jan 2024 12:00:01 GMT"), &wed));
+    CHECK(!fy_cond_if_range(S("W/" ETAG), &wed));
+}
+
 int main(void)
 {
     RUN(test_etag_lists);
@@ -135,5 +147,6 @@ int main(void)
     RUN(test_if_unmodified_since);
     RUN(test_order);
     RUN(test_if_range);
+    RUN(test_if_range_date_on_a_wednesday);
     return CHECK_SUMMARY();
 }
