@@ -34,8 +34,8 @@ static int open_sibling(const struct fy_docroot *root, const struct fy_path *fil
 }
 
 const char *fy_precompressed_open(const struct fy_docroot *root, const struct fy_path *file,
-                                  const struct fy_file *orig, struct fy_str accept_encoding, int64_t now_ms,
-                                  struct fy_file *out)
+                                  const struct fy_file *orig, struct fy_field_lines accept_encoding,
+                                  int64_t now_ms, struct fy_file *out)
 {
     unsigned qbr = fy_accept_encoding_q(accept_encoding, br.name);
     unsigned qgz = fy_accept_encoding_q(accept_encoding, gz.name);

@@ -16,7 +16,7 @@
  * q-values, a coding with q=0 never.  Returns the coding's name with *out
  * open on a regular file, or NULL when there is none to send. */
 const char *fy_precompressed_open(const struct fy_docroot *root, const struct fy_path *file,
-                                  const struct fy_file *orig, struct fy_str accept_encoding, int64_t now_ms,
-                                  struct fy_file *out);
+                                  const struct fy_file *orig, struct fy_field_lines accept_encoding,
+                                  int64_t now_ms, struct fy_file *out);
 
 #endif

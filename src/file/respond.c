@@ -1,9 +1,9 @@
 /* Responses of the static-file handler; see respond.h.
  *
  * For a file, in the order of RFC 9110 §13.2.2: the conditions (304, 412),
- * then Range (206, 416) unless If-Range says the client's copy is stale,
- * else 200.  Every file response carries its validators and the per-path
- * headers; a 304 carries those and nothing about a body. */
+ * then, for GET, Range (206, 416) unless If-Range says the client's copy is
+ * stale, else 200.  Every file response carries its validators and the
+ * per-path headers; a 304 carries those and nothing about a body. */
 #include "file/respond.h"
 
 #include <string.h>
@@ -152,6 +152,14 @@ static int respond_unsatisfiable(struct fy_conn *c, const struct fy_file_request
     return fy_respond_error(c, x->site, 416, extra);
 }
 
+/* Range handling is defined for GET alone, and a server must ignore Range
+ * with any other method (RFC 9110 §14.2): HEAD describes the whole file,
+ * whatever Range and If-Range say. */
+static bool wants_ranges(const struct fy_request *r, const struct fy_validators *v)
+{
+    return r->method == FY_METHOD_GET && r->range.p && fy_cond_if_range(r->if_range, v);
+}
+
 /* Whether the Range header decided the answer (206 or 416, built);
  * false for the whole file. */
 static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
@@ -160,7 +168,7 @@ static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struc
     const struct fy_request *r = &c->req;
     struct fy_range ranges[FY_RANGE_MAX];
     size_t n = 0;
-    if (!r->range.p || !fy_cond_if_range(r->if_range, v))
+    if (!wants_ranges(r, v))
         return false;
     switch (fy_range_parse(r->range, c->file.st.st_size, ranges, &n)) {
     case FY_RANGE_IGNORE:

@@ -59,12 +59,11 @@ static bool coding_is(struct fy_str name, const char *coding)
     return strcmp(coding, "gzip") == 0 && fy_str_eq_nocase(name, "x-gzip");
 }
 
-unsigned fy_accept_encoding_q(struct fy_str header, const char *coding)
+/* The q-values one line gives coding and "*", each left as it was when
+ * the line has no entry for it: a later entry wins, as in a joined list. */
+static void scan_line(struct fy_str line, const char *coding, int *own, int *star)
 {
-    const char *p = header.p, *end = header.p + header.len;
-    int own = -1, star = -1;
-    if (!p)
-        return 0;
+    const char *p = line.p, *end = line.p + line.len;
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
@@ -72,11 +71,19 @@ unsigned fy_accept_encoding_q(struct fy_str header, const char *coding)
         struct fy_str name = trim(p, semi ? semi : stop);
         unsigned q = semi ? element_q(semi, stop) : 1000;
         if (coding_is(name, coding))
-            own = (int)q;
+            *own = (int)q;
         else if (name.len == 1 && name.p[0] == '*')
-            star = (int)q;
+            *star = (int)q;
         p = comma ? comma + 1 : end;
     }
+}
+
+unsigned fy_accept_encoding_q(struct fy_field_lines header, const char *coding)
+{
+    struct fy_str line;
+    int own = -1, star = -1;
+    while (fy_field_next_line(&header, &line))
+        scan_line(line, coding, &own, &star);
     if (own >= 0)
         return (unsigned)own;
     return star >= 0 ? (unsigned)star : 0;

@@ -34,18 +34,22 @@ static bool next_etag(const char **p, const char *end, struct fy_str *tag, bool 
     return true;
 }
 
-bool fy_etag_list_match(struct fy_str list, struct fy_str etag, bool weak)
+/* What a scan of one line of an entity-tag list found. */
+enum etag_scan {
+    ETAGS_NO_MATCH,  /* the line is well-formed, the tag is not in it */
+    ETAGS_MATCH,
+    ETAGS_MALFORMED, /* the scan stops there, having found no match */
+};
+
+/* One line of 1#entity-tag, left to right up to a match or a syntax error,
+ * so a line scans as its part of the joined list would. */
+static enum etag_scan scan_etag_line(struct fy_str line, struct fy_str etag, bool weak)
 {
-    const char *p = list.p, *end = list.p + list.len;
-    skip_ows(&p, end);
-    while (end > p && is_ows(end[-1]))
-        end--;
-    if (end - p == 1 && *p == '*')
-        return true;
+    const char *p = line.p, *end = line.p + line.len;
     for (;;) {
         skip_ows(&p, end);
         if (p == end)
-            return false;
+            return ETAGS_NO_MATCH;
         if (*p == ',') { /* empty list elements are allowed */
             p++;
             continue;
@@ -53,13 +57,40 @@ bool fy_etag_list_match(struct fy_str list, struct fy_str etag, bool weak)
         struct fy_str tag;
         bool is_weak;
         if (!next_etag(&p, end, &tag, &is_weak))
-            return false;
+            return ETAGS_MALFORMED;
         if ((weak || !is_weak) && tag.len == etag.len && memcmp(tag.p, etag.p, tag.len) == 0)
-            return true;
+            return ETAGS_MATCH;
         skip_ows(&p, end);
         if (p < end && *p != ',')
-            return false;
+            return ETAGS_MALFORMED;
     }
+}
+
+/* "*" is the whole field or nothing: beside a tag, in any line, it is bad
+ * syntax like any other non-tag. */
+static bool is_lone_star(struct fy_field_lines list)
+{
+    struct fy_str line;
+    if (!fy_field_next_line(&list, &line) || fy_field_present(list))
+        return false;
+    const char *p = line.p, *end = line.p + line.len;
+    skip_ows(&p, end);
+    while (end > p && is_ows(end[-1]))
+        end--;
+    return end - p == 1 && *p == '*';
+}
+
+bool fy_etag_list_match(struct fy_field_lines list, struct fy_str etag, bool weak)
+{
+    struct fy_str line;
+    if (is_lone_star(list))
+        return true;
+    while (fy_field_next_line(&list, &line)) {
+        enum etag_scan found = scan_etag_line(line, etag, weak);
+        if (found != ETAGS_NO_MATCH)
+            return found == ETAGS_MATCH;
+    }
+    return false;
 }
 
 /* An HTTP date in s; false when absent or invalid (then the header is
@@ -74,14 +105,14 @@ int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_va
     time_t t;
     /* Steps 1 and 2: the preconditions a client sets before changing a
      * resource; a static file can only fail them. */
-    if (req->if_match.p) {
+    if (fy_field_present(req->if_match)) {
         if (!fy_etag_list_match(req->if_match, v->etag, false))
             return 412;
     } else if (header_date(req->if_unmodified_since, &t) && v->mtime > t) {
         return 412;
     }
     /* Steps 3 and 4: cache revalidation. */
-    if (req->if_none_match.p) {
+    if (fy_field_present(req->if_none_match)) {
         if (fy_etag_list_match(req->if_none_match, v->etag, true))
             return safe ? 304 : 412;
     } else if (safe && header_date(req->if_modified_since, &t) && v->mtime <= t) {
@@ -90,12 +121,21 @@ int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_va
     return 0;
 }
 
+/* An entity-tag starts with DQUOTE or "W/" DQUOTE (RFC 9110 §8.8.3); a
+ * mere 'W' is not enough, since "Wed, ..." is a date. */
+static bool starts_like_etag(const char *p, const char *end)
+{
+    if (p < end && *p == '"')
+        return true;
+    return end - p >= 3 && p[0] == 'W' && p[1] == '/' && p[2] == '"';
+}
+
 bool fy_cond_if_range(struct fy_str if_range, const struct fy_validators *v)
 {
     if (!if_range.p)
         return true;
     const char *p = if_range.p, *end = if_range.p + if_range.len;
-    if (p < end && (*p == '"' || *p == 'W')) {
+    if (starts_like_etag(p, end)) {
         struct fy_str tag;
         bool is_weak;
         return next_etag(&p, end, &tag, &is_weak) && p == end && !is_weak && tag.len == v->etag.len &&

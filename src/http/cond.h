@@ -25,9 +25,9 @@ int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_va
  * exactly the current Last-Modified date. */
 bool fy_cond_if_range(struct fy_str if_range, const struct fy_validators *v);
 
-/* Whether an entity-tag list ("*", or 1#entity-tag) contains etag.  weak:
- * the weak comparison (W/ prefixes ignored), else the strong one (a weak
- * tag never matches). */
-bool fy_etag_list_match(struct fy_str list, struct fy_str etag, bool weak);
+/* Whether an entity-tag list ("*", or 1#entity-tag), over all its lines,
+ * contains etag.  weak: the weak comparison (W/ prefixes ignored), else the
+ * strong one (a weak tag never matches). */
+bool fy_etag_list_match(struct fy_field_lines list, struct fy_str etag, bool weak);
 
 #endif

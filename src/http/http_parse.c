@@ -499,7 +499,41 @@ static void add_connection_options(struct connection_options *opts, struct fy_st
     }
 }
 
-/* The headers kept as they are, first occurrence winning; NULL for any
+/* One bit per header line in struct fy_field_lines. */
+_Static_assert(FY_HTTP_MAX_HEADERS <= 64, "a field's lines are a uint64_t bit set");
+
+bool fy_field_present(struct fy_field_lines f)
+{
+    return f.which != 0;
+}
+
+bool fy_field_next_line(struct fy_field_lines *f, struct fy_str *value)
+{
+    if (f->which == 0)
+        return false;
+    *value = f->headers[__builtin_ctzll(f->which)].value;
+    f->which &= f->which - 1; /* the lowest bit, the line just taken, off */
+    return true;
+}
+
+/* The list-based headers the server acts on, every line kept; NULL for any
+ * other name. */
+static struct fy_field_lines *list_field(struct fy_request *req, struct fy_str name)
+{
+    switch (name.len) {
+    case 8:
+        return fy_str_eq_nocase(name, "if-match") ? &req->if_match : NULL;
+    case 13:
+        return fy_str_eq_nocase(name, "if-none-match") ? &req->if_none_match : NULL;
+    case 15:
+        return fy_str_eq_nocase(name, "accept-encoding") ? &req->accept_encoding : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* The singleton headers kept as they are, first occurrence winning (a
+ * repeated Range, If-Range or date has no meaning as a list); NULL for any
  * other name.  The length switch keeps this to one comparison or two. */
 static struct fy_str *picked_field(struct fy_request *req, struct fy_str name)
 {
@@ -509,15 +543,9 @@ static struct fy_str *picked_field(struct fy_request *req, struct fy_str name)
     case 7:
         return fy_str_eq_nocase(name, "referer") ? &req->referer : NULL;
     case 8:
-        if (fy_str_eq_nocase(name, "if-match"))
-            return &req->if_match;
         return fy_str_eq_nocase(name, "if-range") ? &req->if_range : NULL;
     case 10:
         return fy_str_eq_nocase(name, "user-agent") ? &req->user_agent : NULL;
-    case 13:
-        return fy_str_eq_nocase(name, "if-none-match") ? &req->if_none_match : NULL;
-    case 15:
-        return fy_str_eq_nocase(name, "accept-encoding") ? &req->accept_encoding : NULL;
     case 17:
         return fy_str_eq_nocase(name, "if-modified-since") ? &req->if_modified_since : NULL;
     case 19:
@@ -528,8 +556,9 @@ static struct fy_str *picked_field(struct fy_request *req, struct fy_str name)
     }
 }
 
-/* A NULL pointer, not a zero length, marks a header as absent, so that an
- * empty first occurrence still wins over later ones. */
+/* A NULL pointer, not a zero length, marks a singleton header as absent, so
+ * that an empty first occurrence still wins over later ones; a list-based
+ * one is absent when it has no line. */
 static void reset_analyse_fields(struct fy_request *req)
 {
     const struct fy_str none = {NULL, 0};
@@ -537,10 +566,11 @@ static void reset_analyse_fields(struct fy_request *req)
     req->has_content_length = false;
     req->content_length = 0;
     req->keep_alive = false;
+    const struct fy_field_lines no_lines = {req->headers, 0};
     req->if_modified_since = req->if_unmodified_since = none;
-    req->if_none_match = req->if_match = none;
+    req->if_none_match = req->if_match = no_lines;
     req->range = req->if_range = none;
-    req->accept_encoding = none;
+    req->accept_encoding = no_lines;
     req->user_agent = req->referer = none;
 }
 
@@ -572,6 +602,7 @@ int fy_http_analyse(struct fy_request *req)
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct fy_header *h = &req->headers[i];
         struct fy_str *field;
+        struct fy_field_lines *lines;
         if (fy_str_eq_nocase(h->name, "host")) {
             if (host_lines++ == 0)
                 req->host = h->value;
@@ -583,6 +614,8 @@ int fy_http_analyse(struct fy_request *req)
             chunked_or_other_te = true;
         } else if (fy_str_eq_nocase(h->name, "connection")) {
             add_connection_options(&conn, h->value);
+        } else if ((lines = list_field(req, h->name)) != NULL) {
+            lines->which |= (uint64_t)1 << i;
         } else if ((field = picked_field(req, h->name)) != NULL && field->p == NULL) {
             *field = h->value;
         }

@@ -45,6 +45,16 @@ struct fy_header {
     struct fy_str value; /* leading and trailing whitespace removed */
 };
 
+/* A list-based field (RFC 9110 §5.6.1), which a client may split over
+ * several field lines: together they mean the one list they make joined
+ * with commas (§5.3).  A view of the request's header lines, so no copy and
+ * no allocation; walk it with fy_field_next_line().  It points into the
+ * request it was taken from: valid as long as that one, not in a copy. */
+struct fy_field_lines {
+    const struct fy_header *headers; /* the request's headers[] */
+    uint64_t which;                  /* bit i: headers[i] is one of the lines */
+};
+
 struct fy_request {
     /* Filled by fy_http_parse(). */
     enum fy_method method;
@@ -57,15 +67,16 @@ struct fy_request {
     size_t nheaders;
     struct fy_header headers[FY_HTTP_MAX_HEADERS];
 
-    /* Filled by fy_http_analyse(); strings have len 0 when absent. */
+    /* Filled by fy_http_analyse(); strings have len 0 when absent.  A
+     * singleton field keeps its first line, a list-based one all of them. */
     struct fy_str host;
     bool has_content_length;
     uint64_t content_length;
     bool keep_alive;            /* after Connection and the version's default */
     struct fy_str if_modified_since, if_unmodified_since;
-    struct fy_str if_none_match, if_match;
+    struct fy_field_lines if_none_match, if_match;
     struct fy_str range, if_range;
-    struct fy_str accept_encoding;
+    struct fy_field_lines accept_encoding;
     struct fy_str user_agent, referer;
 };
 
@@ -90,6 +101,13 @@ int fy_http_parse_resume(const char *buf, size_t len, size_t max_head, struct fy
 
 /* Semantic checks on a parsed request; see the file comment. */
 int fy_http_analyse(struct fy_request *req);
+
+/* Whether the field came in at least one line (perhaps an empty one). */
+bool fy_field_present(struct fy_field_lines f);
+
+/* The value of f's next line, in the order they came, taken off f; false
+ * when none is left. */
+bool fy_field_next_line(struct fy_field_lines *f, struct fy_str *value);
 
 /* Case-insensitive comparison of s with the NUL-terminated lowercase lit. */
 bool fy_str_eq_nocase(struct fy_str s, const char *lit);

@@ -138,6 +138,40 @@ def test_412_on_head_has_no_body(server):
     assert r.status == 412 and r.body == b""
 
 
+# --- a list over several field lines ----------------------------------------------
+
+def raw_get(server, lines, path="/a.bin"):
+    """GET with the header lines exactly as given, in order: a field may repeat."""
+    head = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n" + "".join(line + "\r\n" for line in lines) + "\r\n"
+    with server.client() as c:
+        c.send(head.encode("latin-1"))
+        r = c.read_response()
+        assert c.request("/sub/page.txt").body == b"a page in sub\n"
+        return r
+
+
+@pytest.mark.parametrize("lines", [
+    ['If-None-Match: "x"', "If-None-Match: {e}"],
+    ['If-None-Match: "x"', "If-None-Match:", 'If-None-Match: "y", {e}'],
+    ["If-None-Match: {e}", 'if-none-match: "x"'],
+])
+def test_if_none_match_over_several_lines_is_one_list(server, lines):
+    """Repeated lines of a list-based field are the one list they make joined
+    with commas (RFC 9110 §5.3): a match in any line gives 304."""
+    etag, lm = validators(server)
+    check_304(raw_get(server, [line.format(e=etag) for line in lines]), etag, lm)
+
+
+def test_if_none_match_over_several_lines_without_a_match(server, site):
+    check_200(raw_get(server, ['If-None-Match: "x"', 'If-None-Match: "y"']), site.files["/a.bin"])
+
+
+def test_if_match_over_several_lines_is_one_list(server, site):
+    etag, _ = validators(server)
+    check_200(raw_get(server, ['If-Match: "x"', f"If-Match: {etag}"]), site.files["/a.bin"])
+    assert_error(raw_get(server, ['If-Match: "x"', 'If-Match: "y"']), 412)
+
+
 # --- the order of RFC 9110 §13.2.2 --------------------------------------------------
 
 def test_evaluation_order(server, site):

@@ -76,6 +76,24 @@ def test_coding_choice(ferry, root, ae, want):
     assert r.body == {"br": BR, "gzip": (root / "style.css.gz").read_bytes(), None: CSS}[want]
 
 
+@pytest.mark.parametrize("lines,want", [
+    (["Accept-Encoding: br;q=0", "Accept-Encoding: gzip"], "gzip"),
+    (["Accept-Encoding: gzip", "Accept-Encoding: br"], "br"),
+    (["Accept-Encoding: identity", "Accept-Encoding:", "accept-encoding: x-gzip"], "gzip"),
+])
+def test_accept_encoding_over_several_lines_is_one_list(ferry, root, lines, want):
+    """Repeated Accept-Encoding lines are the one list they make joined with
+    commas (RFC 9110 §5.3), sent here as raw bytes."""
+    srv = ferry(docroot=root, config=ON)
+    head = "GET /style.css HTTP/1.1\r\nHost: localhost\r\n" + "".join(x + "\r\n" for x in lines) + "\r\n"
+    with srv.client() as c:
+        c.send(head.encode("latin-1"))
+        r = c.read_response()
+        assert c.request("/plain.txt").body == b"no siblings\n"  # still in step
+    assert r.header("content-encoding") == want
+    assert r.body == {"br": BR, "gzip": (root / "style.css.gz").read_bytes()}[want]
+
+
 def test_only_some_siblings(ferry, root):
     srv = ferry(docroot=root, config=ON)
     assert get(srv, "/only-gz.js", "br").header("content-encoding") is None

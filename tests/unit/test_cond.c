@@ -17,9 +17,31 @@ static struct fy_str S(const char *s)
     return (struct fy_str){s, s ? strlen(s) : 0};
 }
 
+/* The field whose lines are values[0..n), kept in h[]; no line when
+ * values[0] is NULL. */
+static struct fy_field_lines lines_of(struct fy_header h[], const char *const values[], size_t n)
+{
+    struct fy_field_lines f = {h, 0};
+    for (size_t i = 0; i < n && values[i]; i++) {
+        h[i].value = S(values[i]);
+        f.which |= (uint64_t)1 << i;
+    }
+    return f;
+}
+
 static bool match(const char *list, bool weak)
 {
-    return fy_etag_list_match(S(list), v.etag, weak);
+    struct fy_header h[1];
+    return fy_etag_list_match(lines_of(h, &list, 1), v.etag, weak);
+}
+
+/* An array of line values and its length, for match_lines(). */
+#define LINES(...) (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
+
+static bool match_lines(bool weak, const char *const values[], size_t n)
+{
+    struct fy_header h[8];
+    return fy_etag_list_match(lines_of(h, values, n), v.etag, weak);
 }
 
 static void test_etag_lists(void)
@@ -43,12 +65,43 @@ static void test_etag_lists(void)
     CHECK(!match("\"unterminated, " ETAG, true));
 }
 
+/* A list over several lines means the list they make joined with commas
+ * (RFC 9110 §5.3): the answers are those of the joined list. */
+static void test_etag_list_over_several_lines(void)
+{
+    CHECK(match_lines(false, LINES("\"x\"", ETAG)));        /* "x", ETAG */
+    CHECK(match_lines(true, LINES("\"x\"", "", "W/" ETAG))); /* "x", , W/ETAG */
+    CHECK(match_lines(true, LINES(ETAG, "\"x\"")));
+    CHECK(!match_lines(true, LINES("\"x\"", "\"y\"")));
+    CHECK(!match_lines(false, LINES("\"x\"", "W/" ETAG)));
+    /* bad syntax in an earlier line stops the scan, as in one line */
+    CHECK(!match_lines(true, LINES("\"x\" junk", ETAG)));
+    CHECK(match_lines(true, LINES(ETAG, "junk")));
+    /* "*" only as the whole field: "*, \"x\"" is no valid list */
+    CHECK(!match_lines(true, LINES("*", "\"x\"")));
+    CHECK(!match_lines(true, LINES("\"x\"", "*")));
+    CHECK(!match_lines(true, LINES("*", "*")));
+    CHECK(match_lines(true, LINES(ETAG, "*")));
+    /* no line, no match */
+    CHECK(!match_lines(true, LINES(NULL)));
+}
+
+/* Only the field's own lines count, wherever they are among the others. */
+static void test_etag_list_skips_other_lines(void)
+{
+    struct fy_header h[4] = {{.value = S("\"x\"")}, {.value = S(ETAG)}, {.value = S("\"y\"")}, {.value = S(ETAG)}};
+    CHECK(!fy_etag_list_match((struct fy_field_lines){h, 0x5}, v.etag, true));
+    CHECK(fy_etag_list_match((struct fy_field_lines){h, 0x9}, v.etag, true));
+    CHECK(fy_etag_list_match((struct fy_field_lines){h, 0x2}, v.etag, true));
+}
+
 static int eval(const char *im, const char *ius, const char *inm, const char *ims, bool safe)
 {
     struct fy_request req = {0};
-    req.if_match = S(im);
+    struct fy_header im_line[1], inm_line[1];
+    req.if_match = lines_of(im_line, &im, 1);
     req.if_unmodified_since = S(ius);
-    req.if_none_match = S(inm);
+    req.if_none_match = lines_of(inm_line, &inm, 1);
     req.if_modified_since = S(ims);
     return fy_cond_evaluate(&req, safe, &v);
 }
@@ -125,9 +178,51 @@ static void test_if_range(void)
     CHECK(!fy_cond_if_range(S(""), &v));
 }
 
+/* "Wed, ..." starts with W like a weak tag "W/\"...\"" does: a date on a
+ * Wednesday is still a date. */
+static void test_if_range_date_on_a_wednesday(void)
+{
+    const struct fy_validators wed = {{ETAG, sizeof ETAG - 1}, 1704283200}; /* 2024-01-03 12:00:00 */
+    CHECK(fy_cond_if_range(S("Wed, 03 Jan 2024 12:00:00 GMT"), &wed));
+    CHECK(fy_cond_if_range(S("Wednesday, 03-Jan-24 12:00:00 GMT"), &wed));
+    CHECK(fy_cond_if_range(S("Wed Jan  3 12:00:00 2024"), &wed));
+    CHECK(!fy_cond_if_range(S("Wed, 03 Jan 2024 12:00:01 GMT"), &wed));
+    CHECK(!fy_cond_if_range(S("W/" ETAG), &wed));
+}
+
+/* The request raw as a client sends it, parsed as the server does, then
+ * evaluated; -1 when the parser refuses it. */
+static int eval_raw(const char *raw)
+{
+    static struct fy_request req;
+    if (fy_http_parse(raw, strlen(raw), 8192, &req) != 0 || fy_http_analyse(&req) != 0)
+        return -1;
+    return fy_cond_evaluate(&req, true, &v);
+}
+
+#define GET_HEAD "GET / HTTP/1.1\r\nHost: h\r\n"
+
+/* Repeated lines of a list-based field are one list, as if joined with
+ * commas (RFC 9110 §5.3). */
+static void test_lists_over_several_lines(void)
+{
+    CHECK_INT(eval_raw(GET_HEAD "If-None-Match: \"x\"\r\nIf-None-Match: " ETAG "\r\n\r\n"), 304);
+    CHECK_INT(eval_raw(GET_HEAD "If-None-Match: \"x\"\r\nIf-None-Match:\r\nif-none-match: W/" ETAG "\r\n\r\n"),
+              304);
+    CHECK_INT(eval_raw(GET_HEAD "If-None-Match: \"x\"\r\nIf-None-Match: \"y\"\r\n\r\n"), 0);
+    CHECK_INT(eval_raw(GET_HEAD "If-Match: \"x\"\r\nIf-Match: " ETAG "\r\n\r\n"), 0);
+    CHECK_INT(eval_raw(GET_HEAD "If-Match: \"x\"\r\nIf-Match: \"y\"\r\n\r\n"), 412);
+    /* the lines of If-Match and If-None-Match interleaved */
+    CHECK_INT(eval_raw(GET_HEAD "If-Match: \"x\"\r\nIf-None-Match: \"y\"\r\nIf-Match: " ETAG
+                                "\r\nIf-None-Match: " ETAG "\r\n\r\n"),
+              304);
+}
+
 int main(void)
 {
     RUN(test_etag_lists);
+    RUN(test_etag_list_over_several_lines);
+    RUN(test_etag_list_skips_other_lines);
     RUN(test_none);
     RUN(test_if_none_match);
     RUN(test_if_modified_since);
@@ -135,5 +230,7 @@ int main(void)
     RUN(test_if_unmodified_since);
     RUN(test_order);
     RUN(test_if_range);
+    RUN(test_if_range_date_on_a_wednesday);
+    RUN(test_lists_over_several_lines);
     return CHECK_SUMMARY();
 }

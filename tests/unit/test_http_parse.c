@@ -54,6 +54,21 @@ static const char *cstr(struct fy_str s)
     return b;
 }
 
+/* A list-based field's lines joined with ", ", as RFC 9110 §5.3 reads them;
+ * "(absent)" when it has none. */
+static const char *joined(struct fy_field_lines f)
+{
+    static char buf[512];
+    struct fy_str line;
+    size_t len = 0;
+    if (!fy_field_present(f))
+        return "(absent)";
+    buf[0] = '\0';
+    for (bool first = true; len < sizeof buf && fy_field_next_line(&f, &line); first = false)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.*s", first ? "" : ", ", (int)line.len, line.p);
+    return buf;
+}
+
 static void test_simple_get(void)
 {
     static const char raw[] = "GET /index.html?lang=en HTTP/1.1\r\n"
@@ -79,7 +94,7 @@ static void test_simple_get(void)
     CHECK_STR(cstr(req.user_agent), "curl/8.0");
     CHECK(req.keep_alive);
     CHECK(!req.has_content_length);
-    CHECK_INT(req.if_none_match.len, 0);
+    CHECK(!fy_field_present(req.if_none_match));
 }
 
 static void test_head_http10(void)
@@ -691,11 +706,11 @@ static void test_picked_headers(void)
     CHECK_STR(cstr(req.host), "h");
     CHECK_STR(cstr(req.if_modified_since), "Sat, 29 Oct 1994 19:43:31 GMT");
     CHECK_STR(cstr(req.if_unmodified_since), "Sun, 30 Oct 1994 19:43:31 GMT");
-    CHECK_STR(cstr(req.if_none_match), "\"a\", W/\"b\"");
-    CHECK_STR(cstr(req.if_match), "*");
+    CHECK_STR(joined(req.if_none_match), "\"a\", W/\"b\", \"second\"");
+    CHECK_STR(joined(req.if_match), "*");
     CHECK_STR(cstr(req.range), "bytes=0-99");
     CHECK_STR(cstr(req.if_range), "\"a\"");
-    CHECK_STR(cstr(req.accept_encoding), "gzip, br");
+    CHECK_STR(joined(req.accept_encoding), "gzip, br");
     CHECK_STR(cstr(req.user_agent), "t/1");
     CHECK_STR(cstr(req.referer), "http://r/");
 
@@ -703,6 +718,67 @@ static void test_picked_headers(void)
     CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: h\r\nRange:\r\nRange: bytes=1-2\r\n\r\n"), 0);
     CHECK_INT(req.range.len, 0);
     CHECK(req.range.p != NULL);
+}
+
+/* Repeated lines of a list-based field are one list, as if joined with
+ * commas (RFC 9110 §5.3); singletons keep their own rules. */
+static void test_list_fields_over_several_lines(void)
+{
+    CHECK_INT(PARSE("GET / HTTP/1.1\r\n"
+                    "If-None-Match: \"a\"\r\n"
+                    "Accept-Encoding: br;q=0\r\n"
+                    "Host: h\r\n"
+                    "If-None-Match:\r\n"
+                    "If-Match: \"m\"\r\n"
+                    "IF-NONE-MATCH: \"b\", \"c\"\r\n"
+                    "accept-encoding: gzip\r\n"
+                    "X-If-None-Match: \"no\"\r\n"
+                    "\r\n"),
+              0);
+    CHECK_STR(joined(req.if_none_match), "\"a\", , \"b\", \"c\"");
+    CHECK_STR(joined(req.if_match), "\"m\"");
+    CHECK_STR(joined(req.accept_encoding), "br;q=0, gzip");
+
+    /* An empty line alone still makes the field present. */
+    CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: h\r\nIf-Match:\r\n\r\n"), 0);
+    CHECK(fy_field_present(req.if_match));
+    CHECK_STR(joined(req.if_match), "");
+
+    /* Singletons: the first line wins, or a repeat is an error. */
+    CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: h\r\n"
+                    "Range: bytes=0-1\r\nRange: bytes=5-6\r\n"
+                    "If-Range: \"a\"\r\nIf-Range: \"b\"\r\n"
+                    "If-Modified-Since: Sat, 29 Oct 1994 19:43:31 GMT\r\n"
+                    "If-Modified-Since: Sun, 30 Oct 1994 19:43:31 GMT\r\n"
+                    "If-Unmodified-Since: Mon, 31 Oct 1994 19:43:31 GMT\r\n"
+                    "If-Unmodified-Since: Tue, 01 Nov 1994 19:43:31 GMT\r\n"
+                    "Content-Length: 0\r\nContent-Length: 0\r\n\r\n"),
+              0);
+    CHECK_STR(cstr(req.range), "bytes=0-1");
+    CHECK_STR(cstr(req.if_range), "\"a\"");
+    CHECK_STR(cstr(req.if_modified_since), "Sat, 29 Oct 1994 19:43:31 GMT");
+    CHECK_STR(cstr(req.if_unmodified_since), "Mon, 31 Oct 1994 19:43:31 GMT");
+    CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n"), 400);
+    CHECK_INT(PARSE("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
+}
+
+/* As many lines of one field as the header limit allows: the last one, the
+ * 64th header, is kept like the first. */
+static void test_list_field_at_the_header_limit(void)
+{
+    static char buf[8192];
+    size_t off = (size_t)snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (size_t i = 1; i < FY_HTTP_MAX_HEADERS; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "If-None-Match: \"%zu\"\r\n", i);
+    off += (size_t)snprintf(buf + off, sizeof buf - off, "\r\n");
+    CHECK_INT(parse_all(buf, off, sizeof buf, &req), 0);
+    struct fy_field_lines lines = req.if_none_match;
+    struct fy_str line;
+    size_t n = 0;
+    while (fy_field_next_line(&lines, &line))
+        n++;
+    CHECK_INT(n, FY_HTTP_MAX_HEADERS - 1);
+    CHECK_STR(cstr(line), "\"63\"");
 }
 
 /* The struct is reused across requests on a connection: nothing of the
@@ -727,13 +803,13 @@ static void test_struct_reuse(void)
     CHECK(!req.has_content_length);
     CHECK_INT(req.content_length, 0);
     CHECK(req.keep_alive);
-    CHECK_INT(req.if_none_match.len, 0);
-    CHECK_INT(req.if_match.len, 0);
+    CHECK(!fy_field_present(req.if_none_match));
+    CHECK(!fy_field_present(req.if_match));
     CHECK_INT(req.range.len, 0);
     CHECK_INT(req.if_range.len, 0);
     CHECK_INT(req.if_modified_since.len, 0);
     CHECK_INT(req.if_unmodified_since.len, 0);
-    CHECK_INT(req.accept_encoding.len, 0);
+    CHECK(!fy_field_present(req.accept_encoding));
     CHECK_INT(req.user_agent.len, 0);
     CHECK_INT(req.referer.len, 0);
 
@@ -886,6 +962,8 @@ int main(void)
     RUN(test_transfer_encoding);
     RUN(test_keep_alive);
     RUN(test_picked_headers);
+    RUN(test_list_fields_over_several_lines);
+    RUN(test_list_field_at_the_header_limit);
     RUN(test_struct_reuse);
     RUN(test_str_eq_nocase);
     RUN(test_method_name);
