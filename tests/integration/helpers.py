@@ -423,6 +423,17 @@ def http_date(ts):
     return email.utils.formatdate(int(ts), usegmt=True)
 
 
+def drop_from_page_cache(path):
+    """Writes the file's dirty pages and drops all of them from the page
+    cache, so that the next read of it goes to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def wait_until(predicate, timeout, interval=0.02, message="condition"):
     deadline = time.monotonic() + timeout
     while True:

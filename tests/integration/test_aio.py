@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import T, Client, ConnectionClosed, build_request, fetch
+from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -48,12 +48,7 @@ def evict(root):
     for name in os.listdir(root):
         path = os.path.join(root, name)
         if os.path.isfile(path):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
+            drop_from_page_cache(path)
 
 
 @pytest.fixture(params=ASYNC_BACKENDS)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import T, Client, ConnectionClosed, build_request, fetch, run_ferry, wait_until
+from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch, run_ferry, wait_until
 
 MiB = 1 << 20
 ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
@@ -246,9 +246,7 @@ def test_sendfile_from_the_pool_keeps_its_tmpfs_space(ferry, tmp_path, backend):
         conf = {"aio-pool-dir": str(mnt), "aio-send": "sendfile", "aio-max-inflight": "4", "aio-direct": "on"}
         server = ferry(docroot=root, backend=backend, config=conf)
         for round in range(3):
-            fd = os.open(root / "cold.bin", os.O_RDONLY)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(fd)
+            drop_from_page_cache(root / "cold.bin")
             with Client(server.port, timeout=T(10)) as c:
                 r = c.request("/cold.bin", headers={"Connection": "close"})
             assert r.status == 200 and r.body == blob, f"round {round}"
@@ -282,9 +280,7 @@ def test_sendfile_from_a_huge_page_pool_is_refused_unless_blocks_are_whole_pages
                        config={"aio-pool-dir": str(mnt), "aio-send": "sendfile", "aio-block-size": "2m",
                                "aio-max-inflight": "4"})
         for _ in range(3):
-            fd = os.open(root / "cold.bin", os.O_RDONLY)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(fd)
+            drop_from_page_cache(root / "cold.bin")
             with Client(server.port, timeout=T(10), rcvbuf=65536) as c:
                 c.send(build_request("/cold.bin", headers={"Connection": "close"}))
                 r = c.read_response()
@@ -332,9 +328,7 @@ def test_reload_when_the_tmpfs_fits_one_generation_of_pools(ferry, tmp_path, bac
         def pool_buffers():
             return json.loads(fetch(server.port, "/status").body)["buffer_pool"]["buffers"]
         wait_until(lambda: pool_buffers() == 64, T(5), message="the status page shows the pool")
-        fd = os.open(root / "cold.bin", os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
+        drop_from_page_cache(root / "cold.bin")
         r = fetch(server.port, "/cold.bin")
         assert r.status == 200 and r.body == cold
         server.stop()

@@ -11,13 +11,12 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from helpers import T, Client, build_request, fetch, wait_until
+from helpers import T, Client, build_request, drop_from_page_cache, fetch, wait_until
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -26,15 +25,6 @@ ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
 
 def sha(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def evict(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def warm(path):
@@ -80,7 +70,7 @@ def tree(tmp_path):
              "small.bin": os.urandom(100 * KiB)}
     for name, blob in files.items():
         (root / name).write_bytes(blob)
-        evict(root / name)
+        drop_from_page_cache(root / name)
     return root, files
 
 
@@ -268,7 +258,7 @@ def test_slow_and_vanishing_readers_with_small_downloads(ferry, tmp_path, backen
         t.start()
     while time.monotonic() < deadline:
         for name in list(files) + ["big.bin"]:
-            evict(root / name)
+            drop_from_page_cache(root / name)
         time.sleep(0.5)
         assert server.running, server.stderr[-3000:]
     for t in threads:
