@@ -4,7 +4,10 @@
  *
  *   send() ──► schedule: up to aio-read-ahead blocks per transfer, at most
  *              aio-max-inflight reads in all; without a free buffer or slot
- *              the transfer waits in a FIFO (never a blocking fallback)
+ *              the transfer waits in a FIFO (never a blocking fallback).
+ *              While anyone waits nobody jumps it, a freed buffer goes to
+ *              its head, and a client whose socket is full gives back what
+ *              was read ahead for it: it holds one buffer at most
  *   engine ──► reads a block into a pool buffer; its completions signal an
  *              eventfd in the loop (no helper thread, no signal)
  *   eventfd ─► the engine reaps, fy_async_complete() records each block,
