@@ -96,32 +96,30 @@ static long fault_inject(struct fy_async *a, struct fy_async_block *blk, long re
  * (no free buffer or read slot).  While anyone waits, nobody else takes a
  * buffer: new transfers and those that just sent a block join the back,
  * so the longest-waiting go first. */
-static void wait_enqueue(struct fy_async *a, struct fy_async_xfer *x)
+static void wait_link(struct fy_async *a, struct fy_async_xfer *x, bool first)
 {
     if (x->waiting)
         return;
     x->waiting = true;
     x->t->queued = true;
-    x->wait_next = NULL;
-    if (a->wait_tail)
-        a->wait_tail->wait_next = x;
-    else
-        a->wait_head = x;
-    a->wait_tail = x;
     a->queued++;
+    if (!a->wait_head) {
+        x->wait_next = NULL;
+        a->wait_head = a->wait_tail = x;
+    } else if (first) {
+        x->wait_next = a->wait_head;
+        a->wait_head = x;
+    } else {
+        x->wait_next = NULL;
+        a->wait_tail->wait_next = x;
+        a->wait_tail = x;
+    }
 }
 
+static void wait_enqueue(struct fy_async *a, struct fy_async_xfer *x) { wait_link(a, x, false); }
+
 /* Its turn came but the engine refused the read: it stays first. */
-static void wait_push_front(struct fy_async *a, struct fy_async_xfer *x)
-{
-    x->waiting = true;
-    x->t->queued = true;
-    x->wait_next = a->wait_head;
-    a->wait_head = x;
-    if (!a->wait_tail)
-        a->wait_tail = x;
-    a->queued++;
-}
+static void wait_push_front(struct fy_async *a, struct fy_async_xfer *x) { wait_link(a, x, true); }
 
 static void wait_remove(struct fy_async *a, struct fy_async_xfer *x)
 {
@@ -175,9 +173,14 @@ static void wake_remove(struct fy_async *a, struct fy_async_xfer *x)
 
 /* --- the stalled list ---------------------------------------------------- */
 
+static bool is_stalled(const struct fy_async *a, const struct fy_async_xfer *x)
+{
+    return x->stalled_prev || a->stalled == x;
+}
+
 static void stalled_add(struct fy_async *a, struct fy_async_xfer *x)
 {
-    if (x->stalled_prev || a->stalled == x)
+    if (is_stalled(a, x))
         return;
     x->stalled_next = a->stalled;
     if (a->stalled)
@@ -187,12 +190,12 @@ static void stalled_add(struct fy_async *a, struct fy_async_xfer *x)
 
 static void stalled_remove(struct fy_async *a, struct fy_async_xfer *x)
 {
+    if (!is_stalled(a, x))
+        return;
     if (x->stalled_prev)
         x->stalled_prev->stalled_next = x->stalled_next;
-    else if (a->stalled == x)
-        a->stalled = x->stalled_next;
     else
-        return;
+        a->stalled = x->stalled_next;
     if (x->stalled_next)
         x->stalled_next->stalled_prev = x->stalled_prev;
     x->stalled_prev = x->stalled_next = NULL;
@@ -210,9 +213,12 @@ static struct fy_async_block *tail_block(struct fy_async *a, struct fy_async_xfe
     return &x->blocks[(x->front + x->count - 1) % a->read_ahead];
 }
 
+/* Retried by the pool timer, once a second: the tmpfs stays full for a
+ * while, and a fallocate() on every turn would not fill it sooner. */
 static void note_unreserved(struct fy_async *a)
 {
-    fy_timer_arm(a->loop, &a->retry_queue, &a->retry);
+    if (!fy_timer_armed(&a->pool_retry))
+        fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
     if (a->warned_pool_space)
         return;
     fy_log(a->log, FY_LOG_WARN, "%s: another user of the pool's tmpfs took the space of a released buffer; the "
@@ -385,8 +391,6 @@ static void schedule(struct fy_async *a, struct fy_async_xfer *x)
  * block each. */
 static void serve_waiters(struct fy_async *a)
 {
-    if (a->pool.nunreserved && fy_shm_pool_retry_unreserved(&a->pool))
-        fy_timer_arm(a->loop, &a->retry_queue, &a->retry);
     while (a->wait_head && can_read(a)) {
         struct fy_async_xfer *x = a->wait_head;
         wait_remove(a, x);
@@ -620,7 +624,7 @@ void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
             orphan_done(a, x);
         return;
     }
-    if (x->stalled_prev || a->stalled == x) {
+    if (is_stalled(a, x)) {
         if (a->wait_head)
             give_back_read_ahead(a, x);
         return; /* its socket is full: it is called again when it drains */
@@ -670,16 +674,22 @@ static int reserve_pool(struct fy_async *a, char *err, size_t errlen)
     return rc;
 }
 
+/* Once a second while the pool lacks space: the whole pool (a reload's,
+ * see wait_for_pool), or released buffers whose space someone took. */
 static void on_pool_retry(struct fy_timer *t)
 {
     struct fy_async *a = container_of(t, struct fy_async, pool_retry);
     char err[256];
-    if (reserve_pool(a, err, sizeof err) < 0) {
-        fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
-        return;
+    if (a->pool_pending && reserve_pool(a, err, sizeof err) == 0) {
+        a->pool_pending = false;
+        fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->base.ops->name);
+    } else if (!a->pool_pending) {
+        unsigned without = a->pool.nunreserved;
+        if (fy_shm_pool_retry_unreserved(&a->pool) < without)
+            serve_waiters(a); /* buffers came back */
     }
-    a->pool_pending = false;
-    fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->base.ops->name);
+    if (a->pool_pending || a->pool.nunreserved)
+        fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
 }
 
 /* A reload's worker whose pool does not fit while the old workers hold

@@ -134,8 +134,8 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
     }
     p->base = map_aligned(p->fd, total);
     p->free_stack = malloc(nblocks * sizeof *p->free_stack);
-    p->unreserved = malloc(nblocks * sizeof *p->unreserved);
-    if (!p->base || !p->free_stack || !p->unreserved) {
+    p->unreserved = punch_on_put ? malloc(nblocks * sizeof *p->unreserved) : NULL;
+    if (!p->base || !p->free_stack || (punch_on_put && !p->unreserved)) {
         snprintf(err, errlen, "buffer pool: %s", strerror(errno ? errno : ENOMEM));
         fy_shm_pool_free(p);
         return -ENOMEM;

@@ -14,6 +14,10 @@
 #include "http/http_response.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* Write timeouts a response may spend queued behind other clients for the
+ * backend's buffers without one byte moving: bounded all the same, should
+ * the buffers never come back (a disk that never answers holds them). */
+#define CONN_QUEUED_TIMEOUTS 4
 
 static void conn_advance(struct fy_conn *c);
 static bool conn_discard(struct fy_conn *c);
@@ -123,6 +127,7 @@ static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
     c->xfer.head = head;
     c->xfer.head_len = head_len;
     c->xfer.error = 0;
+    c->queued_timeouts = 0;
     c->state = FY_CONN_SENDING;
     conn_arm(c, &c->srv->write_timeouts);
 }
@@ -233,8 +238,10 @@ static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, s
     enum fy_send_result r = c->xfer.offset < c->xfer.end ? b->ops->send(b, &c->xfer, budget)
                                                          : fy_transfer_send_head(&c->xfer, false);
     *moved = conn_account(c, head_before - c->xfer.head_len, c->xfer.offset - before);
-    if (*moved)
+    if (*moved) {
         conn_arm(c, &c->srv->write_timeouts);
+        c->queued_timeouts = 0;
+    }
     return r;
 }
 
@@ -447,8 +454,8 @@ static void conn_on_timeout(struct fy_timer *t)
         return;
     }
     /* Waiting for the backend's buffers behind other clients is not this
-     * client's stall: its clock starts again when its turn comes. */
-    if (c->state == FY_CONN_SENDING && c->xfer.queued) {
+     * client's stall: its clock starts again, a few times. */
+    if (c->state == FY_CONN_SENDING && c->xfer.queued && c->queued_timeouts++ < CONN_QUEUED_TIMEOUTS) {
         conn_arm(c, &c->srv->write_timeouts);
         return;
     }

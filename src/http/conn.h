@@ -60,6 +60,7 @@ struct fy_conn {
                                   * response ends */
     struct fy_file file;
     struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
+    unsigned queued_timeouts;    /* write timeouts passed queued, since bytes last moved */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
     bool looked_up;              /* this request's lookup is done (or was not needed) */
     int status;
