@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "net/transport.h"
 
 #define ASYNC_ALIGN 4096
 /* A resident block is sent straight from the page cache; should its pages
@@ -501,7 +502,7 @@ static enum fy_send_result send_front(struct fy_async *a, struct fy_async_xfer *
     size_t in_buf = blk->skip + done;
     if (blk->from_file)
         r = fy_transfer_send_fd(t, t->file_fd, t->offset, blk->want - done, budget);
-    else if (a->pool.punch_on_put)
+    else if (a->pool.punch_on_put && fy_transport_zero_copy(t->out))
         r = fy_transfer_send_fd(t, a->pool.fd, fy_shm_pool_offset(&a->pool, blk->buf) + (off_t)in_buf,
                                 blk->want - done, budget);
     else

@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <string.h>
+
+#include "net/transport.h"
 
 static const struct fy_backend_ops *const backends[] = {
     &fy_backend_sendfile,
@@ -50,9 +50,8 @@ static enum fy_send_result write_failed(struct fy_transfer *t)
 enum fy_send_result fy_transfer_send_head(struct fy_transfer *t, bool more)
 {
     while (t->head_len > 0) {
-        ssize_t n = send(t->sock, t->head, t->head_len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-        if (n < 0 && errno == EINTR)
-            continue;
+        struct iovec iov = {(void *)t->head, t->head_len};
+        ssize_t n = fy_transport_writev(t->out, &iov, 1, more);
         if (n < 0)
             return write_failed(t);
         t->head += n;
@@ -91,9 +90,7 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
             return FY_SEND_ERROR;
         }
         struct iovec iov[2] = {{(void *)t->head, t->head_len}, {buf, (size_t)got}};
-        ssize_t n = writev(t->sock, iov, 2);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = fy_transport_writev(t->out, iov, 2, false);
         if (n < 0)
             return write_failed(t);
         transfer_advance(t, (size_t)n);
@@ -102,8 +99,8 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
     return FY_SEND_DONE;
 }
 
-/* The body loop shared by the zero-copy and the copying way: from buf with
- * send() when buf is set, else with sendfile() from fd at fd_offset. */
+/* The body loop shared by the zero-copy and the copying way: from buf when
+ * it is set, else from fd at fd_offset. */
 static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_offset, const char *buf,
                                      size_t len, size_t *budget)
 {
@@ -111,9 +108,9 @@ static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_off
         if (*budget == 0)
             return FY_SEND_YIELD;
         size_t want = len < *budget ? len : *budget;
-        ssize_t n = buf ? send(t->sock, buf, want, MSG_NOSIGNAL) : sendfile(t->sock, fd, &fd_offset, want);
-        if (n < 0 && errno == EINTR)
-            continue;
+        struct iovec iov = {(void *)buf, want};
+        ssize_t n = buf ? fy_transport_writev(t->out, &iov, 1, false)
+                        : fy_transport_sendfile(t->out, fd, fd_offset, want);
         if (n < 0)
             return write_failed(t);
         if (n == 0) { /* sendfile: the file ended early, it shrank under us */
@@ -122,6 +119,7 @@ static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_off
         }
         if (buf)
             buf += n;
+        fd_offset += n;
         t->offset += n;
         len -= (size_t)n;
         *budget -= (size_t)n;

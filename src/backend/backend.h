@@ -2,7 +2,8 @@
  *
  * The HTTP code builds the response head, then hands head and body to the
  * configured backend as a struct fy_transfer and calls send() whenever the
- * socket may take more.  The backend sends the head first or together with
+ * socket may take more.  Bytes leave through the connection's transport
+ * (src/net/transport.h), so a backend never knows whether TLS is on.  The backend sends the head first or together with
  * the first body bytes (fy_transfer_send_head() serves those that don't
  * coalesce).  A backend never parses HTTP; the HTTP code never
  * knows which backend runs.  The table of backends is in backend.c.
@@ -26,6 +27,7 @@
 #include <sys/types.h>
 
 struct fy_loop;
+struct fy_transport;
 struct fy_config;
 struct fy_log;
 
@@ -38,7 +40,7 @@ enum fy_send_result {
 };
 
 struct fy_transfer {
-    int sock;               /* destination, non-blocking */
+    struct fy_transport *out; /* destination: the connection's socket, maybe TLS */
     const char *head;       /* response head bytes not yet sent */
     size_t head_len;
     int file_fd;            /* source, opened O_RDONLY */

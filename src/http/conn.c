@@ -123,7 +123,7 @@ void fy_conn_shutdown(struct fy_conn *c)
 
 static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
 {
-    c->xfer.sock = c->io.fd;
+    c->xfer.out = &c->tp;
     c->xfer.head = head;
     c->xfer.head_len = head_len;
     c->xfer.error = 0;
@@ -258,6 +258,10 @@ static void conn_send(struct fy_conn *c)
             break;
         }
     }
+    if (r == FY_SEND_DONE && fy_transport_flush(&c->tp) < 0) { /* TLS bytes still held */
+        r = errno == EAGAIN ? FY_SEND_AGAIN : FY_SEND_ERROR;
+        c->xfer.error = errno;
+    }
     switch (r) {
     case FY_SEND_DONE:
         conn_finish_response(c);
@@ -301,10 +305,7 @@ static int conn_fill(struct fy_conn *c)
     size_t room = conn_rbuf_size(c) - c->rlen;
     if (!c->readable || room == 0)
         return 0;
-    ssize_t n;
-    do
-        n = read(c->io.fd, c->rbuf + c->rlen, room);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = fy_transport_read(&c->tp, c->rbuf + c->rlen, room);
     if (n > 0) {
         if (c->rlen == 0 && c->state == FY_CONN_READING)
             conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
@@ -471,6 +472,7 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
         wbuf = malloc(FY_CONN_HEAD_BUFFER);
     *c = (struct fy_conn){
         .io = {.fd = fd, .handler = conn_on_io},
+        .tp = {.fd = fd},
         .srv = srv,
         .timer = {.handler = conn_on_timeout},
         .state = FY_CONN_READING,

@@ -20,6 +20,7 @@
 #include "file/file.h"
 #include "http/http_parse.h"
 #include "http/multipart.h"
+#include "net/transport.h"
 
 struct fy_server;
 
@@ -36,6 +37,7 @@ enum fy_conn_state {
 
 struct fy_conn {
     struct fy_io io;
+    struct fy_transport tp;      /* io.fd, maybe under TLS */
     struct fy_server *srv;
     struct fy_conn *prev, *next; /* in the server's active or free list */
     struct fy_timer timer;
