@@ -2,7 +2,7 @@
 # first install whatever Debian packages are missing (scripts/deps.sh).
 
 CC       ?= gcc
-PKGS     := liburing
+PKGS     := liburing libssl libcrypto
 LIBS     := -laio
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes

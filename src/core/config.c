@@ -225,6 +225,8 @@ int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t e
 
 /* --- the keys ------------------------------------------------------------ */
 
+static const char *next_word(const char **p, size_t *wlen);
+
 struct key;
 typedef int setter(struct fy_config *c, const struct key *k, const char *v,
                    bool replace, char *msg, size_t len);
@@ -293,6 +295,24 @@ static int set_path(struct fy_config *c, const struct key *k, const char *v,
     if (v[0] == '\0')
         return fail(msg, len, "must not be empty");
     return store_string(c, k, v, msg, len);
+}
+
+/* Free text for another library to judge (OpenSSL's cipher lists). */
+static int set_string(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    return store_string(c, k, v, msg, len);
+}
+
+/* A file named in a [host] section (or at the top level, hosts[0]). */
+static int set_host_path(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (v[0] == '\0')
+        return fail(msg, len, "must not be empty");
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
 /* A path, or "" / "off" for none (stored as ""). */
@@ -410,14 +430,44 @@ static int set_block_size(struct fy_config *c, const struct key *k, const char *
     return 0;
 }
 
+static int set_tls_protocols(struct fy_config *c, const struct key *k, const char *v,
+                             bool replace, char *msg, size_t len)
+{
+    (void)k, (void)replace;
+    unsigned set = 0;
+    size_t wlen;
+    for (const char *w, *p = v; (w = next_word(&p, &wlen));) {
+        if (wlen == 7 && strncmp(w, "TLSv1.2", 7) == 0)
+            set |= FY_TLS_1_2;
+        else if (wlen == 7 && strncmp(w, "TLSv1.3", 7) == 0)
+            set |= FY_TLS_1_3;
+        else
+            return fail(msg, len, "\"%.*s\" is not offered (want TLSv1.2, TLSv1.3 or both)", (int)wlen, w);
+    }
+    if (!set)
+        return fail(msg, len, "empty (want TLSv1.2, TLSv1.3 or both)");
+    c->tls_protocols = set;
+    return 0;
+}
+
 static int set_listen(struct fy_config *c, const struct key *k, const char *v,
                       bool replace, char *msg, size_t len)
 {
     struct fy_listen l;
     size_t n = replace ? 0 : c->nlisten;
     (void)k;
-    if (fy_listen_parse(v, &l, msg, len) < 0)
+    char addr[128];
+    size_t alen = strcspn(v, " \t");
+    const char *flag = v + alen + strspn(v + alen, " \t");
+    if (alen >= sizeof addr)
+        return fail(msg, len, "address \"%.40s...\" is too long", v);
+    memcpy(addr, v, alen);
+    addr[alen] = '\0';
+    if (*flag && strcmp(flag, "tls") != 0)
+        return fail(msg, len, "unknown flag \"%s\" after the address (want tls or nothing)", flag);
+    if (fy_listen_parse(addr, &l, msg, len) < 0)
         return -1;
+    l.tls = *flag != '\0';
     for (size_t i = 0; i < n; i++)
         if (c->listen[i].addrlen == l.addrlen && memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
             return fail(msg, len, "duplicate address %s", l.text);
@@ -813,6 +863,16 @@ static const struct key keys[] = {
     STRING("aio-direct", "on", set_bool, aio_direct),
     OTHER("aio-send", "copy", set_aio_send),
     STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
+    /* TLS */
+    OTHER("tls-protocols", "TLSv1.2 TLSv1.3", set_tls_protocols),
+    STRING("tls-ciphers", "", set_string, tls_ciphers),
+    STRING("tls-ciphersuites", "", set_string, tls_ciphersuites),
+    STRING("tls-session-tickets", "on", set_bool, tls_session_tickets),
+    NUMBER("tls-handshake-timeout", "10s", set_number, tls_handshake_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    STRING("redirect-to-https", "off", set_bool, redirect_to_https),
+    HOST_KEY("tls-certificate", NULL, set_host_path, tls_certificate),
+    HOST_KEY("tls-key", NULL, set_host_path, tls_key),
     /* processes, privileges, status */
     NUMBER("workers", "auto", set_workers, workers, 1, FY_CONFIG_MAX_WORKERS, plain_units),
     STRING("reuseport", "on", set_bool, reuseport),
@@ -975,6 +1035,38 @@ static int parse_value(char *line, char *after_eq, char **value, char *msg, size
         *hash = '\0';
     *value = trim(v);
     return 0;
+}
+
+/* host[0..n) against one configured name (lowercase; "*.x" a wildcard).
+ * Returns 0 for no match, SIZE_MAX for an exact one, else the length of
+ * the wildcard suffix that matched. */
+static size_t name_match(const char *host, size_t n, const char *name, size_t len)
+{
+    if (name[0] != '*')
+        return len == n && strncasecmp(host, name, n) == 0 ? SIZE_MAX : 0;
+    const char *suffix = name + 1; /* ".example.com" */
+    size_t slen = len - 1;
+    return n > slen && strncasecmp(host + n - slen, suffix, slen) == 0 ? slen : 0;
+}
+
+unsigned fy_config_match_host(const struct fy_config *c, const char *host, size_t n)
+{
+    size_t best = 0, best_len = 0;
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    for (unsigned i = 1; i < c->nhosts; i++) {
+        const char *names = fy_config_text(c, c->hosts[i].names);
+        for (const char *w = names; *w;) {
+            size_t len = strcspn(w, " ");
+            size_t m = name_match(host, n, w, len);
+            if (m == SIZE_MAX)
+                return i;
+            if (m > best_len)
+                best = i, best_len = m;
+            w += len + (w[len] == ' ');
+        }
+    }
+    return (unsigned)best;
 }
 
 /* --- sections ------------------------------------------------------------ */

@@ -46,6 +46,8 @@ struct fy_host_config {
     fy_text names;               /* lowercase, space-separated; "" for hosts[0] */
     fy_text docroot;             /* hosts[0] uses fy_config.docroot */
     enum fy_tristate follow_symlinks;
+    fy_text tls_certificate;     /* PEM chain, leaf first; unset: the top level's */
+    fy_text tls_key;
     int line;                    /* of the section line, for messages */
 };
 
@@ -84,7 +86,11 @@ struct fy_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char text[64];               /* as written, for messages: "127.0.0.1:8080" */
+    bool tls;                    /* "ADDR:PORT tls": connections speak TLS */
 };
+
+/* tls-protocols, a set. */
+enum { FY_TLS_1_2 = 1, FY_TLS_1_3 = 2 };
 
 enum fy_log_level { FY_LOG_ERROR, FY_LOG_WARN, FY_LOG_INFO, FY_LOG_DEBUG };
 
@@ -131,6 +137,14 @@ struct fy_config {
      * generation may still hold its pools.  A pool that does not fit yet
      * is waited for (files go plain meanwhile) instead of refused. */
     bool aio_pool_may_wait;
+
+    /* TLS (doc/config.md#tls); certificates are per host */
+    unsigned tls_protocols;      /* FY_TLS_1_2 | FY_TLS_1_3 */
+    char tls_ciphers[1024];      /* TLS 1.2, OpenSSL syntax; "" = ferry's default */
+    char tls_ciphersuites[512];  /* TLS 1.3; "" = OpenSSL's default */
+    bool tls_session_tickets;
+    int64_t tls_handshake_timeout_ms;
+    bool redirect_to_https;      /* plain listeners answer 301 to https:// */
 
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */
@@ -181,6 +195,10 @@ int fy_config_set(struct fy_config *c, const char *key, const char *value,
 /* "[ADDR:]PORT", "[v6addr]:PORT"; a bare PORT listens on every IPv4 address.
  * Returns 0 or -1 with a message in err. */
 int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t errlen);
+
+/* The [host] that serves the name host[0..n) (no port): an exact name
+ * first, then the longest "*.suffix"; 0, the top level, when none does. */
+unsigned fy_config_match_host(const struct fy_config *c, const char *host, size_t n);
 
 /* "ADDR" or "ADDR/BITS", IPv4 or IPv6.  Returns 0 or -1 with a message. */
 int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen);

@@ -16,16 +16,22 @@
 #include "core/stats.h"
 #include "core/systemd.h"
 #include "core/version.h"
+#include "net/tls.h"
+#include "net/tls_tickets.h"
 
 static void usage(FILE *out)
 {
     char names[256];
     fy_backend_names(names, sizeof names);
     fprintf(out,
-            "usage: ferry [-c FILE] [-r DOCROOT] [-l [ADDR:]PORT] [-B BACKEND] [-w N] [-u USER] [-X] [-t] [-h] [-V]\n"
+            "usage: ferry [-c FILE] [-r DOCROOT] [-l [ADDR:]PORT] [--tls-cert FILE --tls-key FILE] [-B BACKEND]\n"
+            "             [-w N] [-u USER] [-X] [-t] [-h] [-V]\n"
             "  -c, --config FILE      read the configuration file FILE (see ferry.conf(5))\n"
             "  -r, --root DIR         serve files from DIR (default .)\n"
             "  -l, --listen [ADDR:]PORT  listen there (default 127.0.0.1:8080); repeatable\n"
+            "      --tls-cert FILE    serve HTTPS on every -l address: the certificate chain (PEM,\n"
+            "                         leaf first)...\n"
+            "      --tls-key FILE     ...and its private key (PEM)\n"
             "  -B, --backend NAME     how to send files: %s (default auto)\n"
             "  -w, --workers N        worker processes, or auto: one per CPU (default)\n"
             "  -u, --user USER        serve as USER (root starts, binds, then drops to it)\n"
@@ -47,6 +53,7 @@ struct cli_override {
 struct cli {
     const char *config_path;
     int test_only, single;
+    bool tls;                    /* --tls-cert or --tls-key: the -l listeners are TLS */
     struct cli_override ov[64];
     size_t nov;
 };
@@ -61,14 +68,19 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         {"workers", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
         {"single-process", no_argument, NULL, 'X'}, {"test-config", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     static const char *const keys[128] = {['r'] = "docroot", ['l'] = "listen", ['B'] = "backend",
-                                          ['w'] = "workers", ['u'] = "user"};
+                                          ['w'] = "workers", ['u'] = "user", ['C'] = "tls-certificate",
+                                          ['K'] = "tls-key"};
     int opt;
     while ((opt = getopt_long(argc, argv, "c:r:l:B:w:u:XthV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': cli->config_path = optarg; break;
+        case 'C': case 'K':
+            cli->tls = true;
+            /* fall through */
         case 'r': case 'l': case 'B': case 'w': case 'u':
             cli->ov[cli->nov++] = (struct cli_override){keys[opt], optarg};
             break;
@@ -82,6 +94,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     if (optind < argc) {
         fprintf(stderr, "ferry: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return 1;
+    }
+    bool listens = false;
+    for (size_t i = 0; i < cli->nov; i++)
+        listens |= strcmp(cli->ov[i].key, "listen") == 0;
+    if (cli->tls && !listens) {
+        fprintf(stderr, "ferry: --tls-cert and --tls-key make the -l addresses TLS ones: give at least one -l\n");
         return 1;
     }
     return 0;
@@ -98,17 +117,22 @@ static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errl
     bool listen_replaced = false;
     for (size_t i = 0; i < cli->nov; i++) {
         bool replace = true;
+        const char *value = cli->ov[i].value;
+        char tls_listen[256];
         if (strcmp(cli->ov[i].key, "listen") == 0) {
             replace = !listen_replaced;
             listen_replaced = true;
+            if (cli->tls && snprintf(tls_listen, sizeof tls_listen, "%s tls", value) < (int)sizeof tls_listen)
+                value = tls_listen;
         }
-        if (fy_config_set(cfg, cli->ov[i].key, cli->ov[i].value, "command line", 0, replace, err, errlen))
+        if (fy_config_set(cfg, cli->ov[i].key, value, "command line", 0, replace, err, errlen))
             return -1;
     }
     return 0;
 }
 
-/* -t: the file parses, and the user and group it names exist. */
+/* -t: the file parses, the user and group it names exist, and every
+ * certificate loads, matches its key and has not expired. */
 static int test_config(const struct cli *cli, const struct fy_config *cfg)
 {
     struct fy_identity id;
@@ -117,6 +141,15 @@ static int test_config(const struct cli *cli, const struct fy_config *cfg)
         fprintf(stderr, "ferry: %s\n", err);
         return 1;
     }
+    struct fy_tls_contexts tls;
+    char warn[FY_CONFIG_ERR_LEN];
+    if (fy_tls_contexts_load(&tls, cfg, warn, sizeof warn, err, sizeof err) < 0) {
+        fprintf(stderr, "ferry: %s\n", err);
+        return 1;
+    }
+    fy_tls_contexts_free(&tls);
+    if (warn[0])
+        fprintf(stderr, "ferry: warning: %s\n", warn);
     printf("ferry: configuration %s is valid\n", cli->config_path ? cli->config_path : "(built-in defaults)");
     return 0;
 }
@@ -129,13 +162,20 @@ struct alone {
     struct fy_listen_fd listen[FY_CONFIG_MAX_LISTEN];
     size_t nlisten;
     struct fy_stats_shm *stats;
+    struct fy_tls_contexts tls;
+    struct fy_tls_tickets *tickets;
 };
 
 static int alone_open(struct alone *a, const struct fy_config *cfg, char *err, size_t errlen)
 {
+    char warn[FY_CONFIG_ERR_LEN];
     if (fy_privileges_resolve(cfg, &a->id, err, errlen) < 0 || fy_log_open(&a->log, cfg, err, errlen) < 0 ||
+        fy_tls_contexts_load(&a->tls, cfg, warn, sizeof warn, err, errlen) < 0 ||
+        !(a->tickets = fy_tls_tickets_create(err, errlen)) ||
         fy_sockets_open(&a->socks, cfg, false, 1, err, errlen) < 0)
         return -1;
+    if (warn[0])
+        fy_log(&a->log, FY_LOG_WARN, "%s", warn);
     a->nlisten = fy_sockets_pick(&a->socks, 0, 1, a->listen, FY_CONFIG_MAX_LISTEN);
     a->socks.n = 0; /* the server owns them now */
     if (!(a->stats = fy_stats_create())) {
@@ -161,10 +201,13 @@ static int run_alone(const struct fy_config *cfg)
         fprintf(stderr, "ferry: %s\n", err);
         fy_sockets_close_except(&a.socks, NULL);
         fy_log_close(&a.log);
+        fy_tls_contexts_free(&a.tls);
+        fy_tls_tickets_destroy(a.tickets);
         return 1;
     }
     struct fy_server_env env = {.listen = a.listen, .nlisten = a.nlisten, .log = &a.log, .identity = &a.id,
-                                .stats = a.stats, .stats_slot = 0, .control = -1};
+                                .stats = a.stats, .stats_slot = 0, .control = -1, .tls = &a.tls,
+                                .tickets = a.tickets};
     int rc = 1;
     if (fy_server_start(&srv, cfg, &env, err, sizeof err) < 0) {
         fprintf(stderr, "ferry: %s\n", err);
@@ -180,6 +223,8 @@ static int run_alone(const struct fy_config *cfg)
     }
     fy_server_free(&srv);
     fy_stats_destroy(a.stats);
+    fy_tls_contexts_free(&a.tls);
+    fy_tls_tickets_destroy(a.tickets);
     return rc;
 }
 

@@ -22,11 +22,14 @@
 #include "core/sockets.h"
 #include "core/stats.h"
 #include "core/systemd.h"
+#include "net/tls.h"
+#include "net/tls_tickets.h"
 
 #define MASTER_PROCS (3 * FY_CONFIG_MAX_WORKERS) /* two generations, and old ones finishing */
 #define START_TIMEOUT_MS 30000                   /* for a generation to serve */
 #define RESPAWN_DELAY_MS 1000                    /* for a worker that died young */
 #define KILL_GRACE_MS 5000                       /* after shutdown-timeout: SIGKILL */
+#define TICKET_CHECK_MS 60000                    /* how often the ticket keys' age is looked at */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -53,6 +56,7 @@ struct generation {
     struct fy_log log;
     struct fy_sockets socks;
     struct fy_identity id;
+    struct fy_tls_contexts tls;  /* certificates, read here so workers need no access */
     unsigned n;                  /* workers */
     unsigned number;
 };
@@ -68,6 +72,9 @@ struct master {
     bool reload_pending, reopen_pending, pid_file_written;
     struct worker w[MASTER_PROCS];
     struct fy_stats_shm *stats;
+    struct fy_tls_tickets *tickets; /* shared with every worker, of every generation */
+    struct fy_timer_queue ticket_queue;
+    struct fy_timer ticket_check;
     fy_config_loader *load;
     void *load_ctx;
     struct fy_timer_queue respawn_queue, deadline_queue, kill_queue;
@@ -189,8 +196,8 @@ static void log_listening(struct master *m)
 {
     struct generation *g = cur_gen(m);
     for (size_t i = 0; i < g->socks.n; i++)
-        fy_log(&g->log, FY_LOG_INFO, "listening on http://%s/ (backend %s, docroot %s, %u workers, %s)",
-               g->socks.group[i].addr.text, g->cfg.backend, g->cfg.docroot, g->n,
+        fy_log(&g->log, FY_LOG_INFO, "listening on %s://%s/ (backend %s, docroot %s, %u workers, %s)",
+               g->socks.group[i].addr.tls ? "https" : "http", g->socks.group[i].addr.text, g->cfg.backend, g->cfg.docroot, g->n,
                g->socks.group[i].reuseport ? "SO_REUSEPORT" : "one shared socket");
 }
 
@@ -221,6 +228,7 @@ static void discard_next(struct master *m)
 {
     struct generation *g = next_gen(m);
     fy_sockets_close_except(&g->socks, &cur_gen(m)->socks);
+    fy_tls_contexts_free(&g->tls);
     fy_log_close(&g->log);
 }
 
@@ -244,6 +252,7 @@ static void commit_reload(struct master *m)
     struct generation *old = cur_gen(m), *g = next_gen(m);
     stop_generation(m, g->number, true);
     fy_sockets_close_except(&old->socks, &g->socks);
+    fy_tls_contexts_free(&old->tls); /* the old workers have their copies */
     fy_log_close(&old->log);
     m->cur = 1 - m->cur;
     atomic_fetch_add(&m->stats->reloads, 1);
@@ -251,6 +260,18 @@ static void commit_reload(struct master *m)
            g->number, g->n);
     serving(m);
     after_reload(m);
+}
+
+/* The certificates of g, read now (as the user ferry starts as); one
+ * that expires soon is a warning in g's log. */
+static int load_tls(struct generation *g, char *err, size_t errlen)
+{
+    char warn[FY_CONFIG_ERR_LEN];
+    if (fy_tls_contexts_load(&g->tls, &g->cfg, warn, sizeof warn, err, errlen) < 0)
+        return -1;
+    if (warn[0])
+        fy_log(&g->log, FY_LOG_WARN, "%s", warn);
+    return 0;
 }
 
 /* Opens what the new configuration needs besides the workers. */
@@ -269,7 +290,12 @@ static int prepare_next(struct master *m, char *err, size_t errlen)
         return -1;
     if (fy_log_open(&g->log, &g->cfg, err, errlen) < 0)
         return -1;
+    if (load_tls(g, err, errlen) < 0) {
+        fy_log_close(&g->log);
+        return -1;
+    }
     if (fy_sockets_prepare(&g->socks, &old->socks, &g->cfg, g->cfg.reuseport, g->n, err, errlen) < 0) {
+        fy_tls_contexts_free(&g->tls);
         fy_log_close(&g->log);
         return -1;
     }
@@ -527,7 +553,8 @@ static int worker_main(struct master *m, struct generation *g, unsigned index, i
     atomic_store(&m->stats->slot[slot].pid, (uint64_t)getpid());
     struct fy_server_env env = {.listen = keep, .nlisten = nkeep, .log = &g->log, .identity = &g->id,
                                 .stats = m->stats, .stats_slot = slot, .control = ctl,
-                                .others_hold_pools = other_generations_run(m, g->number)};
+                                .others_hold_pools = other_generations_run(m, g->number),
+                                .tls = &g->tls, .tickets = m->tickets};
     int rc = 1;
     if (fy_server_start(&srv, &g->cfg, &env, err, sizeof err) < 0) {
         fy_ctl_send(ctl, FY_CTL_FAILED, err, NULL, 0);
@@ -671,14 +698,23 @@ static int watch_signals(struct master *m, char *err, size_t errlen)
     return 0;
 }
 
+static void on_ticket_check(struct fy_timer *t)
+{
+    struct master *m = container_of(t, struct master, ticket_check);
+    fy_tls_tickets_tick(m->tickets, m->loop.now_ms / 1000);
+    fy_timer_arm(&m->loop, &m->ticket_queue, &m->ticket_check);
+}
+
 static void init_timers(struct master *m)
 {
     const struct fy_config *cfg = &cur_gen(m)->cfg;
     fy_timer_queue_init(&m->loop, &m->respawn_queue, RESPAWN_DELAY_MS);
     fy_timer_queue_init(&m->loop, &m->deadline_queue, START_TIMEOUT_MS);
     fy_timer_queue_init(&m->loop, &m->kill_queue, cfg->shutdown_timeout_ms + KILL_GRACE_MS);
+    fy_timer_queue_init(&m->loop, &m->ticket_queue, TICKET_CHECK_MS);
     m->deadline.handler = on_deadline;
     m->kill.handler = on_kill;
+    m->ticket_check.handler = on_ticket_check;
 }
 
 /* What the first generation needs before any worker starts. */
@@ -688,6 +724,8 @@ static int open_first(struct master *m, char *err, size_t errlen)
     g->n = fy_master_worker_count(&g->cfg);
     g->number = 1;
     if (fy_privileges_resolve(&g->cfg, &g->id, err, errlen) < 0 || fy_log_open(&g->log, &g->cfg, err, errlen) < 0)
+        return -1;
+    if (load_tls(g, err, errlen) < 0 || !(m->tickets = fy_tls_tickets_create(err, errlen)))
         return -1;
     if (fy_sockets_open(&g->socks, &g->cfg, g->cfg.reuseport, g->n, err, errlen) < 0)
         return -1;
@@ -703,6 +741,8 @@ static int open_first(struct master *m, char *err, size_t errlen)
         snprintf(err, errlen, "status counters: mmap: %s", strerror(errno));
         return -1;
     }
+    fy_tls_tickets_tick(m->tickets, m->loop.now_ms / 1000);
+    fy_timer_arm(&m->loop, &m->ticket_queue, &m->ticket_check);
     return 0;
 }
 
@@ -710,8 +750,10 @@ static void close_all(struct master *m)
 {
     for (int i = 0; i < 2; i++) {
         fy_sockets_close_except(&m->gens[i].socks, NULL);
+        fy_tls_contexts_free(&m->gens[i].tls);
         fy_log_close(&m->gens[i].log);
     }
+    fy_tls_tickets_destroy(m->tickets);
     if (m->signals.fd >= 0)
         close(m->signals.fd);
     fy_loop_close(&m->loop);

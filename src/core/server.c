@@ -17,6 +17,7 @@
 
 #include "core/control.h"
 #include "http/conn.h"
+#include "net/tls_tickets.h"
 
 #define ACCEPT_RETRY_MS 100
 #define LINGER_MS 2000
@@ -100,11 +101,14 @@ static void refuse(struct fy_server *srv, int fd)
     close(fd);
 }
 
-static void admit(struct fy_server *srv, int fd, const struct sockaddr_storage *peer)
+static void admit(struct fy_server *srv, struct fy_listener *l, int fd, const struct sockaddr_storage *peer)
 {
     if (srv->nconns >= srv->cfg.max_connections) {
         fy_stats_add(srv->slot, FY_C_REFUSED, 1);
-        refuse(srv, fd);
+        if (l->tls)
+            close(fd); /* a TLS client could not read a plain 503 */
+        else
+            refuse(srv, fd);
         return;
     }
     fy_stats_add(srv->slot, FY_C_ACCEPTED, 1);
@@ -113,7 +117,7 @@ static void admit(struct fy_server *srv, int fd, const struct sockaddr_storage *
         close(fd);
         return;
     }
-    int err = fy_conn_open(srv, c, fd, peer);
+    int err = fy_conn_open(srv, c, fd, peer, l->tls);
     if (err) {
         fy_log(&srv->log, FY_LOG_ERROR, "cannot take a connection: %s", strerror(-err));
         close(fd);
@@ -140,7 +144,7 @@ static void accept_all(struct fy_server *srv, struct fy_listener *l)
         socklen_t len = sizeof peer;
         int fd = accept4(l->io.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            admit(srv, fd, &peer);
+            admit(srv, l, fd, &peer);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -182,7 +186,7 @@ static int adopt_listeners(struct fy_server *srv, const struct fy_server_env *en
     for (size_t i = 0; i < env->nlisten; i++) {
         const struct fy_listen_fd *lf = &env->listen[i];
         struct fy_listener *l = &srv->listeners[srv->nlisteners++];
-        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv};
+        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv, .tls = lf->tls};
         snprintf(l->text, sizeof l->text, "%s", lf->text);
         int rc = fy_loop_add(&srv->loop, &l->io, EPOLLIN | (lf->shared ? EPOLLEXCLUSIVE : 0));
         if (rc < 0) {
@@ -220,7 +224,7 @@ static void shutdown_conns(struct fy_server *srv, bool spare_new)
 {
     for (struct fy_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        if (spare_new && c->nrequests == 0 && c->state == FY_CONN_READING)
+        if (spare_new && c->nrequests == 0 && (c->state == FY_CONN_READING || c->state == FY_CONN_HANDSHAKING))
             continue;
         fy_conn_shutdown(c);
     }
@@ -354,7 +358,8 @@ void fy_server_refresh_stats(struct fy_server *srv)
         bool answering = c->state == FY_CONN_READING && c->have_request; /* a status page, say */
         if (c->state == FY_CONN_READING && c->rlen == 0)
             idle++;
-        else if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING)
+        else if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING ||
+                 c->state == FY_CONN_HANDSHAKING)
             reading++;
         else
             writing++;
@@ -389,6 +394,8 @@ static void on_tick(struct fy_timer *t)
     /* Here, not only on a lookup of the same name: a file deleted or
      * rotated away would otherwise keep its disk space held. */
     fy_file_cache_expire(&srv->sites.cache, srv->loop.now_ms);
+    if (srv->control.fd < 0 && srv->tls.tickets) /* alone: no master rotates them */
+        fy_tls_tickets_tick(srv->tls.tickets, srv->loop.now_ms / 1000);
     fy_timer_arm(&srv->loop, &srv->tick_queue, &srv->tick);
 }
 
@@ -402,6 +409,7 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->keepalive_timeouts, cfg->keepalive_timeout_ms);
     fy_timer_queue_init(loop, &srv->write_timeouts, cfg->write_timeout_ms);
     fy_timer_queue_init(loop, &srv->linger_timeouts, LINGER_MS);
+    fy_timer_queue_init(loop, &srv->handshake_timeouts, cfg->tls_handshake_timeout_ms);
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
     fy_timer_queue_init(loop, &srv->first_request_queue, FIRST_REQUEST_GRACE_MS);
@@ -438,6 +446,32 @@ static int open_mime(struct fy_server *srv, char *err, size_t errlen)
      * administrator may not. */
     bool optional = strcmp(file, "/etc/mime.types") == 0;
     return fy_mime_load(&srv->mime, builtin_only ? NULL : file, optional, err, errlen);
+}
+
+/* The port of the first TLS listener: where redirect-to-https sends. */
+static int first_tls_port(const struct fy_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        if (!cfg->listen[i].tls)
+            continue;
+        const struct sockaddr_storage *a = &cfg->listen[i].addr;
+        return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+                                              : ((const struct sockaddr_in *)a)->sin_port);
+    }
+    return 0;
+}
+
+static int open_tls(struct fy_server *srv, const struct fy_server_env *env, char *err, size_t errlen)
+{
+    srv->tls_port = first_tls_port(&srv->cfg);
+    bool tls_listener = false;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        tls_listener |= srv->listeners[i].tls;
+    if (tls_listener && (!env->tls || !env->tls->any)) {
+        snprintf(err, errlen, "a listener is TLS, but no certificate was loaded");
+        return -1;
+    }
+    return fy_tls_init(&srv->tls, &srv->cfg, env->tls, env->tickets, err, errlen);
 }
 
 static int open_backend(struct fy_server *srv, char *err, size_t errlen)
@@ -522,7 +556,8 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         return -1;
     init_timers(srv);
     raise_fd_limit(srv);
-    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+    if (open_tls(srv, env, err, errlen) ||
+        open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
@@ -537,8 +572,8 @@ int fy_server_run(struct fy_server *srv)
     /* A worker's master says it once for all. */
     enum fy_log_level level = srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO;
     for (size_t i = 0; i < srv->nlisteners; i++)
-        fy_log(&srv->log, level, "listening on http://%s/ (backend %s, docroot %s)",
-               srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
+        fy_log(&srv->log, level, "listening on %s://%s/ (backend %s, docroot %s)",
+               srv->listeners[i].tls ? "https" : "http", srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
     int rc = fy_loop_run(&srv->loop);
     if (rc < 0)
         fy_log(&srv->log, FY_LOG_ERROR, "event loop: %s", strerror(-rc));
@@ -557,6 +592,7 @@ void fy_server_free(struct fy_server *srv)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
     fy_sites_close(&srv->sites);
+    fy_tls_free(&srv->tls);
     fy_mime_free(&srv->mime);
     if (srv->signals.fd >= 0)
         close(srv->signals.fd);

@@ -17,6 +17,7 @@
 #include "file/mime.h"
 #include "file/site.h"
 #include "http/http_response.h"
+#include "net/tls.h"
 
 struct fy_conn;
 struct fy_server;
@@ -24,6 +25,7 @@ struct fy_server;
 struct fy_listener {
     struct fy_io io;
     struct fy_server *srv;
+    bool tls;                    /* its connections speak TLS */
     char text[64];               /* its address, for messages */
 };
 
@@ -34,6 +36,8 @@ struct fy_server {
     struct fy_mime_table mime;
     struct fy_backend *backend;
     struct fy_sites sites;       /* the docroots of every host, and their aliases */
+    struct fy_tls tls;           /* the TLS engine, when a listener is TLS */
+    int tls_port;                /* redirect-to-https goes there (0: 443) */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;
@@ -56,7 +60,8 @@ struct fy_server {
     struct fy_timer_queue tick_queue;
 
     /* Connection timeouts; a connection's timer sits in one of these. */
-    struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts;
+    struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts,
+                          handshake_timeouts;
 
     unsigned nconns;
     struct fy_conn *conns;       /* active connections, doubly linked */
@@ -79,6 +84,8 @@ struct fy_server_env {
     int stats_slot;
     int control;                 /* a worker's channel to its master (the server takes it), or -1 */
     bool others_hold_pools;      /* workers of another generation still run (see aio_pool_may_wait) */
+    const struct fy_tls_contexts *tls; /* the certificates, loaded before privileges drop; may be NULL */
+    struct fy_tls_tickets *tickets;    /* session-ticket keys shared by every process; may be NULL */
 };
 
 /* Opens what else cfg names (docroots, MIME table, backend), then enters

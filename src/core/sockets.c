@@ -153,6 +153,19 @@ static int adopt_activated(struct fy_sockets *s, int n, char *err, size_t errlen
 
 /* --- opening ------------------------------------------------------------------ */
 
+/* Sockets systemd passed speak TLS when the configuration says so of
+ * their address. */
+static void mark_tls(struct fy_sockets *s, const struct fy_config *cfg)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct fy_listen *a = &s->group[i].addr;
+        a->tls = false;
+        for (size_t j = 0; j < cfg->nlisten; j++)
+            if (cfg->listen[j].addrlen == a->addrlen && memcmp(&cfg->listen[j].addr, &a->addr, a->addrlen) == 0)
+                a->tls = cfg->listen[j].tls;
+    }
+}
+
 int fy_sockets_open(struct fy_sockets *s, const struct fy_config *cfg, bool reuseport, unsigned nsock,
                     char *err, size_t errlen)
 {
@@ -160,8 +173,12 @@ int fy_sockets_open(struct fy_sockets *s, const struct fy_config *cfg, bool reus
     int n = fy_sd_listen_fds(err, errlen);
     if (n < 0)
         return -1;
-    if (n > 0)
-        return adopt_activated(s, n, err, errlen);
+    if (n > 0) {
+        if (adopt_activated(s, n, err, errlen) < 0)
+            return -1;
+        mark_tls(s, cfg);
+        return 0;
+    }
     return fy_sockets_prepare(s, NULL, cfg, reuseport, nsock, err, errlen);
 }
 
@@ -182,15 +199,17 @@ int fy_sockets_prepare(struct fy_sockets *next, const struct fy_sockets *cur, co
 {
     if (cur && cur->activated) {
         *next = *cur;
+        mark_tls(next, cfg);
         return 0;
     }
     *next = (struct fy_sockets){0};
     for (size_t i = 0; i < cfg->nlisten; i++) {
         struct fy_socket_group *g = &next->group[next->n++];
         const struct fy_socket_group *old = find_group(cur, &cfg->listen[i], reuseport);
-        if (old)
+        if (old) {
             *g = *old;
-        else
+            g->addr.tls = cfg->listen[i].tls; /* the new configuration says */
+        } else
             *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport};
         if (group_fill(g, nsock, err, errlen) < 0) {
             fy_sockets_close_except(next, cur);
@@ -213,6 +232,7 @@ size_t fy_sockets_pick(const struct fy_sockets *s, unsigned w, unsigned n, struc
             if (out && k < max) {
                 out[k].fd = g->fd[j];
                 out[k].shared = g->nfd == 1 && n > 1;
+                out[k].tls = g->addr.tls;
                 snprintf(out[k].text, sizeof out[k].text, "%s", g->addr.text);
             }
             k++;

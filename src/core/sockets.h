@@ -36,6 +36,7 @@ struct fy_sockets {
 struct fy_listen_fd {
     int fd;
     bool shared;                 /* other processes accept on it too */
+    bool tls;                    /* its connections speak TLS */
     char text[64];               /* its address, for messages */
 };
 

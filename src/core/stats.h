@@ -25,6 +25,11 @@ enum fy_counter {
     FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
     FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS, FY_C_LOOKUPS,
+    FY_C_TLS_HANDSHAKES,         /* TLS handshakes finished */
+    FY_C_TLS_RESUMED,            /* ... of them by a session ticket */
+    FY_C_TLS_KTLS,               /* ... of them with the kernel encrypting */
+    /* Handshakes that failed, by reason (the order of enum fy_tls_failure). */
+    FY_C_TLS_FAIL_TIMEOUT, FY_C_TLS_FAIL_PROTOCOL, FY_C_TLS_FAIL_PLAIN_HTTP, FY_C_TLS_FAIL_CLOSED,
     FY_NCOUNTERS
 };
 

@@ -179,6 +179,10 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"tls\": {\"handshakes\": %llu, \"resumptions\": %llu, \"ktls_send\": %llu, \"failures\": "
+        "{\"timeout\": %llu, \"protocol\": %llu, \"plain_http\": %llu, \"closed\": %llu}},\n",
+        (ull)c[FY_C_TLS_HANDSHAKES], (ull)c[FY_C_TLS_RESUMED], (ull)c[FY_C_TLS_KTLS], (ull)c[FY_C_TLS_FAIL_TIMEOUT],
+        (ull)c[FY_C_TLS_FAIL_PROTOCOL], (ull)c[FY_C_TLS_FAIL_PLAIN_HTTP], (ull)c[FY_C_TLS_FAIL_CLOSED]);
     json_processes(o, shm);
     put(o, "}\n");
 }
@@ -233,6 +237,20 @@ static void prom_backend(struct text *o, const struct view *v)
     metric(o, "buffer_pool_buffer_size_bytes", "gauge", "Bytes per pool buffer.", (ull)g[FY_G_BUFFER_SIZE]);
 }
 
+static void prom_tls(struct text *o, const uint64_t *c)
+{
+    static const char *const reasons[] = {"timeout", "protocol", "plain_http", "closed"};
+    metric(o, "tls_handshakes_total", "counter", "TLS handshakes finished.", (ull)c[FY_C_TLS_HANDSHAKES]);
+    metric(o, "tls_resumptions_total", "counter", "TLS handshakes that resumed a session (ticket).",
+           (ull)c[FY_C_TLS_RESUMED]);
+    metric(o, "tls_ktls_connections_total", "counter", "TLS connections whose sending the kernel encrypts.",
+           (ull)c[FY_C_TLS_KTLS]);
+    family(o, "tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
+    for (int i = 0; i < 4; i++)
+        put(o, "ferry_tls_handshake_failures_total{reason=\"%s\"} %llu\n", reasons[i],
+            (ull)c[FY_C_TLS_FAIL_TIMEOUT + i]);
+}
+
 static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -258,6 +276,7 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
     prom_backend(o, v);
+    prom_tls(o, c);
 }
 
 /* --- the response ------------------------------------------------------------- */

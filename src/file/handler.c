@@ -51,13 +51,11 @@ static struct fy_buf redirect_buffer(struct fy_conn *c, size_t location_len)
     return (struct fy_buf){.p = c->head_mem, .cap = c->head_mem ? location_len + rest : 0};
 }
 
-/* "/dir" names a directory: send the client to "/dir/", query kept.  The
- * Location is built from the normalised path, re-encoded, never from the
- * raw target: "//evil.example/" would send a browser to another host. */
-static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
+/* A 301 to `location` (a whole "Location: ...\r\n" line, malloc'd; NULL:
+ * out of memory), which this frees. */
+static int respond_moved(struct fy_conn *c, const struct fy_site *site, char *location)
 {
     const struct fy_request *r = &c->req;
-    char *location = redirect_location(url, r->query);
     if (!location)
         return fy_respond_error(c, site, 503, NULL);
     struct fy_buf b = redirect_buffer(c, strlen(location));
@@ -74,6 +72,52 @@ static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const
     c->head_nonbody = b.len - body;
     c->xfer.head_len = b.len;
     return 0;
+}
+
+/* "/dir" names a directory: send the client to "/dir/", query kept.  The
+ * Location is built from the normalised path, re-encoded, never from the
+ * raw target: "//evil.example/" would send a browser to another host. */
+static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
+{
+    return respond_moved(c, site, redirect_location(url, c->req.query));
+}
+
+/* The Host header without its port, if it is a plain name or address (so
+ * safe to put in a Location); len 0 if not. */
+static struct fy_str host_name(struct fy_str host)
+{
+    size_t n = 0;
+    bool v6 = host.len > 0 && host.p[0] == '[';
+    while (n < host.len && (v6 || host.p[n] != ':')) {
+        char ch = host.p[n++];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '.' || ch == '-' || ch == '_' || (v6 && (ch == ':' || ch == '[' || ch == ']'));
+        if (!ok)
+            return (struct fy_str){0};
+        if (ch == ']')
+            break;
+    }
+    return (struct fy_str){host.p, n};
+}
+
+/* redirect-to-https on a plain connection: the same host and target, over
+ * TLS on the port of the first TLS listener. */
+static int respond_https_redirect(struct fy_conn *c, const struct fy_site *site)
+{
+    const struct fy_request *r = &c->req;
+    struct fy_str host = host_name(r->host);
+    if (host.len == 0)
+        return fy_respond_error(c, site, 400, NULL);
+    char port[8] = "";
+    if (c->srv->tls_port != 443)
+        snprintf(port, sizeof port, ":%d", c->srv->tls_port);
+    struct fy_str path = r->path.len && r->path.p[0] == '/' ? r->path : (struct fy_str){"/", 1}; /* OPTIONS * */
+    size_t cap = sizeof "Location: https://?\r\n" + host.len + sizeof port + path.len + r->query.len;
+    char *location = malloc(cap);
+    if (location)
+        snprintf(location, cap, "Location: https://%.*s%s%.*s%s%.*s\r\n", (int)host.len, host.p, port,
+                 (int)path.len, path.p, r->query.len ? "?" : "", (int)r->query.len, r->query.p);
+    return respond_moved(c, site, location);
 }
 
 /* OPTIONS: what the resource (or, for "*", the server) allows. */
@@ -185,10 +229,12 @@ static int open_file(struct fy_conn *c, const struct fy_docroot *root, const str
 
 int fy_handler_respond(struct fy_conn *c)
 {
-    if (fy_status_wants(c))
-        return fy_status_respond(c);
     const struct fy_request *r = &c->req;
     struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
+    if (fy_conn_wants_https(c))
+        return respond_https_redirect(c, x.site);
+    if (fy_status_wants(c))
+        return fy_status_respond(c);
     if (r->method == FY_METHOD_UNKNOWN)
         return fy_respond_error(c, x.site, 501, NULL);
     if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD && r->method != FY_METHOD_OPTIONS)

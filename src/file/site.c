@@ -131,42 +131,16 @@ void fy_sites_close(struct fy_sites *s)
     s->nsites = 0;
 }
 
-/* host[0..n) against one configured name (lowercase; "*.x" a wildcard).
- * Returns 0 for no match, SIZE_MAX for an exact one, else the length of
- * the wildcard suffix that matched. */
-static size_t name_match(const char *host, size_t n, const char *name, size_t len)
-{
-    if (name[0] != '*')
-        return len == n && strncasecmp(host, name, n) == 0 ? SIZE_MAX : 0;
-    const char *suffix = name + 1; /* ".example.com" */
-    size_t slen = len - 1;
-    return n > slen && strncasecmp(host + n - slen, suffix, slen) == 0 ? slen : 0;
-}
-
 const struct fy_site *fy_sites_lookup(const struct fy_sites *s, struct fy_str host)
 {
     const char *p = host.p;
-    size_t n = host.len, best = 0, best_len = 0;
+    size_t n = host.len;
     if (!p || n == 0)
         return &s->sites[0];
     const char *stop = p[0] == '[' ? memchr(p, ']', n) : memchr(p, ':', n);
     if (stop)
         n = (size_t)(stop - p) + (p[0] == '[');
-    if (n > 0 && p[n - 1] == '.')
-        n--;
-    for (size_t i = 1; i < s->nsites; i++) {
-        const char *names = fy_config_text(s->cfg, s->cfg->hosts[i].names);
-        for (const char *w = names; *w;) {
-            size_t len = strcspn(w, " ");
-            size_t m = name_match(p, n, w, len);
-            if (m == SIZE_MAX)
-                return &s->sites[i];
-            if (m > best_len)
-                best = i, best_len = m;
-            w += len + (w[len] == ' ');
-        }
-    }
-    return &s->sites[best];
+    return &s->sites[fy_config_match_host(s->cfg, p, n)];
 }
 
 const struct fy_docroot *fy_site_map(const struct fy_site *site, const struct fy_path *url,

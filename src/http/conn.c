@@ -75,6 +75,8 @@ void fy_conn_close(struct fy_conn *c)
     conn_end_transfer(c);
     fy_timer_disarm(&c->timer);
     fy_loop_remove(&c->srv->loop, &c->io);
+    fy_tls_conn_free(c->tp.tls);
+    c->tp.tls = NULL;
     close(c->io.fd);
     c->io.fd = -1;
     c->state = FY_CONN_CLOSED;
@@ -91,7 +93,7 @@ static void conn_linger(struct fy_conn *c)
         fy_conn_close(c);
         return;
     }
-    shutdown(c->io.fd, SHUT_WR);
+    fy_transport_shutdown(&c->tp);
     c->state = FY_CONN_LINGERING;
     c->rlen = 0;
     conn_arm(c, &c->srv->linger_timeouts);
@@ -112,11 +114,18 @@ static void conn_drain(struct fy_conn *c)
     }
 }
 
+/* An idle connection we end: TLS says so with a close_notify first. */
+static void conn_close_idle(struct fy_conn *c)
+{
+    fy_transport_shutdown(&c->tp);
+    fy_conn_close(c);
+}
+
 void fy_conn_shutdown(struct fy_conn *c)
 {
     c->keep_alive = false;
-    if (c->state == FY_CONN_READING && c->rlen == 0)
-        fy_conn_close(c);
+    if ((c->state == FY_CONN_READING && c->rlen == 0) || c->state == FY_CONN_HANDSHAKING)
+        conn_close_idle(c);
 }
 
 /* --- responding ----------------------------------------------------------- */
@@ -392,6 +401,51 @@ static void conn_read_request(struct fy_conn *c)
     }
 }
 
+/* --- TLS ------------------------------------------------------------------ */
+
+bool fy_conn_wants_https(const struct fy_conn *c)
+{
+    return !c->tp.tls && c->srv->cfg.redirect_to_https && c->srv->tls_port;
+}
+
+/* Plain HTTP on a TLS port: answered in plain text, as nginx does, and
+ * the connection closes. */
+static void conn_refuse_plain_http(struct fy_conn *c)
+{
+    fy_tls_conn_free(c->tp.tls);
+    c->tp.tls = NULL;
+    c->state = FY_CONN_READING;
+    c->have_request = false;
+    c->keep_alive = false;
+    c->readable = true; /* the request waits unread: linger drains it */
+    conn_respond_error(c, 400);
+}
+
+static void conn_handshake(struct fy_conn *c)
+{
+    struct fy_stats_slot *slot = c->srv->slot;
+    enum fy_tls_failure why;
+    int r = fy_tls_handshake(c->tp.tls, &why);
+    if (r == 0)
+        return;
+    if (r < 0) {
+        fy_stats_add(slot, (enum fy_counter)(FY_C_TLS_FAIL_TIMEOUT + why - FY_TLS_FAIL_TIMEOUT), 1);
+        if (why == FY_TLS_FAIL_PLAIN_HTTP)
+            conn_refuse_plain_http(c);
+        else
+            fy_conn_close(c);
+        return;
+    }
+    fy_stats_add(slot, FY_C_TLS_HANDSHAKES, 1);
+    if (fy_tls_resumed(c->tp.tls))
+        fy_stats_add(slot, FY_C_TLS_RESUMED, 1);
+    if (fy_tls_kernel_sends(c->tp.tls))
+        fy_stats_add(slot, FY_C_TLS_KTLS, 1);
+    c->state = FY_CONN_READING;
+    c->readable = true; /* a request may have come with the handshake's last flight */
+    conn_arm(c, &c->srv->header_timeouts);
+}
+
 /* --- events --------------------------------------------------------------- */
 
 static void conn_advance(struct fy_conn *c)
@@ -399,6 +453,9 @@ static void conn_advance(struct fy_conn *c)
     for (;;) {
         enum fy_conn_state before = c->state;
         switch (c->state) {
+        case FY_CONN_HANDSHAKING:
+            conn_handshake(c);
+            break;
         case FY_CONN_READING:
             conn_read_request(c);
             break;
@@ -445,6 +502,15 @@ static void conn_on_io(struct fy_io *io, uint32_t events)
 static void conn_on_timeout(struct fy_timer *t)
 {
     struct fy_conn *c = container_of(t, struct fy_conn, timer);
+    if (c->state == FY_CONN_HANDSHAKING) {
+        fy_stats_add(c->srv->slot, FY_C_TLS_FAIL_TIMEOUT, 1);
+        fy_conn_close(c);
+        return;
+    }
+    if (c->state == FY_CONN_READING && c->rlen == 0) {
+        conn_close_idle(c);
+        return;
+    }
     /* A client that started a request and stalled gets a 408; an idle one,
      * or one we cannot send to, is simply closed. */
     if (c->state == FY_CONN_READING && c->rlen > 0) {
@@ -463,7 +529,7 @@ static void conn_on_timeout(struct fy_timer *t)
     fy_conn_close(c);
 }
 
-int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer)
+int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer, bool tls)
 {
     char *rbuf = c->rbuf, *wbuf = c->wbuf;
     if (!rbuf)
@@ -484,9 +550,17 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
     };
     if (!rbuf || !wbuf)
         return -ENOMEM;
+    if (tls) {
+        if (!(c->tp.tls = fy_tls_conn_new(&srv->tls, fd)))
+            return -ENOMEM;
+        c->state = FY_CONN_HANDSHAKING;
+    }
     int err = fy_loop_add(&srv->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-    if (err)
+    if (err) {
+        fy_tls_conn_free(c->tp.tls);
+        c->tp.tls = NULL;
         return err;
-    conn_arm(c, &srv->header_timeouts);
+    }
+    conn_arm(c, tls ? &srv->handshake_timeouts : &srv->header_timeouts);
     return 0;
 }

@@ -1,12 +1,13 @@
 /* A client connection and its state machine:
  *
- *   READING ──head parsed──► DISCARDING (request body) ──► SENDING ──done──┐
+ *   HANDSHAKING (TLS listeners only) ──► READING ──head parsed──► DISCARDING (request body) ──► SENDING ──done──┐
  *      ▲                                                                   │
  *      └──────── keep-alive: next (maybe pipelined) request ◄──────────────┘
  *
  * One request is handled at a time, so responses leave in request order and
  * a flood of pipelined requests waits in the socket, bounded by the read
- * buffer.  Each state has its timer: header timeout while a head arrives,
+ * buffer.  Each state has its timer: the TLS handshake timeout first, the
+ * header timeout while a head arrives,
  * keep-alive timeout while idle, write timeout while a response stalls. */
 #ifndef FY_CONN_H
 #define FY_CONN_H
@@ -25,6 +26,7 @@
 struct fy_server;
 
 enum fy_conn_state {
+    FY_CONN_HANDSHAKING,         /* TLS: the handshake is under way */
     FY_CONN_READING,
     FY_CONN_DISCARDING,
     FY_CONN_LOOKING_UP,          /* the file's name is being looked up off the loop */
@@ -78,8 +80,9 @@ struct fy_conn {
     bool body_mem_sent;
 };
 
-/* Takes over a freshly accepted socket (already non-blocking). */
-int  fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer);
+/* Takes over a freshly accepted socket (already non-blocking); `tls`: it
+ * came to a TLS listener. */
+int  fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer, bool tls);
 
 /* Ends the connection now; safe to call in any state. */
 void fy_conn_close(struct fy_conn *c);
@@ -93,5 +96,9 @@ void fy_conn_shutdown(struct fy_conn *c);
  * called again for the same request once the lookup is done (this then
  * returns false). */
 bool fy_conn_lookup(struct fy_conn *c, int dirfd, const char *path);
+
+/* The request came over plain TCP, and redirect-to-https sends such
+ * requests to the TLS listener. */
+bool fy_conn_wants_https(const struct fy_conn *c);
 
 #endif

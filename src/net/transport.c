@@ -7,9 +7,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/tls.h"
+
+/* Whether OpenSSL encrypts this connection's bytes in user space; with
+ * kernel TLS sending, the socket takes plaintext as for plain TCP. */
+static bool encrypts(const struct fy_transport *t)
+{
+    return t->tls && !fy_tls_kernel_sends(t->tls);
+}
 
 ssize_t fy_transport_read(struct fy_transport *t, void *buf, size_t len)
 {
+    if (t->tls)
+        return fy_tls_read(t->tls, buf, len);
     ssize_t n;
     do
         n = read(t->fd, buf, len);
@@ -19,6 +29,8 @@ ssize_t fy_transport_read(struct fy_transport *t, void *buf, size_t len)
 
 ssize_t fy_transport_writev(struct fy_transport *t, const struct iovec *iov, int iovcnt, bool more)
 {
+    if (encrypts(t))
+        return fy_tls_writev(t->tls, iov, iovcnt);
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n;
@@ -30,6 +42,8 @@ ssize_t fy_transport_writev(struct fy_transport *t, const struct iovec *iov, int
 
 ssize_t fy_transport_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
 {
+    if (encrypts(t))
+        return fy_tls_sendfile(t->tls, fd, offset, len);
     ssize_t n;
     do
         n = sendfile(t->fd, fd, &offset, len);
@@ -39,16 +53,17 @@ ssize_t fy_transport_sendfile(struct fy_transport *t, int fd, off_t offset, size
 
 bool fy_transport_zero_copy(const struct fy_transport *t)
 {
-    return !t->tls;
+    return !encrypts(t);
 }
 
 int fy_transport_flush(struct fy_transport *t)
 {
-    (void)t;
-    return 0;
+    return t->tls ? fy_tls_flush(t->tls) : 0;
 }
 
 void fy_transport_shutdown(struct fy_transport *t)
 {
+    if (t->tls)
+        fy_tls_close_notify(t->tls);
     shutdown(t->fd, SHUT_WR);
 }
