@@ -559,6 +559,27 @@ static int set_switch(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
+/* hidden-files = deny|allow into an enum fy_tristate field (allow is on).
+ * Hidden paths are refused by URL before any file is looked at, so a rule
+ * that names files by extension could never match: refused rather than
+ * silently ignored. */
+static int set_hidden_files(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    bool allow = strcmp(v, "allow") == 0;
+    if (!allow && strcmp(v, "deny") != 0)
+        return fail(msg, len, "\"%s\" is neither deny nor allow", v);
+    const char *p = fy_config_text(c, c->rules[c->scope_rule].patterns), *w;
+    size_t wlen;
+    while ((w = next_word(&p, &wlen)))
+        if (w[0] == '*')
+            return fail(msg, len, "not allowed in a [path] section with a *.EXT pattern "
+                                  "(hidden paths are refused by their URL, before a file is known)");
+    *(enum fy_tristate *)field(c, k) = allow ? FY_ON : FY_OFF;
+    return 0;
+}
+
 /* Request paths are matched after decoding and normalisation, so a prefix
  * must be normalised too: absolute, without empty, "." or ".." segments.
  * *n becomes its length without a trailing '/'. */
@@ -890,6 +911,7 @@ static const struct key keys[] = {
     PATH_KEY("directory-listing", NULL, set_switch, listing),
     PATH_KEY("listing-dotfiles", NULL, set_switch, listing_dotfiles),
     PATH_KEY("precompressed", NULL, set_switch, precompressed),
+    PATH_KEY("hidden-files", NULL, set_hidden_files, hidden_files),
     PATH_KEY("cache-control", NULL, set_header_text, cache_control),
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),

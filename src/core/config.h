@@ -72,6 +72,7 @@ struct fy_rule_config {
     fy_text cache_control;       /* the Cache-Control value; "" = none */
     int64_t expires_s;           /* -1: not set; 0: off; else seconds */
     enum fy_tristate listing, listing_dotfiles, precompressed;
+    enum fy_tristate hidden_files;   /* FY_ON: allow, FY_OFF: deny (doc/config.md#hidden-files) */
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
 };
 

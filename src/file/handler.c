@@ -1,6 +1,6 @@
 /* The static-file handler; see handler.h.
  *
- *   method ─► Host → site ─► path → docroot + name (aliases) ─► open
+ *   method ─► Host → site ─► path ─► hidden? 404 ─► docroot + name (aliases) ─► open
  *     ─► a directory: listing or 403 ─► per-path settings ─► OPTIONS
  *     ─► precompressed sibling ─► respond.c: conditions, ranges, head */
 #include "file/handler.h"
@@ -13,6 +13,7 @@
 #include "core/server.h"
 #include "core/status.h"
 #include "file/file.h"
+#include "file/hidden.h"
 #include "file/listing.h"
 #include "file/path.h"
 #include "file/precompressed.h"
@@ -137,9 +138,10 @@ static int respond_options(struct fy_conn *c)
 static int respond_listing(struct fy_conn *c, const struct fy_file_request *x, const struct fy_docroot *root,
                            const struct fy_path *dir)
 {
+    struct fy_hidden_scope hidden = {.cfg = &c->srv->cfg, .host = x->subj.host};
     struct fy_listing_options opt = {
         .dotfiles = x->set.listing_dotfiles, .follow_symlinks = root->follow_symlinks,
-        .root_fd = root->fd, .dir_name = dir->name,
+        .root_fd = root->fd, .dir_name = dir->name, .hidden = &hidden,
     };
     size_t len = 0;
     char *page = fy_listing_build(c->file.fd, x->subj.url, &opt, &len);
@@ -250,6 +252,10 @@ int fy_handler_respond(struct fy_conn *c)
     if (status)
         return fy_respond_error(c, x.site, status, NULL);
     x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
+    /* A hidden path gets a missing file's 404, before the disk is asked
+     * (no 301 or 403 of a directory either): whether it exists stays unsaid. */
+    if (fy_hidden_refused(&(struct fy_hidden_scope){.cfg = &c->srv->cfg, .host = x.site->host}, url_text))
+        return fy_respond_error(c, x.site, 404, NULL);
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
     status = open_file(c, root, &file);
     if (status == FY_HANDLER_WAIT)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "file/file.h"
+#include "file/hidden.h"
 #include "http/escape.h"
 
 struct entry {
@@ -107,7 +108,32 @@ static void entries_free(struct entries *es)
     free(es->v);
 }
 
-static int read_entries(int dirfd, const struct fy_listing_options *opt, struct entries *es)
+/* Whether the server would refuse url + name (+ "/" for a directory) as
+ * hidden: a link to it would lead to a 404. */
+static bool entry_refused(const struct fy_listing_options *opt, const char *url, const char *name, bool dir)
+{
+    char entry_url[8192];
+    if (!opt->hidden)
+        return false;
+    int n = snprintf(entry_url, sizeof entry_url, "%s%s%s", url, name, dir ? "/" : "");
+    return n < 0 || (size_t)n >= sizeof entry_url || fy_hidden_refused(opt->hidden, entry_url);
+}
+
+/* The same for the parent of the directory url (not "/"): "/a/b/" → "/a/". */
+static bool parent_refused(const struct fy_listing_options *opt, const char *url)
+{
+    char parent[8192];
+    size_t n = strlen(url) - 1;
+    while (n > 0 && url[n - 1] != '/')
+        n--;
+    if (!opt->hidden || n >= sizeof parent)
+        return false;
+    memcpy(parent, url, n);
+    parent[n] = '\0';
+    return fy_hidden_refused(opt->hidden, parent);
+}
+
+static int read_entries(int dirfd, const char *url, const struct fy_listing_options *opt, struct entries *es)
 {
     int fd = dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -128,6 +154,8 @@ static int read_entries(int dirfd, const struct fy_listing_options *opt, struct 
             continue; /* vanished, or a symlink leading where we do not go */
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
             continue; /* FIFOs, sockets, devices: nothing to serve */
+        if (entry_refused(opt, url, name, S_ISDIR(st.st_mode)))
+            continue;
         if (!entries_add(es, name, &st))
             rc = -1;
     }
@@ -176,14 +204,15 @@ static void put_entry(struct text *t, const struct entry *e)
     text_puts(t, "</td></tr>\n");
 }
 
-static void put_page(struct text *t, const char *url, const struct entries *es)
+static void put_page(struct text *t, const char *url, const struct fy_listing_options *opt,
+                     const struct entries *es)
 {
     text_puts(t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     put_escaped(t, url, false);
     text_puts(t, "</title></head>\n<body><h1>Index of ");
     put_escaped(t, url, false);
     text_puts(t, "</h1>\n<table>\n<tr><th>Name</th><th>Last modified (UTC)</th><th>Size</th></tr>\n");
-    if (strcmp(url, "/") != 0)
+    if (strcmp(url, "/") != 0 && !parent_refused(opt, url))
         text_puts(t, "<tr><td><a href=\"../\">../</a></td><td></td><td>-</td></tr>\n");
     for (size_t i = 0; i < es->n; i++)
         put_entry(t, &es->v[i]);
@@ -197,12 +226,12 @@ char *fy_listing_build(int dirfd, const char *url, const struct fy_listing_optio
 {
     struct entries es = {0};
     struct text t = {0};
-    if (read_entries(dirfd, opt, &es) < 0) {
+    if (read_entries(dirfd, url, opt, &es) < 0) {
         entries_free(&es);
         return NULL;
     }
     qsort(es.v, es.n, sizeof *es.v, entry_order);
-    put_page(&t, url, &es);
+    put_page(&t, url, opt, &es);
     entries_free(&es);
     if (t.failed) {
         free(t.p);

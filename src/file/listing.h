@@ -4,7 +4,9 @@
  * Entries are sorted, directories first, then by name (bytewise).  Names
  * are HTML-escaped in the text and percent-encoded in the links, so no
  * file name can inject markup or a scheme ("javascript:...").  Dotfiles
- * are left out unless listing-dotfiles is on.  A symlink is listed only
+ * are left out unless listing-dotfiles is on, and even then an entry (or
+ * the parent) the server would refuse as hidden (hidden.h) is left out: no
+ * link leads to that 404.  A symlink is listed only
  * when it leads somewhere the server would follow it to (resolved from the
  * docroot as a request would be): with follow-symlinks off, never outside
  * the docroot.  Only directories and regular files are listed. */
@@ -14,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct fy_hidden_scope;
+
 #define FY_LISTING_MAX_ENTRIES 10000 /* more are left out, and the page says so */
 
 struct fy_listing_options {
@@ -21,6 +25,7 @@ struct fy_listing_options {
     bool follow_symlinks;
     int root_fd;                 /* the docroot the directory is in */
     const char *dir_name;        /* the directory under it ("" for the root) */
+    const struct fy_hidden_scope *hidden; /* the rules for hidden paths; NULL: none is refused */
 };
 
 /* Builds the page for the directory open as dirfd (its URL path, decoded,

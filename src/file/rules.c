@@ -44,6 +44,7 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_switch(r->listing, &out->listing);
     take_switch(r->listing_dotfiles, &out->listing_dotfiles);
     take_switch(r->precompressed, &out->precompressed);
+    take_switch(r->hidden_files, &out->hidden_files);
 }
 
 /* Runs the statement after it for every rule that applies to subj, as r:

@@ -27,6 +27,7 @@ struct fy_path_settings {
     const char *cache_control;   /* NULL: none */
     int64_t expires_s;           /* 0: none */
     bool listing, listing_dotfiles, precompressed;
+    bool hidden_files;           /* hidden paths are served (see hidden.h) */
 };
 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,

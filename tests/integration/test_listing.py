@@ -1,6 +1,6 @@
 """Directory listings (issue 5 item 5), on every backend: opt-in per path,
 sorted, names escaped and encoded, sizes and dates, dotfiles hidden unless
-configured, and never a way out of the docroot."""
+configured (and served: hidden-files), and never a way out of the docroot."""
 
 import html
 import os
@@ -110,10 +110,18 @@ def test_directory_without_slash_redirects(ferry, tree):
 
 
 def test_dotfiles_when_configured(ferry, tree):
-    srv = ferry(docroot=tree, config=LISTING + "listing-dotfiles = on\n")
+    # listed only where they are served too (hidden-files, test_hidden_files.py)
+    srv = ferry(docroot=tree, config=LISTING + "listing-dotfiles = on\nhidden-files = allow\n")
     names = [t for _, t, _, _ in rows(fetch(srv.port, "/pub/").body)]
     assert ".git/" in names and ".hidden" in names
     assert names.index(".git/") < names.index("sub dir/")
+    assert fetch(srv.port, "/pub/.hidden").body == b"dot"
+
+
+def test_dotfiles_that_would_404_are_not_listed(ferry, tree):
+    srv = ferry(docroot=tree, config=LISTING + "listing-dotfiles = on\n")
+    names = [t for _, t, _, _ in rows(fetch(srv.port, "/pub/").body)]
+    assert not any(n.startswith(".") for n in names[1:]) and names[0] == "../", names
 
 
 def test_listing_follows_symlinks_out_only_when_allowed(ferry, tree):

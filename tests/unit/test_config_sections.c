@@ -166,6 +166,27 @@ static void test_errors(void)
               "F:1: error-page: needs one path starting with '/' after the status");
     CHECK_STR(load_error("error-page = 404 /a\nerror-page = 404 /b\n"), "F:2: error-page: duplicate error page for 404");
     CHECK_STR(load_error("follow-symlinks = maybe\n"), "F:1: follow-symlinks: \"maybe\" is neither on nor off");
+    CHECK_STR(load_error("hidden-files = on\n"), "F:1: hidden-files: \"on\" is neither deny nor allow");
+    CHECK_STR(load_error("[path /a *.env]\nhidden-files = allow\n"),
+              "F:2: hidden-files: not allowed in a [path] section with a *.EXT pattern "
+              "(hidden paths are refused by their URL, before a file is known)");
+}
+
+static void test_hidden_files(void)
+{
+    load_ok("hidden-files = deny\n"
+            "[path /.well-known/ /pub/]\n"
+            "hidden-files = allow\n"
+            "[host a.test]\n"
+            "docroot = /a\n"
+            "hidden-files = allow\n");
+    CHECK_INT(cfg.nrules, 3);
+    CHECK_INT(cfg.rules[0].hidden_files, FY_OFF);
+    CHECK_INT(cfg.rules[1].hidden_files, FY_ON);
+    CHECK_INT(cfg.rules[2].hidden_files, FY_ON);
+    CHECK_INT(cfg.rules[2].host, 1);
+    load_ok("[path *.html]\ncache-control = no-cache\n");
+    CHECK_INT(cfg.rules[0].hidden_files, FY_INHERIT);
 }
 
 static void test_same_alias_in_two_scopes(void)
@@ -180,6 +201,7 @@ int main(void)
     RUN(test_hosts);
     RUN(test_paths);
     RUN(test_errors);
+    RUN(test_hidden_files);
     RUN(test_same_alias_in_two_scopes);
     return CHECK_SUMMARY();
 }
