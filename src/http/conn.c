@@ -83,6 +83,14 @@ void fy_conn_close(struct fy_conn *c)
     fy_server_conn_closed(c->srv, c);
 }
 
+/* A connection we end with nothing left to read or send: TLS says so
+ * with a close_notify first. */
+static void conn_close_idle(struct fy_conn *c)
+{
+    fy_transport_shutdown(&c->tp);
+    fy_conn_close(c);
+}
+
 /* Closing a socket whose receive queue holds data makes the kernel send a
  * RST, which can destroy a response the client has not read yet.  So after
  * answering a client that may still be sending, shut our side and drain
@@ -90,7 +98,7 @@ void fy_conn_close(struct fy_conn *c)
 static void conn_linger(struct fy_conn *c)
 {
     if (!c->readable && c->rlen == c->consumed && c->discard_left == 0) {
-        fy_conn_close(c);
+        conn_close_idle(c);
         return;
     }
     fy_transport_shutdown(&c->tp);
@@ -112,13 +120,6 @@ static void conn_drain(struct fy_conn *c)
         fy_conn_close(c);
         return;
     }
-}
-
-/* An idle connection we end: TLS says so with a close_notify first. */
-static void conn_close_idle(struct fy_conn *c)
-{
-    fy_transport_shutdown(&c->tp);
-    fy_conn_close(c);
 }
 
 void fy_conn_shutdown(struct fy_conn *c)

@@ -2,6 +2,8 @@
 #include "net/tls.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +271,10 @@ struct fy_tls_conn *fy_tls_conn_new(struct fy_tls *e, int fd)
     struct fy_tls_conn *tc = calloc(1, sizeof *tc);
     if (!tc)
         return NULL;
+    /* TLS writes several small pieces in a row (the handshake's tickets,
+     * then a response): Nagle would hold the second behind the client's
+     * delayed ACK of the first, 40 ms. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     tc->e = e;
     tc->fd = fd;
     tc->ssl = SSL_new(e->ctxs->ctx[0]);
