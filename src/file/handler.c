@@ -101,6 +101,14 @@ static struct fy_str host_name(struct fy_str host)
     return (struct fy_str){host.p, n};
 }
 
+/* ACME's http-01 challenge stays on plain HTTP: the first certificate
+ * must be had before there is a TLS listener to redirect to. */
+static bool is_acme_challenge(struct fy_str path)
+{
+    static const char prefix[] = "/.well-known/acme-challenge/";
+    return path.len >= sizeof prefix - 1 && memcmp(path.p, prefix, sizeof prefix - 1) == 0;
+}
+
 /* redirect-to-https on a plain connection: the same host and target, over
  * TLS on the port of the first TLS listener. */
 static int respond_https_redirect(struct fy_conn *c, const struct fy_site *site)
@@ -233,7 +241,7 @@ int fy_handler_respond(struct fy_conn *c)
 {
     const struct fy_request *r = &c->req;
     struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
-    if (fy_conn_wants_https(c))
+    if (fy_conn_wants_https(c) && !is_acme_challenge(r->path))
         return respond_https_redirect(c, x.site);
     if (fy_status_wants(c))
         return fy_status_respond(c);
