@@ -3,8 +3,8 @@
 # Quiet and quick when everything is there; needs root (or sudo) otherwise.
 set -eu
 
-PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev openssl
-          strace wrk nginx-light lighttpd slowhttptest
+PACKAGES="gcc make pkg-config curl wget openssl python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
+          strace wrk nginx-light lighttpd slowhttptest testssl.sh
           chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""

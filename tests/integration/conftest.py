@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import BACKENDS, CANARY, Ferry, ferry_bin  # noqa: E402
+from tls_pki import PKI  # noqa: E402
 
 MiB = 1 << 20
 
@@ -138,3 +139,12 @@ def server1(ferry, site):
 def have_curl():
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Certificates made with openssl for the TLS tests (tls_pki.py): a root
+    CA, an intermediate, and leaves for a.test, b.test, *.wild.test and
+    default.test (ECDSA and RSA), plus the odd ones (wrong key, expired,
+    expiring in 5 days, a second default.test)."""
+    return PKI(tmp_path_factory.mktemp("pki"))

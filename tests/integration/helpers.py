@@ -9,8 +9,11 @@ import os
 import re
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +83,7 @@ class Ferry:
 
     def __init__(self, workdir, docroot=None, backend=None, config=None, args=(),
                  listen=True, port=None, host="127.0.0.1", wrapper=(), preexec_fn=None,
-                 master=False, env=None, pass_fds=()):
+                 master=False, env=None, pass_fds=(), tls=None):
         Ferry._serial += 1
         self.workdir = Path(workdir)
         self.name = f"ferry{Ferry._serial}"
@@ -88,13 +91,16 @@ class Ferry:
         self.backend = backend
         self.config = config
         self.extra_args = list(args)
-        self.listen = listen          # True: add -l 127.0.0.1:<free port>
+        self.listen = listen          # True: add -l 127.0.0.1:<free port>; "config": the configuration
+                                      # (a str) names the ports as @PORT@ and @PORT2@, replaced by free ones
+        self.tls = tls                # (chain, key): --tls-cert/--tls-key make the -l listener a TLS one
         self.wrapper = list(wrapper)
         self.preexec_fn = preexec_fn
         self.master = master          # False: -X, one process serves (its PID is the server's)
         self.env = env
         self.pass_fds = tuple(pass_fds)
         self.port = port              # with listen=False: the port the arguments name
+        self.port2 = None             # with listen="config": the free port put for @PORT2@
         self.host = host              # where wait_ready() connects
         self.proc = None
         self.returncode = None
@@ -114,18 +120,30 @@ class Ferry:
             argv += ["-c", str(self.config_path)]
         if self.docroot is not None:
             argv += ["-r", str(self.docroot)]
-        if self.listen:
+        if self.listen is True:
             argv += ["-l", f"127.0.0.1:{self.port}"]
+        if self.tls:
+            argv += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if self.backend:
             argv += ["-B", self.backend]
         return argv + self.extra_args
 
+    def render(self, config):
+        """A configuration with the @PORT@ and @PORT2@ placeholders filled in."""
+        if isinstance(config, str) and self.listen == "config":
+            return config.replace("@PORT@", str(self.port)).replace("@PORT2@", str(self.port2))
+        return config
+
     def start(self, wait=True):
-        if self.config_path:
-            write_config(self.config_path, self.config)
         for _ in range(5):  # another process may grab the free port first
             if self.listen:
                 self.port = free_port()
+            if self.listen == "config":
+                self.port2 = free_port()
+                while self.port2 == self.port:
+                    self.port2 = free_port()
+            if self.config_path:
+                write_config(self.config_path, self.render(self.config))
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                              cwd=self.workdir, preexec_fn=self.preexec_fn, env=self.env,
@@ -515,3 +533,129 @@ def parse_access_line(line):
     d["status"] = int(d["status"])
     d["bytes"] = 0 if d["bytes"] == "-" else int(d["bytes"])
     return d
+
+
+# --- the master and its workers, the status page (issue 8) ------------------
+
+def children(pid):
+    """The live (non-zombie) child processes of pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return sorted(out)
+
+
+def wait_serving(f, workers, generation=None):
+    """Until the master has `workers` children that all serve."""
+    def ready():
+        if "listening on" not in f.stderr:
+            return False
+        if generation and f.stderr.count("reloaded: generation") < generation - 1:
+            return False
+        return len(children(f.pid)) == workers
+    wait_until(ready, T(10), message=f"{workers} workers serving:\n{f.stderr[-2000:]}")
+    return children(f.pid)
+
+
+PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*)\})? (\d+(\.\d+)?)$')
+
+
+def parse_prometheus(text):
+    """{(name, labels): value}, checking the exposition format on the way."""
+    samples, types = {}, {}
+    helped = set()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            assert kind in ("counter", "gauge"), line
+            assert name not in types, f"TYPE twice for {name}"
+            types[name] = kind
+            continue
+        m = PROM_LINE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        name, labels = m.group(1), m.group(3) or ""
+        assert name in types and name in helped, f"{name} has no HELP/TYPE"
+        if types[name] == "counter":
+            assert name.endswith("_total"), name
+        assert (name, labels) not in samples, f"duplicate sample {line}"
+        samples[(name, labels)] = float(m.group(5))
+    return samples
+
+
+# --- TLS (issue 13) ----------------------------------------------------------
+
+def tls_context(cafile=None, check_hostname=False, alpn=None, minimum=None, maximum=None, seclevel=None):
+    """A client context.  With cafile, the server's chain must verify against
+    it (and, with check_hostname, match the SNI name); without, anything goes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if cafile:
+        ctx.load_verify_locations(cafile=str(cafile))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.check_hostname = check_hostname
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if seclevel is not None:  # TLS 1.0/1.1 need level 0 in OpenSSL 3
+        ctx.set_ciphers(f"DEFAULT@SECLEVEL={seclevel}")
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: asking for them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum:
+            ctx.minimum_version = minimum
+        if maximum:
+            ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+class TLSClient(Client):
+    """Client over TLS: the handshake happens in the constructor.  Without a
+    context, one is made that verifies the chain against cafile and, when sni
+    is given, the name too (verify_name=False to only check the chain)."""
+
+    def __init__(self, port, sni=None, cafile=None, context=None, session=None, verify_name=True, **kw):
+        super().__init__(port, **kw)
+        if context is None:
+            context = tls_context(cafile, check_hostname=bool(cafile and sni and verify_name))
+        try:
+            self.sock = context.wrap_socket(self.sock, server_hostname=sni, session=session)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    @property
+    def cert(self):
+        """The verified peer certificate, as ssl.getpeercert() decodes it."""
+        cert = self.sock.getpeercert()
+        assert cert, "no verified peer certificate (no cafile given?)"
+        return cert
+
+    @property
+    def serial(self):
+        return int(self.cert["serialNumber"], 16)
+
+    @property
+    def dns_names(self):
+        return [v for k, v in self.cert.get("subjectAltName", ()) if k == "DNS"]
+
+    def reset(self):
+        """Closes with a TCP RST (SO_LINGER 0) instead of a FIN."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+
+def tls_fetch(port, path="/", method="GET", sni=None, cafile=None, context=None, **kw):
+    """One request on a fresh TLS connection."""
+    with TLSClient(port, sni=sni, cafile=cafile, context=context) as c:
+        return c.request(path, method=method, **kw)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, SANITIZED, T, Client, ConnectionClosed, build_request, fetch, ferry_bin, free_port, run_ferry, \
-    wait_until, write_config
+from helpers import REPO, SANITIZED, T, Client, ConnectionClosed, build_request, children, fetch, ferry_bin, free_port, \
+    parse_prometheus, run_ferry, wait_serving, wait_until, write_config
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root (privileges, chroot)")
@@ -33,22 +33,6 @@ def no_leak_check_env():
 
 
 # --- processes --------------------------------------------------------------
-
-def children(pid):
-    """The live (non-zombie) child processes of pid."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return sorted(out)
-
 
 def gone(pid):
     try:
@@ -73,18 +57,6 @@ def master(ferry, site, workers=2, config=None, args=(), root_ok=True, **kw):
     f = ferry(docroot=kw.pop("docroot", site.root), master=True, config=config, args=extra, **kw)
     wait_serving(f, workers)
     return f
-
-
-def wait_serving(f, workers, generation=None):
-    """Until the master has `workers` children that all serve."""
-    def ready():
-        if "listening on" not in f.stderr:
-            return False
-        if generation and f.stderr.count("reloaded: generation") < generation - 1:
-            return False
-        return len(children(f.pid)) == workers
-    wait_until(ready, T(10), message=f"{workers} workers serving:\n{f.stderr[-2000:]}")
-    return children(f.pid)
 
 
 def stats(f, path="/status", fmt=None):
@@ -494,34 +466,6 @@ def test_pid_file_written_and_removed(ferry, site, tmp_path):
 
 
 # --- the status endpoint --------------------------------------------------------
-
-PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*)\})? (\d+(\.\d+)?)$')
-
-
-def parse_prometheus(text):
-    """{(name, labels): value}, checking the exposition format on the way."""
-    samples, types = {}, {}
-    helped = set()
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            helped.add(line.split()[2])
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            assert kind in ("counter", "gauge"), line
-            assert name not in types, f"TYPE twice for {name}"
-            types[name] = kind
-            continue
-        m = PROM_LINE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        name, labels = m.group(1), m.group(3) or ""
-        assert name in types and name in helped, f"{name} has no HELP/TYPE"
-        if types[name] == "counter":
-            assert name.endswith("_total"), name
-        assert (name, labels) not in samples, f"duplicate sample {line}"
-        samples[(name, labels)] = float(m.group(5))
-    return samples
-
 
 @pytest.mark.parametrize("workers", [0, 2])  # 0: -X
 def test_status_in_both_formats(ferry, site, workers):
