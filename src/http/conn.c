@@ -497,6 +497,10 @@ static void conn_on_io(struct fy_io *io, uint32_t events)
         fy_conn_close(c);
         return;
     }
+    /* TLS bytes the socket could not take (a handshake's last flight) go
+     * now, whatever the state: the client may be waiting for them. */
+    if (events & EPOLLOUT)
+        fy_transport_flush(&c->tp);
     conn_advance(c);
 }
 

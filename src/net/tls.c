@@ -323,9 +323,8 @@ static int settle_kernel_tls(struct fy_tls_conn *tc)
         return -1;
     BIO_set_data(ours, tc);
     BIO_set_init(ours, 1);
-    BIO *rbio = SSL_get_rbio(tc->ssl);
-    BIO_up_ref(rbio);
-    SSL_set_bio(tc->ssl, rbio, ours);
+    /* The read side stays; SSL_set_bio drops the socket BIO's write reference. */
+    SSL_set_bio(tc->ssl, SSL_get_rbio(tc->ssl), ours);
     return 0;
 }
 

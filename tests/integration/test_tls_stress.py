@@ -186,3 +186,42 @@ def test_tls_under_slow_vanishing_and_half_finished_clients(ferry, tmp_path, cer
     tls = status_json(server.port, ctx)["tls"]
     assert tls["handshakes"] > 0 and tls["failures"]["plain_http"] > 0 and tls["failures"]["closed"] > 0, tls
     server.stop(timeout=T(20))
+
+
+def hooks_bin():
+    path = os.environ.get("FERRY_HOOKS_BIN", "build/hooks/ferry")
+    if not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(__file__), "..", "..", path)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the test-hooks build {path} is missing (make test builds it)")
+    return path
+
+
+@pytest.mark.parametrize("backend", ["sendfile", "auto"])
+def test_kernel_tls_road_when_the_kernel_declines(ferry, tmp_path, cert, backend, monkeypatch):
+    """Where the kernel offers kernel TLS, the handshake runs on OpenSSL's
+    socket BIO; this kernel has no tls module, so OpenSSL cannot turn it on
+    and the connection must go on through ferry's BIO: bodies intact,
+    keep-alive working, and no connection counted as kernel-encrypted."""
+    monkeypatch.setenv("FERRY_BIN", hooks_bin())
+    monkeypatch.setenv("FERRY_TEST_KTLS_ROAD", "1")
+    root = tmp_path / "www"
+    root.mkdir()
+    blobs = {"small.bin": os.urandom(5 * KiB), "big.bin": os.urandom(9 * MiB + 3)}
+    for name, blob in blobs.items():
+        (root / name).write_bytes(blob)
+    drop_from_page_cache(root / "big.bin")
+    server = ferry(docroot=root, backend=backend, config={"status-path": "/status"},
+                   args=["--tls-cert", str(cert[0]), "--tls-key", str(cert[1])])
+    ctx = tls_context(cert[0])
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx.minimum_version = ctx.maximum_version = version
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=T(30)),
+                             server_hostname="localhost") as s:
+            for name in ("small.bin", "big.bin", "small.bin"):
+                s.sendall(request("/" + name))
+                assert read_response(s) == (200, blobs[name])
+    ctx = tls_context(cert[0])
+    tls = status_json(server.port, ctx)["tls"]
+    assert tls["handshakes"] >= 3 and tls["ktls_send"] == 0, tls
+    server.stop()
