@@ -16,6 +16,7 @@
 #include "core/stats.h"
 #include "core/systemd.h"
 #include "core/version.h"
+#include "file/auth.h"
 
 static void usage(FILE *out)
 {
@@ -105,7 +106,8 @@ static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errl
         if (fy_config_set(cfg, cli->ov[i].key, cli->ov[i].value, "command line", 0, replace, err, errlen))
             return -1;
     }
-    return 0;
+    /* The files the configuration names whose content it depends on. */
+    return fy_auth_validate(cfg, cli->config_path, err, errlen);
 }
 
 /* -t: the file parses, and the user and group it names exist. */

@@ -22,6 +22,7 @@
 #include "core/sockets.h"
 #include "core/stats.h"
 #include "core/systemd.h"
+#include "file/auth.h"
 
 #define MASTER_PROCS (3 * FY_CONFIG_MAX_WORKERS) /* two generations, and old ones finishing */
 #define START_TIMEOUT_MS 30000                   /* for a generation to serve */
@@ -203,6 +204,7 @@ static void serving(struct master *m)
     atomic_store(&m->stats->workers, g->n);
     notify(m, "READY=1\nMAINPID=%ld\nSTATUS=serving with %u workers (generation %u)", (long)getpid(), g->n,
            g->number);
+    fy_auth_warn_plain(&g->cfg, &g->log);
     if (m->state == M_STARTING) {
         log_listening(m);
         if (g->cfg.pid_file[0]) {

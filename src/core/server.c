@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/control.h"
+#include "file/auth.h"
 #include "http/conn.h"
 
 #define ACCEPT_RETRY_MS 100
@@ -522,7 +523,9 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         return -1;
     init_timers(srv);
     raise_fd_limit(srv);
+    /* The user files are read before privileges drop: they may be root's. */
     if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+        fy_auth_open(&srv->auth, &srv->cfg, &srv->loop, &srv->log, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
@@ -539,6 +542,8 @@ int fy_server_run(struct fy_server *srv)
     for (size_t i = 0; i < srv->nlisteners; i++)
         fy_log(&srv->log, level, "listening on http://%s/ (backend %s, docroot %s)",
                srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
+    if (srv->control.fd < 0)
+        fy_auth_warn_plain(&srv->cfg, &srv->log);
     int rc = fy_loop_run(&srv->loop);
     if (rc < 0)
         fy_log(&srv->log, FY_LOG_ERROR, "event loop: %s", strerror(-rc));
@@ -553,6 +558,8 @@ void fy_server_free(struct fy_server *srv)
     close_listeners(srv);
     free_conn_list(srv->free_conns);
     srv->free_conns = NULL;
+    fy_auth_close(srv->auth); /* after the connections: they wait on its checks */
+    srv->auth = NULL;
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
