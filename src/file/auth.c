@@ -318,6 +318,11 @@ void fy_auth_cancel(struct fy_conn *c)
         fy_verifier_cancel(&c->srv->auth->verifier, &c->auth.wait);
 }
 
+bool fy_auth_waiting(const struct fy_conn *c)
+{
+    return c->auth.wait.job != NULL;
+}
+
 const char *fy_auth_user(const struct fy_conn *c)
 {
     return c->auth.request == c->nrequests ? c->auth.user : NULL;

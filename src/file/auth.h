@@ -21,6 +21,7 @@
 #ifndef FY_AUTH_H
 #define FY_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "file/auth_verifier.h"
@@ -77,6 +78,9 @@ int  fy_auth_check(struct fy_conn *c, const struct fy_file_request *x, enum fy_a
 
 /* The connection closes: a check in flight is no longer waited for. */
 void fy_auth_cancel(struct fy_conn *c);
+
+/* Whether c's request waits for its password check. */
+bool fy_auth_waiting(const struct fy_conn *c);
 
 /* The user whose password this request carried and that was right; NULL
  * when none was asked or it was not right. */

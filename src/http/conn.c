@@ -412,7 +412,12 @@ static void conn_advance(struct fy_conn *c)
                 conn_next_request(c);
             break;
         case FY_CONN_LOOKING_UP:
-            return; /* conn_lookup_done() goes on */
+            /* A client that hangs up while its password is checked has given
+             * up (nginx treats it so too): the check, slow by design, is
+             * dropped rather than left to delay the clients still there. */
+            if (c->peer_closed && fy_auth_waiting(c))
+                fy_conn_close(c);
+            return; /* conn_lookup_done() or the check's end goes on */
         case FY_CONN_SENDING:
             conn_send(c);
             break;
