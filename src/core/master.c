@@ -204,7 +204,7 @@ static void serving(struct master *m)
     atomic_store(&m->stats->workers, g->n);
     notify(m, "READY=1\nMAINPID=%ld\nSTATUS=serving with %u workers (generation %u)", (long)getpid(), g->n,
            g->number);
-    fy_auth_warn_plain(&g->cfg, &g->log);
+    fy_auth_warn(&g->cfg, &g->log);
     if (m->state == M_STARTING) {
         log_listening(m);
         if (g->cfg.pid_file[0]) {

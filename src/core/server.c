@@ -543,7 +543,7 @@ int fy_server_run(struct fy_server *srv)
         fy_log(&srv->log, level, "listening on http://%s/ (backend %s, docroot %s)",
                srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
     if (srv->control.fd < 0)
-        fy_auth_warn_plain(&srv->cfg, &srv->log);
+        fy_auth_warn(&srv->cfg, &srv->log);
     int rc = fy_loop_run(&srv->loop);
     if (rc < 0)
         fy_log(&srv->log, FY_LOG_ERROR, "event loop: %s", strerror(-rc));

@@ -2,6 +2,7 @@
 #include "file/auth.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,11 +97,42 @@ int fy_auth_validate(const struct fy_config *cfg, const char *config_path, char 
     return 0;
 }
 
-void fy_auth_warn_plain(const struct fy_config *cfg, struct fy_log *log)
+/* Whether the file at real path `file` is under directory dir. */
+static bool inside(const char *file, const char *dir)
 {
-    if (any_realm(cfg))
-        fy_log(log, FY_LOG_WARN, "auth-basic: passwords are asked over plain HTTP, where anyone on the way "
-               "reads them (Basic credentials are not encrypted); serve these paths over HTTPS");
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return false;
+    size_t n = strlen(real);
+    return strncmp(file, real, n) == 0 && (file[n] == '/' || (n == 1 && real[0] == '/'));
+}
+
+static void warn_served(const struct fy_config *cfg, struct fy_log *log, const char *path)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return;
+    const char *dir = inside(real, cfg->docroot) ? cfg->docroot : NULL;
+    for (unsigned i = 1; !dir && i < cfg->nhosts; i++)
+        if (inside(real, fy_config_text(cfg, cfg->hosts[i].docroot)))
+            dir = fy_config_text(cfg, cfg->hosts[i].docroot);
+    for (unsigned i = 0; !dir && i < cfg->naliases; i++)
+        if (inside(real, fy_config_text(cfg, cfg->aliases[i].dir)))
+            dir = fy_config_text(cfg, cfg->aliases[i].dir);
+    if (dir)
+        fy_log(log, FY_LOG_WARN, "auth-basic-user-file %s is inside %s, which is served: anyone may download "
+               "it and guess its passwords offline; move it out", path, dir);
+}
+
+void fy_auth_warn(const struct fy_config *cfg, struct fy_log *log)
+{
+    if (!any_realm(cfg))
+        return;
+    fy_log(log, FY_LOG_WARN, "auth-basic: passwords are asked over plain HTTP, where anyone on the way "
+           "reads them (Basic credentials are not encrypted); serve these paths over HTTPS");
+    for (unsigned i = 0; i < cfg->nrules; i++)
+        if (cfg->rules[i].auth_user_file && first_naming(cfg, i) == i)
+            warn_served(cfg, log, fy_config_text(cfg, cfg->rules[i].auth_user_file));
 }
 
 /* --- the process's tables ----------------------------------------------------- */

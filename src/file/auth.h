@@ -63,9 +63,11 @@ int  fy_auth_open(struct fy_auth **out, const struct fy_config *cfg, struct fy_l
                   char *err, size_t errlen);
 void fy_auth_close(struct fy_auth *a);
 
-/* At start: Basic credentials travel as plain text; over plain HTTP
- * anyone on the path reads them.  Says so when cfg asks for passwords. */
-void fy_auth_warn_plain(const struct fy_config *cfg, struct fy_log *log);
+/* At start (the master, or a process serving alone), when cfg asks for
+ * passwords: Basic credentials travel as plain text, so over plain HTTP
+ * anyone on the way reads them; and a user file inside a docroot or alias
+ * directory is served to whoever asks for it, hashes and all. */
+void fy_auth_warn(const struct fy_config *cfg, struct fy_log *log);
 
 /* The file handler's step.  x->subj says what is asked for (at
  * FY_AUTH_INDEX: the index file served, open in c->file).  Returns

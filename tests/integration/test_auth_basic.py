@@ -441,11 +441,20 @@ def test_a_realm_without_a_user_file_is_refused(docroot, tmp_path):
 def test_plain_http_is_warned_about_once(ferry, docroot, users, site):
     f = ferry(config=auth_config(docroot, users), docroot=None)
     assert f.stderr.count("auth-basic: passwords are asked over plain HTTP") == 1, f.stderr
+    assert "is inside" not in f.stderr
     m = ferry(config=auth_config(docroot, users), docroot=None, master=True, args=["-w", "2", *AS_ROOT])
     wait_until(lambda: "listening on" in m.stderr, T(10))
     assert m.stderr.count("auth-basic: passwords are asked over plain HTTP") == 1, m.stderr
     plain = ferry(docroot=site.root)
     assert "auth-basic" not in plain.stderr
+
+
+def test_a_user_file_the_docroot_serves_is_warned_about(ferry, docroot, users):
+    served = docroot / ".htpasswd"
+    served.write_bytes(users.read_bytes())
+    f = ferry(config=auth_config(docroot, served), docroot=None)
+    assert f"auth-basic-user-file {served} is inside {docroot}, which is served" in f.stderr
+    assert get(f, "/.htpasswd").body == users.read_bytes()  # which is why it is worth a warning
 
 
 def test_reload_reads_the_user_file_again(ferry, docroot, users):
