@@ -525,7 +525,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
     raise_fd_limit(srv);
     /* The user files are read before privileges drop: they may be root's. */
     if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
-        fy_auth_open(&srv->auth, &srv->cfg, &srv->loop, &srv->log, err, errlen) ||
+        fy_auth_open(&srv->auth, &srv->cfg, &srv->loop, &srv->log, srv->slot, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */

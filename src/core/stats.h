@@ -25,12 +25,17 @@ enum fy_counter {
     FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
     FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS, FY_C_LOOKUPS,
+    FY_C_AUTH_CHECKS,            /* auth-basic: passwords hashed (off the loop) */
+    FY_C_AUTH_CACHE_HITS,        /* requests let in by a remembered password, no hash */
+    FY_C_AUTH_REFUSED,           /* 401s for credentials given: wrong, unknown user, malformed */
+    FY_C_AUTH_BUSY,              /* 503s: too many checks waiting */
     FY_NCOUNTERS
 };
 
 enum fy_gauge {
     FY_G_ACTIVE, FY_G_READING, FY_G_WRITING, FY_G_IDLE,
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
+    FY_G_AUTH_WAITING,           /* password checks queued or running */
     FY_NGAUGES
 };
 

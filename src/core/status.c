@@ -179,6 +179,9 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"auth\": {\"checks\": %llu, \"checks_waiting\": %llu, \"cache_hits\": %llu, \"refused\": %llu, "
+        "\"busy\": %llu},\n", (ull)c[FY_C_AUTH_CHECKS], (ull)g[FY_G_AUTH_WAITING], (ull)c[FY_C_AUTH_CACHE_HITS],
+        (ull)c[FY_C_AUTH_REFUSED], (ull)c[FY_C_AUTH_BUSY]);
     json_processes(o, shm);
     put(o, "}\n");
 }
@@ -233,6 +236,22 @@ static void prom_backend(struct text *o, const struct view *v)
     metric(o, "buffer_pool_buffer_size_bytes", "gauge", "Bytes per pool buffer.", (ull)g[FY_G_BUFFER_SIZE]);
 }
 
+static void prom_auth(struct text *o, const struct view *v)
+{
+    const uint64_t *c = v->t.counter;
+    metric(o, "auth_checks_total", "counter", "auth-basic: passwords hashed, off the event loop.",
+           (ull)c[FY_C_AUTH_CHECKS]);
+    metric(o, "auth_checks_waiting", "gauge", "auth-basic: password checks queued or running now.",
+           (ull)v->t.gauge[FY_G_AUTH_WAITING]);
+    metric(o, "auth_cache_hits_total", "counter", "auth-basic: requests let in by a password checked before.",
+           (ull)c[FY_C_AUTH_CACHE_HITS]);
+    metric(o, "auth_refused_total", "counter",
+           "auth-basic: 401s for credentials given (wrong password, unknown user, malformed).",
+           (ull)c[FY_C_AUTH_REFUSED]);
+    metric(o, "auth_busy_total", "counter", "auth-basic: 503s because too many password checks waited.",
+           (ull)c[FY_C_AUTH_BUSY]);
+}
+
 static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -258,6 +277,7 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
     prom_backend(o, v);
+    prom_auth(o, v);
 }
 
 /* --- the response ------------------------------------------------------------- */

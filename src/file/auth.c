@@ -10,6 +10,7 @@
 
 #include "core/htpasswd.h"
 #include "core/server.h"
+#include "core/stats.h"
 #include "file/auth_cache.h"
 #include "file/handler.h"
 #include "file/respond.h"
@@ -30,6 +31,7 @@ struct auth_file {
 
 struct fy_auth {
     struct fy_log *log;
+    struct fy_stats_slot *slot;  /* the status counters (auth_*) */
     struct auth_file *files;
     unsigned nfiles;
     struct fy_auth_cache cache;
@@ -137,10 +139,18 @@ void fy_auth_warn(const struct fy_config *cfg, struct fy_log *log)
 
 /* --- the process's tables ----------------------------------------------------- */
 
-static void on_verified(struct fy_verifier *v, const unsigned char key[FY_SHA256_LEN], const void *tag)
+static void count_waiting(struct fy_auth *a)
+{
+    fy_stats_gauge(a->slot, FY_G_AUTH_WAITING, a->verifier.njobs);
+}
+
+static void on_finished(struct fy_verifier *v, const unsigned char key[FY_SHA256_LEN], const void *tag, bool ok)
 {
     struct fy_auth *a = container_of(v, struct fy_auth, verifier);
-    fy_auth_cache_add(&a->cache, key, tag);
+    fy_stats_add(a->slot, FY_C_AUTH_CHECKS, 1);
+    count_waiting(a);
+    if (ok)
+        fy_auth_cache_add(&a->cache, key, tag);
 }
 
 static int load_files(struct fy_auth *a, const struct fy_config *cfg, char *err, size_t errlen)
@@ -163,7 +173,7 @@ static int load_files(struct fy_auth *a, const struct fy_config *cfg, char *err,
 }
 
 int fy_auth_open(struct fy_auth **out, const struct fy_config *cfg, struct fy_loop *loop, struct fy_log *log,
-                 char *err, size_t errlen)
+                 struct fy_stats_slot *slot, char *err, size_t errlen)
 {
     *out = NULL;
     if (!any_realm(cfg))
@@ -174,6 +184,7 @@ int fy_auth_open(struct fy_auth **out, const struct fy_config *cfg, struct fy_lo
         return -1;
     }
     a->log = log;
+    a->slot = slot;
     a->verifier.io.fd = -1;
     if (load_files(a, cfg, err, errlen) < 0) {
         fy_auth_close(a);
@@ -188,7 +199,7 @@ int fy_auth_open(struct fy_auth **out, const struct fy_config *cfg, struct fy_lo
         fy_auth_close(a);
         return -1;
     }
-    a->verifier.verified = on_verified;
+    a->verifier.finished = on_finished;
     *out = a;
     return 0;
 }
@@ -254,10 +265,12 @@ static void on_checked(struct fy_verify_wait *w, bool ok)
     for (int s = 0; s < 2; s++)
         if (ar->stage[s].verdict == FY_AUTH_PENDING)
             ar->stage[s].verdict = ok ? FY_AUTH_GRANTED : FY_AUTH_DENIED;
-    if (ok)
+    if (ok) {
         ar->user = ((const struct fy_htpasswd_user *)ar->pending_user)->name;
-    else
+    } else {
+        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
         log_refusal(c, ar->pending_user != NULL);
+    }
     fy_conn_resume(c);
 }
 
@@ -271,6 +284,7 @@ static int check_credentials(struct fy_conn *c, const struct fy_file_request *x,
     fy_auth_cache_digest(&a->cache, file, cr->user, cr->password, d);
     const struct fy_htpasswd_user *u = fy_auth_cache_find(&a->cache, d);
     if (u) {
+        fy_stats_add(c->srv->slot, FY_C_AUTH_CACHE_HITS, 1);
         ar->stage[stage].file = file;
         ar->stage[stage].verdict = FY_AUTH_GRANTED;
         ar->user = u->name;
@@ -281,14 +295,18 @@ static int check_credentials(struct fy_conn *c, const struct fy_file_request *x,
     const struct fy_htpasswd *t = &a->files[file].table;
     u = fy_htpasswd_find(t, cr->user.p, cr->user.len);
     const char *hash = u ? u->hash : t->n ? t->users[0].hash : NULL;
-    if (!hash)
-        return challenge(c, x, realm); /* nobody is in the file */
+    if (!hash) { /* nobody is in the file */
+        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
+        return challenge(c, x, realm);
+    }
     ar->wait.done = on_checked;
     if (fy_verifier_submit(&a->verifier, &ar->wait, d, hash, cr->password, u == NULL, u) < 0) {
+        fy_stats_add(c->srv->slot, FY_C_AUTH_BUSY, 1);
         fy_log(&c->srv->log, FY_LOG_WARN, "auth-basic: %d password checks waiting already; answering 503",
                AUTH_MAX_CHECKS);
         return fy_respond_error(c, x->site, 503, "Retry-After: 1\r\n");
     }
+    count_waiting(a);
     ar->stage[stage].file = file;
     ar->stage[stage].verdict = FY_AUTH_PENDING;
     ar->pending_user = u;
@@ -338,16 +356,21 @@ int fy_auth_check(struct fy_conn *c, const struct fy_file_request *x, enum fy_au
         return challenge(c, x, set.auth_realm);
 
     struct fy_basic_credentials cr;
-    int r = fy_basic_auth_parse(&c->req, &cr) == FY_BASIC_OK ? check_credentials(c, x, stage, file, &cr, set.auth_realm)
-                                                            : challenge(c, x, set.auth_realm);
+    enum fy_basic_auth_result got = fy_basic_auth_parse(&c->req, &cr);
+    if (got == FY_BASIC_MALFORMED)
+        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
+    int r = got == FY_BASIC_OK ? check_credentials(c, x, stage, file, &cr, set.auth_realm)
+                               : challenge(c, x, set.auth_realm);
     explicit_bzero(&cr, sizeof cr);
     return r;
 }
 
 void fy_auth_cancel(struct fy_conn *c)
 {
-    if (c->auth.wait.job && c->srv->auth)
+    if (c->auth.wait.job && c->srv->auth) {
         fy_verifier_cancel(&c->srv->auth->verifier, &c->auth.wait);
+        count_waiting(c->srv->auth);
+    }
 }
 
 bool fy_auth_waiting(const struct fy_conn *c)

@@ -32,6 +32,7 @@ struct fy_conn;
 struct fy_file_request;
 struct fy_log;
 struct fy_loop;
+struct fy_stats_slot;
 
 enum fy_auth_verdict { FY_AUTH_UNKNOWN, FY_AUTH_PENDING, FY_AUTH_GRANTED, FY_AUTH_DENIED };
 
@@ -58,9 +59,10 @@ int  fy_auth_validate(const struct fy_config *cfg, const char *config_path, char
 
 /* A serving process: reads the user files of cfg (which must outlive *out)
  * and starts the password checker; *out stays NULL when cfg asks for no
- * password anywhere.  Returns 0, or -1 with a message in err. */
+ * password anywhere.  slot gets the auth_* status counters.  Returns 0, or
+ * -1 with a message in err. */
 int  fy_auth_open(struct fy_auth **out, const struct fy_config *cfg, struct fy_loop *loop, struct fy_log *log,
-                  char *err, size_t errlen);
+                  struct fy_stats_slot *slot, char *err, size_t errlen);
 void fy_auth_close(struct fy_auth *a);
 
 /* At start (the master, or a process serving alone), when cfg asks for

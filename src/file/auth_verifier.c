@@ -102,9 +102,8 @@ static void job_free(struct fy_verify_job *j)
 static void announce(struct fy_verifier *v, struct fy_verify_job *j)
 {
     inflight_unlink(v, j);
-    v->checks++;
-    if (j->ok && v->verified)
-        v->verified(v, j->key, j->tag);
+    if (v->finished)
+        v->finished(v, j->key, j->tag, j->ok);
     struct fy_verify_wait *w;
     while ((w = j->waiters)) {
         j->waiters = w->next;

@@ -39,14 +39,14 @@ struct fy_verifier {
     struct fy_io io;             /* the eventfd the thread signals */
     struct fy_loop *loop;
     unsigned max_jobs;
-    /* Told of every successful check (even when nobody waits for it any
-     * more), on the loop: the credential cache's chance to keep it. */
-    void (*verified)(struct fy_verifier *v, const unsigned char key[FY_SHA256_LEN], const void *tag);
+    /* Told of every check done (even when nobody waits for it any more),
+     * on the loop, before its requesters: the credential cache's chance to
+     * keep a right one. */
+    void (*finished)(struct fy_verifier *v, const unsigned char key[FY_SHA256_LEN], const void *tag, bool ok);
 
     /* The loop's own. */
     struct fy_verify_job *inflight; /* every job submitted and not yet announced */
     unsigned njobs;
-    unsigned long long checks;   /* hashes computed (counted when announced) */
 
     /* Shared with the thread, under lock. */
     pthread_mutex_t lock;
@@ -69,7 +69,7 @@ void fy_verifier_close(struct fy_verifier *v);
 /* Starts checking password against hash (both copied... the hash must
  * outlive the check), or joins the check in flight with the same key.
  * fail: the answer is no whatever the password (a check run only to take
- * the time a real one would).  tag goes to verified().  Returns 0 (w->done
+ * the time a real one would).  tag goes to finished().  Returns 0 (w->done
  * will be called), or -1 when max_jobs are in flight or memory ran out. */
 int  fy_verifier_submit(struct fy_verifier *v, struct fy_verify_wait *w, const unsigned char key[FY_SHA256_LEN],
                         const char *hash, struct fy_str password, bool fail, const void *tag);

@@ -7,6 +7,7 @@ access log's user field, reload, -t refusing weak hashes, and the loop
 staying responsive while slow password checks run off it."""
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -286,6 +287,26 @@ def test_the_access_log_names_the_user_and_no_log_holds_a_password(ferry, docroo
     everything = log.read_text() + f.stderr
     for secret in ("wonderland", "not-the-password", basic("alice", "wonderland").split()[1]):
         assert secret not in everything
+
+
+def test_status_counts_checks_cache_hits_and_refusals(ferry, docroot, users):
+    f = ferry(config=auth_config(docroot, users, extra="status-path = /status"), docroot=None)
+    get(f, "/private/secret.txt")                                  # no credentials: the usual first ask
+    get(f, "/private/secret.txt", auth=("alice", "wrong"))         # refused, after a check
+    get(f, "/private/secret.txt", headers={"Authorization": "Basic !!"})  # refused, malformed
+    with f.client(timeout=T(10)) as c:
+        for _ in range(6):                                         # one check, then five from the cache
+            assert c.request("/private/secret.txt", headers={"Authorization": basic("bob", "the builder")}).status == 200
+
+    def counted():
+        s = json.loads(get(f, "/status").body)["auth"]
+        return s if s["checks"] == 2 else None
+    s = wait_until(counted, T(5), message="two password checks counted")
+    assert s == {"checks": 2, "checks_waiting": 0, "cache_hits": 5, "refused": 2, "busy": 0}
+    prom = get(f, "/status?format=prometheus").body.decode()
+    for line in ("ferry_auth_checks_total 2", "ferry_auth_cache_hits_total 5", "ferry_auth_refused_total 2",
+                 "ferry_auth_busy_total 0", "ferry_auth_checks_waiting 0"):
+        assert line in prom.splitlines(), line
 
 
 # --- the loop and the cache ---------------------------------------------------------
