@@ -8,6 +8,7 @@
  * thread per serving process does them, one at a time, and tells the loop
  * through an eventfd, like an asynchronous disk backend does; a request
  * waits the way it waits for an off-loop file lookup (FY_HANDLER_WAIT).
+ * The thread runs at a lower priority (nice 10) than the loop.
  *
  * Bounded: at most max_jobs checks queued or running; beyond that a
  * submission is refused (the caller answers 503), so a flood costs a
