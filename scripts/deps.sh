@@ -4,6 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget openssl python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
+          libcrypt-dev apache2-utils whois
           strace wrk nginx-light lighttpd slowhttptest testssl.sh
           chromium ffmpeg fio gnuplot-nox iproute2"
 

@@ -744,6 +744,37 @@ static int set_add_header(struct fy_config *c, const struct key *k, const char *
     return text_add(c, line, (size_t)total, t, msg, len);
 }
 
+/* auth-basic = REALM | off.  The realm is sent quoted in WWW-Authenticate
+ * (and shown by browsers), so it is text without control characters;
+ * quotes and backslashes in it are escaped there. */
+static int set_auth_realm(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (strcmp(v, "off") == 0)
+        v = "";
+    else if (v[0] == '\0')
+        return fail(msg, len, "needs a realm (or off)");
+    if (has_control_char(v))
+        return fail(msg, len, "control character in the realm");
+    if (strlen(v) > 200)
+        return fail(msg, len, "the realm is longer than 200 bytes");
+    c->rules[c->scope_rule].auth_realm_line = c->line;
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
+/* auth-basic-user-file = PATH: read and checked by src/file/auth.c once
+ * the whole configuration is known (fy_auth_validate). */
+static int set_auth_user_file(struct fy_config *c, const struct key *k, const char *v,
+                              bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (v[0] == '\0')
+        return fail(msg, len, "must not be empty");
+    c->rules[c->scope_rule].auth_user_file_line = c->line;
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
 /* --- processes, privileges, status ------------------------------------- */
 
 /* "auto" (stored as 0: one per CPU) or 1 to FY_CONFIG_MAX_WORKERS. */
@@ -915,6 +946,8 @@ static const struct key keys[] = {
     PATH_KEY("cache-control", NULL, set_header_text, cache_control),
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),
+    PATH_KEY("auth-basic", NULL, set_auth_realm, auth_realm),
+    PATH_KEY("auth-basic-user-file", NULL, set_auth_user_file, auth_user_file),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -985,6 +1018,7 @@ int fy_config_set(struct fy_config *c, const char *key, const char *value,
     if (!k)
         return fail(err, errlen, "%s%s: %s: unknown key", origin, where, key);
     int saved_rule = c->scope_rule;
+    c->line = line;
     int r = enter_scope(c, k, msg, sizeof msg);
     if (r == 0)
         r = k->set(c, k, value, replace, msg, sizeof msg);

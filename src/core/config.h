@@ -74,6 +74,9 @@ struct fy_rule_config {
     enum fy_tristate listing, listing_dotfiles, precompressed;
     enum fy_tristate hidden_files;   /* FY_ON: allow, FY_OFF: deny (doc/config.md#hidden-files) */
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
+    fy_text auth_realm;          /* auth-basic: the realm; "" = off (no password asked) */
+    fy_text auth_user_file;      /* auth-basic-user-file: an htpasswd file */
+    int auth_realm_line, auth_user_file_line; /* where they were set, for messages */
 };
 
 /* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */
@@ -171,6 +174,7 @@ struct fy_config {
     /* Where the file reader is: the scope keys go to. */
     unsigned scope_host;         /* index in hosts */
     int scope_rule;              /* index in rules of a [path] section, or -1 */
+    int line;                    /* of the key being set (0: not from a file) */
 };
 
 /* The string t of c ("" for 0). */

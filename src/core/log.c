@@ -157,10 +157,11 @@ static void access_put(struct fy_log *log, const char *p, size_t len)
     log->access_len += len;
 }
 
-/* A line's fixed fields (address, time, status, bytes, quotes) fit in
- * this; the rest of the buffer is shared by the four client strings,
+/* A line's fixed fields (address, user, time, status, bytes, quotes) fit
+ * in this; the rest of the buffer is shared by the four client strings,
  * each cut at a quarter of it, so the line of any request fits. */
-#define ACCESS_FIXED_MAX 256
+#define ACCESS_USER_MAX 255          /* FY_HTPASSWD_MAX_USER */
+#define ACCESS_FIXED_MAX (256 + 4 * ACCESS_USER_MAX)
 #define ACCESS_FIELD_MAX ((FY_ACCESS_LOG_BUFFER - ACCESS_FIXED_MAX) / 4)
 #define ACCESS_CUT_MARK "...[truncated]"
 
@@ -199,6 +200,26 @@ static void access_put_escaped(struct fy_log *log, struct fy_str s)
         } else {
             *out = (char)ch;
             log->access_len += 1;
+        }
+    }
+}
+
+/* The user field: a name from a user file (auth-basic), escaped like the
+ * client strings, spaces too (the field is not quoted); "-" for none. */
+static void access_put_user(struct fy_log *log, const char *user)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!user || !user[0]) {
+        access_put(log, "-", 1);
+        return;
+    }
+    for (size_t i = 0; user[i] && i < ACCESS_USER_MAX; i++) {
+        unsigned char ch = (unsigned char)user[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+            access_put(log, esc, 4);
+        } else {
+            access_put(log, (const char *)&ch, 1);
         }
     }
 }
@@ -252,7 +273,10 @@ void fy_log_access(struct fy_log *log, const struct fy_access_entry *e)
     char head[160];
     char addr[INET6_ADDRSTRLEN];
     peer_text(e->peer, addr, sizeof addr);
-    int n = snprintf(head, sizeof head, "%s - - [%s] \"", addr, log->access_stamp);
+    access_put(log, addr, strlen(addr));
+    access_put(log, " - ", 3);
+    access_put_user(log, e->user);
+    int n = snprintf(head, sizeof head, " [%s] \"", log->access_stamp);
     access_put(log, head, (size_t)n);
     if (r) {
         access_put_escaped(log, r->method_name);

@@ -49,6 +49,7 @@ struct fy_access_entry {
     const struct fy_request *req;  /* NULL when no request line was parsed */
     int status;
     uint64_t body_bytes;
+    const char *user;              /* the user auth-basic let in, or NULL */
 };
 
 void fy_log_access(struct fy_log *log, const struct fy_access_entry *e);

@@ -18,6 +18,7 @@
 #include "core/version.h"
 #include "net/tls.h"
 #include "net/tls_tickets.h"
+#include "file/auth.h"
 
 static void usage(FILE *out)
 {
@@ -128,7 +129,8 @@ static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errl
         if (fy_config_set(cfg, cli->ov[i].key, value, "command line", 0, replace, err, errlen))
             return -1;
     }
-    return 0;
+    /* The files the configuration names whose content it depends on. */
+    return fy_auth_validate(cfg, cli->config_path, err, errlen);
 }
 
 /* -t: the file parses, the user and group it names exist, and every

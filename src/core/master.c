@@ -24,6 +24,7 @@
 #include "core/systemd.h"
 #include "net/tls.h"
 #include "net/tls_tickets.h"
+#include "file/auth.h"
 
 #define MASTER_PROCS (3 * FY_CONFIG_MAX_WORKERS) /* two generations, and old ones finishing */
 #define START_TIMEOUT_MS 30000                   /* for a generation to serve */
@@ -210,6 +211,7 @@ static void serving(struct master *m)
     atomic_store(&m->stats->workers, g->n);
     notify(m, "READY=1\nMAINPID=%ld\nSTATUS=serving with %u workers (generation %u)", (long)getpid(), g->n,
            g->number);
+    fy_auth_warn(&g->cfg, &g->log);
     if (m->state == M_STARTING) {
         log_listening(m);
         if (g->cfg.pid_file[0]) {

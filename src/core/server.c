@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/control.h"
+#include "file/auth.h"
 #include "http/conn.h"
 #include "net/tls_tickets.h"
 
@@ -556,8 +557,10 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         return -1;
     init_timers(srv);
     raise_fd_limit(srv);
+    /* The user files are read before privileges drop: they may be root's. */
     if (open_tls(srv, env, err, errlen) ||
         open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+        fy_auth_open(&srv->auth, &srv->cfg, &srv->loop, &srv->log, srv->slot, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
@@ -574,6 +577,8 @@ int fy_server_run(struct fy_server *srv)
     for (size_t i = 0; i < srv->nlisteners; i++)
         fy_log(&srv->log, level, "listening on %s://%s/ (backend %s, docroot %s)",
                srv->listeners[i].tls ? "https" : "http", srv->listeners[i].text, srv->cfg.backend, srv->cfg.docroot);
+    if (srv->control.fd < 0)
+        fy_auth_warn(&srv->cfg, &srv->log);
     int rc = fy_loop_run(&srv->loop);
     if (rc < 0)
         fy_log(&srv->log, FY_LOG_ERROR, "event loop: %s", strerror(-rc));
@@ -588,6 +593,8 @@ void fy_server_free(struct fy_server *srv)
     close_listeners(srv);
     free_conn_list(srv->free_conns);
     srv->free_conns = NULL;
+    fy_auth_close(srv->auth); /* after the connections: they wait on its checks */
+    srv->auth = NULL;
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;

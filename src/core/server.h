@@ -19,6 +19,7 @@
 #include "http/http_response.h"
 #include "net/tls.h"
 
+struct fy_auth;
 struct fy_conn;
 struct fy_server;
 
@@ -38,6 +39,7 @@ struct fy_server {
     struct fy_sites sites;       /* the docroots of every host, and their aliases */
     struct fy_tls tls;           /* the TLS engine, when a listener is TLS */
     int tls_port;                /* redirect-to-https goes there (0: 443) */
+    struct fy_auth *auth;        /* auth-basic: user files, password checker; NULL: none asked */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;

@@ -30,12 +30,17 @@ enum fy_counter {
     FY_C_TLS_KTLS,               /* ... of them with the kernel encrypting */
     /* Handshakes that failed, by reason (the order of enum fy_tls_failure). */
     FY_C_TLS_FAIL_TIMEOUT, FY_C_TLS_FAIL_PROTOCOL, FY_C_TLS_FAIL_PLAIN_HTTP, FY_C_TLS_FAIL_CLOSED,
+    FY_C_AUTH_CHECKS,            /* auth-basic: passwords hashed (off the loop) */
+    FY_C_AUTH_CACHE_HITS,        /* requests let in by a remembered password, no hash */
+    FY_C_AUTH_REFUSED,           /* 401s for credentials given: wrong, unknown user, malformed */
+    FY_C_AUTH_BUSY,              /* 503s: too many checks waiting */
     FY_NCOUNTERS
 };
 
 enum fy_gauge {
     FY_G_ACTIVE, FY_G_READING, FY_G_WRITING, FY_G_IDLE,
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
+    FY_G_AUTH_WAITING,           /* password checks queued or running */
     FY_NGAUGES
 };
 

@@ -183,6 +183,9 @@ static void render_json(struct text *o, const struct view *v)
         "{\"timeout\": %llu, \"protocol\": %llu, \"plain_http\": %llu, \"closed\": %llu}},\n",
         (ull)c[FY_C_TLS_HANDSHAKES], (ull)c[FY_C_TLS_RESUMED], (ull)c[FY_C_TLS_KTLS], (ull)c[FY_C_TLS_FAIL_TIMEOUT],
         (ull)c[FY_C_TLS_FAIL_PROTOCOL], (ull)c[FY_C_TLS_FAIL_PLAIN_HTTP], (ull)c[FY_C_TLS_FAIL_CLOSED]);
+    put(o, "  \"auth\": {\"checks\": %llu, \"checks_waiting\": %llu, \"cache_hits\": %llu, \"refused\": %llu, "
+        "\"busy\": %llu},\n", (ull)c[FY_C_AUTH_CHECKS], (ull)g[FY_G_AUTH_WAITING], (ull)c[FY_C_AUTH_CACHE_HITS],
+        (ull)c[FY_C_AUTH_REFUSED], (ull)c[FY_C_AUTH_BUSY]);
     json_processes(o, shm);
     put(o, "}\n");
 }
@@ -251,6 +254,22 @@ static void prom_tls(struct text *o, const uint64_t *c)
             (ull)c[FY_C_TLS_FAIL_TIMEOUT + i]);
 }
 
+static void prom_auth(struct text *o, const struct view *v)
+{
+    const uint64_t *c = v->t.counter;
+    metric(o, "auth_checks_total", "counter", "auth-basic: passwords hashed, off the event loop.",
+           (ull)c[FY_C_AUTH_CHECKS]);
+    metric(o, "auth_checks_waiting", "gauge", "auth-basic: password checks queued or running now.",
+           (ull)v->t.gauge[FY_G_AUTH_WAITING]);
+    metric(o, "auth_cache_hits_total", "counter", "auth-basic: requests let in by a password checked before.",
+           (ull)c[FY_C_AUTH_CACHE_HITS]);
+    metric(o, "auth_refused_total", "counter",
+           "auth-basic: 401s for credentials given (wrong password, unknown user, malformed).",
+           (ull)c[FY_C_AUTH_REFUSED]);
+    metric(o, "auth_busy_total", "counter", "auth-basic: 503s because too many password checks waited.",
+           (ull)c[FY_C_AUTH_BUSY]);
+}
+
 static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -277,6 +296,7 @@ static void render_prometheus(struct text *o, const struct view *v)
                  c + FY_C_BYTES_1XX);
     prom_backend(o, v);
     prom_tls(o, c);
+    prom_auth(o, v);
 }
 
 /* --- the response ------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 
 #include "core/server.h"
 #include "core/status.h"
+#include "file/auth.h"
 #include "file/file.h"
 #include "file/hidden.h"
 #include "file/listing.h"
@@ -206,6 +207,9 @@ static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const st
 {
     const char *name = c->file.index_name ? c->file.index_name : file->name;
     x->subj.file_name = S_ISDIR(c->file.st.st_mode) ? NULL : name;
+    int auth = c->file.index_name ? fy_auth_check(c, x, FY_AUTH_INDEX) : FY_AUTH_PASS;
+    if (auth != FY_AUTH_PASS)
+        return auth;
     fy_rules_resolve(&c->srv->cfg, &x->subj, &x->set);
     if (c->req.method == FY_METHOD_OPTIONS)
         return respond_options(c);
@@ -264,6 +268,9 @@ int fy_handler_respond(struct fy_conn *c)
      * (no 301 or 403 of a directory either): whether it exists stays unsaid. */
     if (fy_hidden_refused(&(struct fy_hidden_scope){.cfg = &c->srv->cfg, .host = x.site->host}, url_text))
         return fy_respond_error(c, x.site, 404, NULL);
+    int auth = fy_auth_check(c, &x, FY_AUTH_URL); /* before anything is opened: see auth.h */
+    if (auth != FY_AUTH_PASS)
+        return auth;
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
     status = open_file(c, root, &file);
     if (status == FY_HANDLER_WAIT)

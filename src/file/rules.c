@@ -45,6 +45,12 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_switch(r->listing_dotfiles, &out->listing_dotfiles);
     take_switch(r->precompressed, &out->precompressed);
     take_switch(r->hidden_files, &out->hidden_files);
+    if (r->auth_realm) {
+        const char *realm = fy_config_text(cfg, r->auth_realm);
+        out->auth_realm = realm[0] ? realm : NULL;
+    }
+    if (r->auth_user_file)
+        out->auth_user_file = fy_config_text(cfg, r->auth_user_file);
 }
 
 /* Runs the statement after it for every rule that applies to subj, as r:

@@ -28,6 +28,8 @@ struct fy_path_settings {
     int64_t expires_s;           /* 0: none */
     bool listing, listing_dotfiles, precompressed;
     bool hidden_files;           /* hidden paths are served (see hidden.h) */
+    const char *auth_realm;      /* auth-basic: NULL when none is asked */
+    const char *auth_user_file;  /* auth-basic-user-file, or NULL */
 };
 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,

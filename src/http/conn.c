@@ -44,6 +44,7 @@ static void conn_log_response(struct fy_conn *c)
         .req = c->have_request ? &c->req : NULL,
         .status = c->status,
         .body_bytes = c->body_bytes,
+        .user = c->have_request ? fy_auth_user(c) : NULL,
     };
     fy_log_access(&c->srv->log, &e);
 }
@@ -72,6 +73,7 @@ void fy_conn_close(struct fy_conn *c)
         conn_log_response(c);
     if (c->lookup.state)
         c->srv->backend->ops->lookup_cancel(c->srv->backend, &c->lookup);
+    fy_auth_cancel(c);
     conn_end_transfer(c);
     fy_timer_disarm(&c->timer);
     fy_loop_remove(&c->srv->loop, &c->io);
@@ -173,11 +175,15 @@ static void conn_respond(struct fy_conn *c)
     conn_start_sending(c, c->head_mem ? c->head_mem : c->wbuf, c->xfer.head_len);
 }
 
-static void conn_lookup_done(struct fy_lookup *l)
+void fy_conn_resume(struct fy_conn *c)
 {
-    struct fy_conn *c = container_of(l, struct fy_conn, lookup);
     conn_respond(c);
     conn_advance(c);
+}
+
+static void conn_lookup_done(struct fy_lookup *l)
+{
+    fy_conn_resume(container_of(l, struct fy_conn, lookup));
 }
 
 bool fy_conn_lookup(struct fy_conn *c, int dirfd, const char *path)
@@ -465,7 +471,12 @@ static void conn_advance(struct fy_conn *c)
                 conn_next_request(c);
             break;
         case FY_CONN_LOOKING_UP:
-            return; /* conn_lookup_done() goes on */
+            /* A client that hangs up while its password is checked has given
+             * up (nginx treats it so too): the check, slow by design, is
+             * dropped rather than left to delay the clients still there. */
+            if (c->peer_closed && fy_auth_waiting(c))
+                fy_conn_close(c);
+            return; /* conn_lookup_done() or the check's end goes on */
         case FY_CONN_SENDING:
             conn_send(c);
             break;

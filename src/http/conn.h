@@ -18,6 +18,7 @@
 
 #include "backend/backend.h"
 #include "event/loop.h"
+#include "file/auth.h"
 #include "file/file.h"
 #include "http/http_parse.h"
 #include "http/multipart.h"
@@ -29,7 +30,7 @@ enum fy_conn_state {
     FY_CONN_HANDSHAKING,         /* TLS: the handshake is under way */
     FY_CONN_READING,
     FY_CONN_DISCARDING,
-    FY_CONN_LOOKING_UP,          /* the file's name is being looked up off the loop */
+    FY_CONN_LOOKING_UP,          /* the handler waits off the loop: a lookup, a password check */
     FY_CONN_SENDING,
     FY_CONN_LINGERING,           /* answered and closing: drain what the client still sends */
     FY_CONN_CLOSED,
@@ -67,6 +68,7 @@ struct fy_conn {
     unsigned queued_timeouts;    /* write timeouts passed queued, since bytes last moved */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
     bool looked_up;              /* this request's lookup is done (or was not needed) */
+    struct fy_auth_request auth; /* auth-basic: its password check (file/auth.h) */
     int status;
     uint64_t body_bytes;         /* for the access log */
     size_t head_nonbody;         /* bytes at the front of xfer.head that are not body */
@@ -100,5 +102,8 @@ bool fy_conn_lookup(struct fy_conn *c, int dirfd, const char *path);
 /* The request came over plain TCP, and redirect-to-https sends such
  * requests to the TLS listener. */
 bool fy_conn_wants_https(const struct fy_conn *c);
+/* What was waited for off the loop (a lookup, a password check) is done:
+ * the handler runs again for the request (FY_CONN_LOOKING_UP). */
+void fy_conn_resume(struct fy_conn *c);
 
 #endif
