@@ -471,11 +471,13 @@ def test_plain_http_is_warned_about_once(ferry, docroot, users, site):
 
 
 def test_a_user_file_the_docroot_serves_is_warned_about(ferry, docroot, users):
-    served = docroot / ".htpasswd"
+    served = docroot / "users.txt"
     served.write_bytes(users.read_bytes())
+    (docroot / ".htpasswd").write_bytes(users.read_bytes())
     f = ferry(config=auth_config(docroot, served), docroot=None)
     assert f"auth-basic-user-file {served} is inside {docroot}, which is served" in f.stderr
-    assert get(f, "/.htpasswd").body == users.read_bytes()  # which is why it is worth a warning
+    assert get(f, "/users.txt").body == users.read_bytes()  # which is why it is worth a warning
+    assert get(f, "/.htpasswd").status == 404  # the usual name is a hidden file: never served
 
 
 def test_reload_reads_the_user_file_again(ferry, docroot, users):
