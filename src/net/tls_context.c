@@ -3,6 +3,7 @@
  * only in its certificate and key. */
 #include "net/tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +92,18 @@ static int check_dates(SSL_CTX *ctx, const char *file, char *warn, size_t warnle
     return 0;
 }
 
+/* OpenSSL says "system lib" of a file it cannot open; errno says more. */
+static int check_readable(const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 static SSL_CTX *load_one(const struct fy_config *cfg, const char *cert, const char *key, char *warn,
                          size_t warnlen, char *err, size_t errlen)
 {
@@ -103,6 +116,8 @@ static SSL_CTX *load_one(const struct fy_config *cfg, const char *cert, const ch
     if (apply_protocols(ctx, cfg, err, errlen) < 0)
         goto fail;
     apply_options(ctx, cfg);
+    if (check_readable(cert, err, errlen) < 0 || check_readable(key, err, errlen) < 0)
+        goto fail;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(err, errlen, "%s: cannot load the certificate chain (%s)", cert, ssl_reason(why, sizeof why));
         goto fail;
@@ -138,8 +153,11 @@ int fy_tls_contexts_load(struct fy_tls_contexts *out, const struct fy_config *cf
     memset(out, 0, sizeof *out);
     if (warnlen)
         warn[0] = '\0';
-    if (!any_tls_listener(cfg))
+    if (!any_tls_listener(cfg)) {
+        if (cfg->redirect_to_https)
+            snprintf(warn, warnlen, "redirect-to-https is on, but no listener is TLS: it does nothing");
         return 0;
+    }
     out->any = true;
     for (unsigned i = 0; i < cfg->nhosts; i++) {
         const char *cert = fy_config_text(cfg, cfg->hosts[i].tls_certificate);
