@@ -134,7 +134,7 @@ static long long now_ms(void)
 
 static void usage(void)
 {
-    fputs("usage: fetch [-t TIMEOUT_S] [-n N] [-s CAFILE] HOST:PORT PATH:BYTES...\n"
+    fputs("usage: fetch [-t TIMEOUT_S] [-n N] [-s CAFILE [-r]] HOST:PORT PATH:BYTES...\n"
           "  one TCP connection per PATH, all at once; one line per argument:\n"
           "  \"SIZE CODE\", or \"SIZE 000 REASON\" on a failure\n"
           "  -t S       give up after S seconds in all (default 600)\n"
@@ -806,8 +806,12 @@ int main(int argc, char **argv)
         fputs("fetch: -r needs -s\n", stderr);
         usage();
     }
-    if (cafile)
+    if (cafile) {
+        /* OpenSSL writes with write(), not send(MSG_NOSIGNAL): a server that
+         * reset the connection must not kill us with SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
         tls_setup(cafile);
+    }
     if (reuse) {
         resume = calloc(ndl / group + 1, sizeof *resume);
         if (!resume) {
