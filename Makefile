@@ -36,10 +36,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 
 -include $(OBJS:.o=.d)
 
-# The benchmark's download client (bench/fetch.c): libc only, so no LDLIBS.
+# The benchmark's download client (bench/fetch.c): libc and OpenSSL (its -s, HTTPS), not ferry's LDLIBS.
 $(BUILD)/fetch: bench/fetch.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags openssl) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs openssl)
 
 # What each way from the disk to the socket costs (bench/sendpath.c).
 $(BUILD)/sendpath: bench/sendpath.c
