@@ -614,6 +614,25 @@ static int set_header_text(struct fy_config *c, const struct key *k, const char 
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
+/* A URL path naming a file of the host, as fallback takes it: normalised,
+ * no trailing '/', nothing that decoding would change; "off" (stored as "")
+ * for none. */
+static int set_url_file(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (strcmp(v, "off") == 0)
+        v = "";
+    size_t n = strlen(v);
+    if (n > 0 && check_url_path(v, &n, msg, len) < 0)
+        return -1;
+    if (n != strlen(v) || (n == 1 && v[0] == '/'))
+        return fail(msg, len, "\"%s\" names a directory (want a file, e.g. /index.html)", v);
+    if (has_control_char(v) || strpbrk(v, "?#%"))
+        return fail(msg, len, "\"%s\" holds a character a plain path cannot ('?', '#', '%%', control)", v);
+    return text_add(c, v, n, (fy_text *)field(c, k), msg, len);
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -833,6 +852,7 @@ static const struct key keys[] = {
     PATH_KEY("cache-control", NULL, set_header_text, cache_control),
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),
+    PATH_KEY("fallback", NULL, set_url_file, fallback),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

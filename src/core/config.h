@@ -71,6 +71,7 @@ struct fy_rule_config {
     int64_t expires_s;           /* -1: not set; 0: off; else seconds */
     enum fy_tristate listing, listing_dotfiles, precompressed;
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
+    fy_text fallback;            /* a URL path served for missing files; "" = off */
 };
 
 /* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */

@@ -25,6 +25,7 @@ enum fy_counter {
     FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
     FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS, FY_C_LOOKUPS,
+    FY_C_FALLBACKS,              /* missing files answered with the fallback file */
     FY_NCOUNTERS
 };
 

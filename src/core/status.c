@@ -155,6 +155,25 @@ static void json_processes(struct text *o, struct fy_stats_shm *shm)
     put(o, "\n  ]\n");
 }
 
+/* What the site features of the handler did (file/fallback.c, ...). */
+static const struct {
+    const char *json, *prom, *help;
+    enum fy_counter c;
+} site_counters[] = {
+    {"fallbacks", "fallback_responses_total", "Requests for missing files answered with the fallback file.",
+     FY_C_FALLBACKS},
+};
+
+#define NSITE_COUNTERS (sizeof site_counters / sizeof site_counters[0])
+
+static void json_site(struct text *o, const uint64_t *c)
+{
+    put(o, "  \"site\": {");
+    for (size_t i = 0; i < NSITE_COUNTERS; i++)
+        put(o, "%s\"%s\": %llu", i ? ", " : "", site_counters[i].json, (ull)c[site_counters[i].c]);
+    put(o, "},\n");
+}
+
 static void render_json(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -170,6 +189,7 @@ static void render_json(struct text *o, const struct view *v)
         (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED]);
     json_classes(o, "requests", c + FY_C_REQ_1XX);
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
+    json_site(o, c);
     put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
         "\"reads_in_flight\": %llu, \"queue_length\": %llu, \"cache_hit_blocks\": %llu, \"fallbacks\": %llu, "
         "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu, \"lookups\": %llu},\n", v->backend,
@@ -257,6 +277,8 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
+    for (size_t i = 0; i < NSITE_COUNTERS; i++)
+        metric(o, site_counters[i].prom, "counter", site_counters[i].help, (ull)c[site_counters[i].c]);
     prom_backend(o, v);
 }
 

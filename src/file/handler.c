@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "core/stats.h"
 #include "core/status.h"
+#include "file/fallback.h"
 #include "file/file.h"
 #include "file/listing.h"
 #include "file/path.h"
@@ -183,6 +185,24 @@ static int open_file(struct fy_conn *c, const struct fy_docroot *root, const str
     return fy_file_open_uncached(root, file, now, &c->file);
 }
 
+/* open_file() for the request, and for its fallback file when its own does
+ * not exist.  The fallback must be a regular file: else the request's 404. */
+static int open_request_file(struct fy_conn *c, struct fy_file_request *x, const struct fy_docroot **root,
+                             struct fy_path *file)
+{
+    int status = c->fallback ? 404 : open_file(c, *root, file);
+    if (status != 404 || !fy_fallback_map(c, x, root, file))
+        return status;
+    status = open_file(c, *root, file);
+    if (status == 0 && !S_ISREG(c->file.st.st_mode)) {
+        fy_file_close(&c->file);
+        status = 404;
+    }
+    if (status == 0)
+        fy_stats_add(c->srv->slot, FY_C_FALLBACKS, 1);
+    return status == 301 ? 404 : status;
+}
+
 int fy_handler_respond(struct fy_conn *c)
 {
     if (fy_status_wants(c))
@@ -205,7 +225,7 @@ int fy_handler_respond(struct fy_conn *c)
         return fy_respond_error(c, x.site, status, NULL);
     x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
-    status = open_file(c, root, &file);
+    status = open_request_file(c, &x, &root, &file);
     if (status == FY_HANDLER_WAIT)
         return status;
     if (status == 301)

@@ -33,12 +33,19 @@ static void take_switch(enum fy_tristate t, bool *out)
         *out = t == FY_ON;
 }
 
+/* A text setting: unset leaves *out, "" (off) clears it. */
+static void take_text(const struct fy_config *cfg, fy_text t, const char **out)
+{
+    if (t) {
+        const char *s = fy_config_text(cfg, t);
+        *out = s[0] ? s : NULL;
+    }
+}
+
 static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config *r, struct fy_path_settings *out)
 {
-    if (r->cache_control) {
-        const char *cc = fy_config_text(cfg, r->cache_control);
-        out->cache_control = cc[0] ? cc : NULL;
-    }
+    take_text(cfg, r->cache_control, &out->cache_control);
+    take_text(cfg, r->fallback, &out->fallback);
     if (r->expires_s >= 0)
         out->expires_s = r->expires_s;
     take_switch(r->listing, &out->listing);
