@@ -261,6 +261,10 @@ static void *field(struct fy_config *c, const struct key *k)
     return base + k->off;
 }
 
+/* Defined with the sections, used by some keys too. */
+static int check_host_name(const char *w, size_t n, char *msg, size_t len);
+static bool word_in_list(const char *list, size_t n, const char *w, size_t wlen);
+
 /* --- the text arena ------------------------------------------------------ */
 
 /* Copies s[0..n) into the arena; 0 in *out would mean "unset", so even ""
@@ -633,6 +637,118 @@ static int set_url_file(struct fy_config *c, const struct key *k, const char *v,
     return text_add(c, v, n, (fy_text *)field(c, k), msg, len);
 }
 
+/* Bytes a URL may hold as written: RFC 3986's unreserved and reserved
+ * characters and '%' (anything else must be percent-encoded). */
+static bool is_url_char(char ch)
+{
+    return isalnum((unsigned char)ch) || (ch && strchr("-._~:/?#[]@!$&'()*+,;=%", ch));
+}
+
+/* redirect's TO: "/path..." or "http(s)://authority/...". */
+static int check_redirect_target(const char *w, size_t n, char *msg, size_t len)
+{
+    size_t skip = n >= 8 && strncasecmp(w, "https://", 8) == 0 ? 8
+                : n >= 7 && strncasecmp(w, "http://", 7) == 0 ? 7 : 0;
+    if (skip > 0 && (skip == n || strchr("/?#", w[skip])))
+        return fail(msg, len, "\"%.*s\" has no host after the scheme", (int)n, w);
+    if (skip == 0 && (w[0] != '/' || (n > 1 && w[1] == '/')))
+        return fail(msg, len, "\"%.*s\" is not a target (want /PATH or http(s)://HOST/PATH)", (int)n, w);
+    for (size_t i = 0; i < n; i++)
+        if (!is_url_char(w[i]))
+            return fail(msg, len, "\"%.*s\" holds '%c', which a URL cannot (percent-encode it)", (int)n, w,
+                        w[i]);
+    return 0;
+}
+
+/* redirect's FROM: a normalised path as requests are matched (decoded),
+ * exact, or a prefix when it ends in '/'. */
+static int check_redirect_source(const char *w, size_t n, char *msg, size_t len)
+{
+    size_t m = n;
+    if (check_url_path(w, &m, msg, len) < 0)
+        return -1;
+    if ((n > 1 && memmem(w, n, "//", 2)) || memchr(w, '?', n) || memchr(w, '#', n) || memchr(w, '%', n))
+        return fail(msg, len, "\"%.*s\" is not a plain path (no '//', '?', '#' or '%%': it is matched decoded)",
+                    (int)n, w);
+    return 0;
+}
+
+/* redirect = FROM TO [301|302|303|307|308]; repeatable.  The rule of the
+ * scope says for which host and paths it holds. */
+static int set_redirect(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    const char *p = v, *from, *to, *code;
+    size_t from_len, to_len, code_len, extra;
+    int status = 301;
+    (void)k, (void)replace;
+    if (!(from = next_word(&p, &from_len)) || !(to = next_word(&p, &to_len)))
+        return fail(msg, len, "needs a path and a target (FROM TO [301|302|303|307|308])");
+    if (check_redirect_source(from, from_len, msg, len) < 0 || check_redirect_target(to, to_len, msg, len) < 0)
+        return -1;
+    if ((code = next_word(&p, &code_len))) {
+        bool digits = code_len == 3 && isdigit((unsigned char)code[0]) && isdigit((unsigned char)code[1]) &&
+                      isdigit((unsigned char)code[2]);
+        status = digits ? atoi(code) : 0;
+        if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+            return fail(msg, len, "\"%.*s\" is not a redirect status (want 301, 302, 303, 307 or 308)",
+                        (int)code_len, code);
+        if (next_word(&p, &extra))
+            return fail(msg, len, "unexpected text after the status");
+    }
+    /* A path target the FROM would match again redirects forever. */
+    size_t to_path = 0;
+    while (to_path < to_len && to[to_path] != '?' && to[to_path] != '#')
+        to_path++;
+    if (to[0] == '/' && ((from[from_len - 1] == '/' && to_path >= from_len && memcmp(to, from, from_len) == 0) ||
+                         (to_path == from_len && memcmp(to, from, from_len) == 0)))
+        return fail(msg, len, "%.*s would be redirected again by this line (a loop)", (int)to_len, to);
+    if (c->nredirects == FY_CONFIG_MAX_REDIRECTS)
+        return fail(msg, len, "too many redirects (at most %d)", FY_CONFIG_MAX_REDIRECTS);
+    for (unsigned i = 0; i < c->nredirects; i++) {
+        const char *other = fy_config_text(c, c->redirects[i].from);
+        if (c->redirects[i].rule == (unsigned)c->scope_rule && strlen(other) == from_len &&
+            memcmp(other, from, from_len) == 0)
+            return fail(msg, len, "duplicate redirect for %.*s", (int)from_len, from);
+    }
+    struct fy_redirect_config r = {.rule = (unsigned)c->scope_rule, .status = status};
+    if (text_add(c, from, from_len, &r.from, msg, len) < 0 || text_add(c, to, to_len, &r.to, msg, len) < 0)
+        return -1;
+    c->redirects[c->nredirects++] = r;
+    return 0;
+}
+
+/* redirect-host = NAME[:PORT], in a [host] section: every request for the
+ * host goes to the same path on NAME. */
+static int set_redirect_host(struct fy_config *c, const struct key *k, const char *v,
+                             bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (c->scope_host == 0)
+        return fail(msg, len, "only allowed in a [host] section");
+    const char *colon = v[0] == '[' ? strstr(v, "]:") : strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) + (v[0] == '[') : strlen(v);
+    if (colon && v[0] == '[')
+        colon++;
+    if (n == 0 || check_host_name(v, n, msg, len) < 0 || v[0] == '*')
+        return fail(msg, len, "\"%s\" is not a host name (want NAME or NAME:PORT)", v);
+    if (colon) {
+        const char *port = colon + 1;
+        uint64_t num = 0;
+        if (read_digits(&port, &num) != 0 || *port != '\0' || num < 1 || num > 65535)
+            return fail(msg, len, "bad port in \"%s\" (want 1 to 65535)", v);
+    }
+    char lower[256];
+    if (n >= sizeof lower)
+        return fail(msg, len, "\"%.40s...\" is too long", v);
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)tolower((unsigned char)v[i]);
+    if (!colon && word_in_list(fy_config_text(c, c->hosts[c->scope_host].names),
+                               strlen(fy_config_text(c, c->hosts[c->scope_host].names)), lower, n))
+        return fail(msg, len, "%s is a name of this section: every request would be sent to itself", v);
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -853,6 +969,8 @@ static const struct key keys[] = {
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),
     PATH_KEY("fallback", NULL, set_url_file, fallback),
+    {"redirect", NULL, set_redirect, 0, 0, 0, 0, NULL, PATH},
+    HOST_KEY("redirect-host", NULL, set_redirect_host, redirect_host),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

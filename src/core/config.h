@@ -2,8 +2,10 @@
  *
  * The file is line-based: "key = value", '#' starts a comment, blank lines
  * are ignored, a key may be repeated only where the reference says so
- * (listen, index-files add; every other key replaces).  Sizes take a k/m/g
- * suffix (powers of 1024), durations ms/s/m/h (no suffix: seconds).
+ * (listen, index-files, status-allow and the section keys alias,
+ * error-page, add-header, redirect add; every other key replaces).  Sizes
+ * take a k/m/g suffix (powers of 1024), durations ms/s/m/h (no suffix:
+ * seconds).
  * doc/config.md is the reference of every key; keep the two in step.
  *
  * Two kinds of section line scope the keys after them: "[host NAME ...]"
@@ -31,6 +33,7 @@
 #define FY_CONFIG_MAX_RULES  256     /* [path] sections, plus implicit ones */
 #define FY_CONFIG_MAX_ALIASES 64
 #define FY_CONFIG_MAX_ERROR_PAGES 64
+#define FY_CONFIG_MAX_REDIRECTS 512
 #define FY_CONFIG_TEXT_SIZE  (64 * 1024) /* the arena of section strings */
 
 /* A string in fy_config.text, by offset; 0 means "not set here" (text[0]
@@ -46,6 +49,7 @@ struct fy_host_config {
     fy_text names;               /* lowercase, space-separated; "" for hosts[0] */
     fy_text docroot;             /* hosts[0] uses fy_config.docroot */
     enum fy_tristate follow_symlinks;
+    fy_text redirect_host;       /* "NAME[:PORT]" every request goes to; [host] only */
     int line;                    /* of the section line, for messages */
 };
 
@@ -72,6 +76,16 @@ struct fy_rule_config {
     enum fy_tristate listing, listing_dotfiles, precompressed;
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
     fy_text fallback;            /* a URL path served for missing files; "" = off */
+};
+
+/* redirect = FROM TO [STATUS], kept with the rule of the scope it was
+ * written in (an implicit one outside [path]): that rule says for which
+ * host and paths it holds. */
+struct fy_redirect_config {
+    unsigned rule;               /* index in rules */
+    fy_text from;                /* "/old.html" (exact) or "/old/" (a prefix) */
+    fy_text to;                  /* "/new/" or "https://host/new/" */
+    int status;                  /* 301, 302, 303, 307 or 308 */
 };
 
 /* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */
@@ -152,6 +166,8 @@ struct fy_config {
     unsigned nerror_pages;
     struct fy_rule_config rules[FY_CONFIG_MAX_RULES];
     unsigned nrules;
+    struct fy_redirect_config redirects[FY_CONFIG_MAX_REDIRECTS];
+    unsigned nredirects;
     char text[FY_CONFIG_TEXT_SIZE];
     size_t text_len;
     /* Where the file reader is: the scope keys go to. */

@@ -26,6 +26,7 @@ enum fy_counter {
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
     FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS, FY_C_LOOKUPS,
     FY_C_FALLBACKS,              /* missing files answered with the fallback file */
+    FY_C_REDIRECTS,              /* answered by redirect or redirect-host */
     FY_NCOUNTERS
 };
 

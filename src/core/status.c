@@ -162,6 +162,8 @@ static const struct {
 } site_counters[] = {
     {"fallbacks", "fallback_responses_total", "Requests for missing files answered with the fallback file.",
      FY_C_FALLBACKS},
+    {"redirects", "redirects_total", "Requests answered by a redirect or redirect-host of the configuration.",
+     FY_C_REDIRECTS},
 };
 
 #define NSITE_COUNTERS (sizeof site_counters / sizeof site_counters[0])

@@ -18,6 +18,7 @@
 #include "file/listing.h"
 #include "file/path.h"
 #include "file/precompressed.h"
+#include "file/redirect.h"
 #include "file/respond.h"
 #include "file/site.h"
 #include "http/conn.h"
@@ -41,40 +42,16 @@ static char *redirect_location(const char *url, struct fy_str query)
     return location;
 }
 
-/* Where a 301 with this Location is built: wbuf, unless the Location
- * leaves too little of it for the rest (status line, Date, the page);
- * then a buffer of its own, which the connection frees. */
-static struct fy_buf redirect_buffer(struct fy_conn *c, size_t location_len)
-{
-    size_t rest = FY_CONN_HEAD_BUFFER / 2; /* what a 301 holds besides its Location, with room */
-    if (location_len + rest <= FY_CONN_HEAD_BUFFER)
-        return (struct fy_buf){.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    c->head_mem = malloc(location_len + rest);
-    return (struct fy_buf){.p = c->head_mem, .cap = c->head_mem ? location_len + rest : 0};
-}
-
 /* "/dir" names a directory: send the client to "/dir/", query kept.  The
  * Location is built from the normalised path, re-encoded, never from the
  * raw target: "//evil.example/" would send a browser to another host. */
 static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
 {
-    const struct fy_request *r = &c->req;
-    char *location = redirect_location(url, r->query);
+    char *location = redirect_location(url, c->req.query);
     if (!location)
         return fy_respond_error(c, site, 503, NULL);
-    struct fy_buf b = redirect_buffer(c, strlen(location));
-    size_t body = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
-                                    r->version_minor, r->method == FY_METHOD_HEAD);
+    fy_respond_redirect(c, site, 301, location);
     free(location);
-    if (b.overflow) {
-        bool out_of_memory = b.p == NULL;
-        free(c->head_mem);
-        c->head_mem = NULL;
-        return fy_respond_error(c, site, out_of_memory ? 503 : 500, NULL);
-    }
-    c->status = 301;
-    c->head_nonbody = b.len - body;
-    c->xfer.head_len = b.len;
     return 0;
 }
 
@@ -224,6 +201,8 @@ int fy_handler_respond(struct fy_conn *c)
     if (status)
         return fy_respond_error(c, x.site, status, NULL);
     x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
+    if (fy_redirect_try(c, &x))
+        return 0;
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
     status = open_request_file(c, &x, &root, &file);
     if (status == FY_HANDLER_WAIT)

@@ -53,6 +53,11 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_switch(r->precompressed, &out->precompressed);
 }
 
+bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r, const struct fy_rule_subject *subj)
+{
+    return (r->host == 0 || r->host == subj->host) && rule_matches(cfg, r, subj);
+}
+
 /* Runs the statement after it for every rule that applies to subj, as r:
  * the top level's first, then the host's, each in file order. */
 #define FOR_EACH_MATCH(cfg, subj, r)                                                         \

@@ -30,6 +30,9 @@ struct fy_path_settings {
     const char *fallback;        /* a URL path of the host, or NULL */
 };
 
+/* Whether rule r applies to subj: its host, and one of its patterns. */
+bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r, const struct fy_rule_subject *subj);
+
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,
                       struct fy_path_settings *out);
 
