@@ -849,55 +849,63 @@ static int set_status_path(struct fy_config *c, const struct key *k, const char 
     return store_string(c, k, v, msg, len);
 }
 
-int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen)
+/* Whitespace-separated networks (or "all") into out[0..*n), at most max. */
+static int parse_networks(const char *v, bool deny, struct fy_acl_entry *out, size_t max, size_t *n,
+                          char *msg, size_t len)
 {
-    char addr[64];
-    const char *slash = strchr(text, '/');
-    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-    if (alen == 0 || alen >= sizeof addr)
-        return fail(err, errlen, "\"%s\" is not an address or network", text);
-    memcpy(addr, text, alen);
-    addr[alen] = '\0';
-    *out = (struct fy_cidr){0};
-    if (inet_pton(AF_INET, addr, out->addr) == 1)
-        out->family = AF_INET;
-    else if (inet_pton(AF_INET6, addr, out->addr) == 1)
-        out->family = AF_INET6;
-    else
-        return fail(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", addr);
-    unsigned max = out->family == AF_INET ? 32 : 128;
-    uint64_t bits = max;
-    const char *p = slash ? slash + 1 : NULL;
-    if (p && (read_digits(&p, &bits) != 0 || *p != '\0' || bits > max))
-        return fail(err, errlen, "bad prefix length in \"%s\" (want 0 to %u)", text, max);
-    out->prefix = (unsigned)bits;
-    return 0;
-}
-
-/* Networks allowed to read the status page, whitespace-separated. */
-static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
-                            bool replace, char *msg, size_t len)
-{
-    struct fy_cidr nets[FY_CONFIG_MAX_ALLOW];
-    size_t base = replace ? 0 : c->nstatus_allow, n = 0, wlen;
     const char *w, *p = v;
+    size_t wlen;
     char word[128];
-    (void)k;
+    *n = 0;
     while ((w = next_word(&p, &wlen))) {
-        if (base + n == FY_CONFIG_MAX_ALLOW)
-            return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
+        if (*n == max)
+            return fail(msg, len, "too many networks (at most %zu)", max);
         if (wlen >= sizeof word)
             return fail(msg, len, "\"%.40s...\" is too long", w);
         memcpy(word, w, wlen);
         word[wlen] = '\0';
-        if (fy_cidr_parse(word, &nets[n], msg, len) < 0)
+        out[*n].deny = deny;
+        if (fy_cidr_parse(word, true, &out[*n].net, msg, len) < 0)
             return -1;
-        n++;
+        (*n)++;
     }
-    if (n == 0)
-        return fail(msg, len, "needs at least one address or network");
+    return *n ? 0 : fail(msg, len, "needs at least one address, network or all");
+}
+
+/* Networks allowed to read the status page: a list of allows, checked
+ * like every access list (core/acl.h). */
+static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    size_t base = replace ? 0 : c->nstatus_allow, n;
+    (void)k;
+    struct fy_acl_entry nets[FY_CONFIG_MAX_ALLOW];
+    if (parse_networks(v, false, nets, FY_CONFIG_MAX_ALLOW, &n, msg, len) < 0)
+        return -1;
+    if (base + n > FY_CONFIG_MAX_ALLOW)
+        return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
     memcpy(&c->status_allow[base], nets, n * sizeof nets[0]);
     c->nstatus_allow = base + n;
+    return 0;
+}
+
+/* allow = / deny = NETWORK ...: appended, in order, to the list of the
+ * scope's rule (a narrower scope's list replaces a wider one's). */
+static int set_access(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
+{
+    struct fy_rule_config *r = &c->rules[c->scope_rule];
+    size_t n;
+    (void)replace;
+    if (r->nacl > 0 && r->acl_first + r->nacl != c->nacl)
+        return fail(msg, len, "the allow and deny lines of a scope must be written together");
+    if (parse_networks(v, strcmp(k->name, "deny") == 0, &c->acl[c->nacl], FY_CONFIG_MAX_ACL - c->nacl, &n,
+                       msg, len) < 0)
+        return -1;
+    if (r->nacl == 0)
+        r->acl_first = c->nacl;
+    r->nacl += (unsigned)n;
+    c->nacl += (unsigned)n;
     return 0;
 }
 
@@ -971,6 +979,8 @@ static const struct key keys[] = {
     PATH_KEY("fallback", NULL, set_url_file, fallback),
     {"redirect", NULL, set_redirect, 0, 0, 0, 0, NULL, PATH},
     HOST_KEY("redirect-host", NULL, set_redirect_host, redirect_host),
+    {"allow", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
+    {"deny", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

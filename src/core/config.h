@@ -24,11 +24,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/acl.h"
+
 #define FY_CONFIG_MAX_LISTEN 16
 #define FY_CONFIG_MAX_INDEX  8
 #define FY_CONFIG_ERR_LEN    512
 #define FY_CONFIG_MAX_WORKERS 256
 #define FY_CONFIG_MAX_ALLOW  16      /* status-allow networks */
+#define FY_CONFIG_MAX_ACL    1024    /* allow/deny networks, all scopes together */
 #define FY_CONFIG_MAX_HOSTS  64      /* [host] sections, plus the top level */
 #define FY_CONFIG_MAX_RULES  256     /* [path] sections, plus implicit ones */
 #define FY_CONFIG_MAX_ALIASES 64
@@ -76,6 +79,7 @@ struct fy_rule_config {
     enum fy_tristate listing, listing_dotfiles, precompressed;
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
     fy_text fallback;            /* a URL path served for missing files; "" = off */
+    unsigned acl_first, nacl;    /* its allow/deny entries: acl[acl_first..+nacl) */
 };
 
 /* redirect = FROM TO [STATUS], kept with the rule of the scope it was
@@ -86,13 +90,6 @@ struct fy_redirect_config {
     fy_text from;                /* "/old.html" (exact) or "/old/" (a prefix) */
     fy_text to;                  /* "/new/" or "https://host/new/" */
     int status;                  /* 301, 302, 303, 307 or 308 */
-};
-
-/* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */
-struct fy_cidr {
-    sa_family_t family;          /* AF_INET or AF_INET6 */
-    unsigned char addr[16];      /* network byte order; 4 bytes for IPv4 */
-    unsigned prefix;             /* bits that must match */
 };
 
 struct fy_listen {
@@ -154,7 +151,7 @@ struct fy_config {
     char chroot_dir[4096];       /* "" = none */
     char pid_file[4096];         /* "" = none */
     char status_path[256];       /* "" = no status endpoint */
-    struct fy_cidr status_allow[FY_CONFIG_MAX_ALLOW];
+    struct fy_acl_entry status_allow[FY_CONFIG_MAX_ALLOW]; /* allows only */
     size_t nstatus_allow;
 
     /* Virtual hosts, aliases, error pages, per-path rules (see above). */
@@ -168,6 +165,8 @@ struct fy_config {
     unsigned nrules;
     struct fy_redirect_config redirects[FY_CONFIG_MAX_REDIRECTS];
     unsigned nredirects;
+    struct fy_acl_entry acl[FY_CONFIG_MAX_ACL]; /* the rules' allow/deny lists, each contiguous */
+    unsigned nacl;
     char text[FY_CONFIG_TEXT_SIZE];
     size_t text_len;
     /* Where the file reader is: the scope keys go to. */
@@ -198,8 +197,5 @@ int fy_config_set(struct fy_config *c, const char *key, const char *value,
 /* "[ADDR:]PORT", "[v6addr]:PORT"; a bare PORT listens on every IPv4 address.
  * Returns 0 or -1 with a message in err. */
 int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t errlen);
-
-/* "ADDR" or "ADDR/BITS", IPv4 or IPv6.  Returns 0 or -1 with a message. */
-int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen);
 
 #endif

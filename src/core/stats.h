@@ -27,6 +27,7 @@ enum fy_counter {
     FY_C_PLAIN_FILES, FY_C_CACHED_BLOCKS, FY_C_LOOKUPS,
     FY_C_FALLBACKS,              /* missing files answered with the fallback file */
     FY_C_REDIRECTS,              /* answered by redirect or redirect-host */
+    FY_C_DENIED,                 /* refused (403) by allow/deny or status-allow */
     FY_NCOUNTERS
 };
 

@@ -13,6 +13,7 @@
 #include "core/server.h"
 #include "core/stats.h"
 #include "core/status.h"
+#include "file/access.h"
 #include "file/fallback.h"
 #include "file/file.h"
 #include "file/listing.h"
@@ -203,6 +204,8 @@ int fy_handler_respond(struct fy_conn *c)
     x.subj = (struct fy_rule_subject){.host = x.site->host, .url = url_text};
     if (fy_redirect_try(c, &x))
         return 0;
+    if (!fy_access_allowed(c, &x))
+        return fy_respond_error(c, x.site, 403, NULL);
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
     status = open_request_file(c, &x, &root, &file);
     if (status == FY_HANDLER_WAIT)

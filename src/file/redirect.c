@@ -133,8 +133,7 @@ bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x)
         location = host_location(fy_config_text(cfg, host_target), req->host, url, req->query);
     } else {
         struct fy_rule_subject subj = x->subj;
-        size_t n = strlen(url);
-        subj.file_name = url[n - 1] == '/' ? NULL : url + 1; /* for *.EXT patterns */
+        subj.file_name = fy_url_file_name(url);
         const struct fy_redirect_config *r = fy_redirect_find(cfg, &subj);
         if (!r)
             return false;

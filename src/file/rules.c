@@ -46,6 +46,10 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
 {
     take_text(cfg, r->cache_control, &out->cache_control);
     take_text(cfg, r->fallback, &out->fallback);
+    if (r->nacl > 0) {
+        out->acl = &cfg->acl[r->acl_first];
+        out->nacl = r->nacl;
+    }
     if (r->expires_s >= 0)
         out->expires_s = r->expires_s;
     take_switch(r->listing, &out->listing);

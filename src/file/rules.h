@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "http/http_response.h"
@@ -23,11 +24,21 @@ struct fy_rule_subject {
     const char *file_name;       /* the served file's name (for *.ext), or NULL */
 };
 
+/* The file name a request's URL names, for *.EXT patterns before the file
+ * is opened: NULL for a directory ("/dir/"). */
+static inline const char *fy_url_file_name(const char *url)
+{
+    size_t n = strlen(url);
+    return n == 0 || url[n - 1] == '/' ? NULL : url + 1;
+}
+
 struct fy_path_settings {
     const char *cache_control;   /* NULL: none */
     int64_t expires_s;           /* 0: none */
     bool listing, listing_dotfiles, precompressed;
     const char *fallback;        /* a URL path of the host, or NULL */
+    const struct fy_acl_entry *acl; /* allow/deny: the last matching rule's list */
+    size_t nacl;
 };
 
 /* Whether rule r applies to subj: its host, and one of its patterns. */

@@ -44,8 +44,7 @@ static const char *load_error(const char *text)
 static const char *go(unsigned h, const char *url, const char *query)
 {
     static char out[1024];
-    size_t n = strlen(url);
-    struct fy_rule_subject subj = {h, url, url[n - 1] == '/' ? NULL : url + 1};
+    struct fy_rule_subject subj = {h, url, fy_url_file_name(url)};
     const struct fy_redirect_config *r = fy_redirect_find(&cfg, &subj);
     if (!r)
         return "none";
