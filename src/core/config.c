@@ -766,6 +766,35 @@ static bool is_tchar(char ch)
     return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
+/* The length of the token at s (RFC 9110 §5.6.2). */
+static size_t token_len(const char *s)
+{
+    size_t n = 0;
+    while (is_tchar(s[n]))
+        n++;
+    return n;
+}
+
+/* default-type = TYPE/SUBTYPE[; PARAMETERS] | off: a media type as
+ * Content-Type carries it. */
+static int set_media_type(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (strcmp(v, "off") == 0)
+        v = "";
+    size_t type = token_len(v), sub = v[type] == '/' ? token_len(v + type + 1) : 0;
+    const char *rest = v + type + 1 + sub;
+    if (sub > 0)
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+    if (v[0] && (type == 0 || sub == 0 || (*rest && *rest != ';')))
+        return fail(msg, len, "\"%s\" is not a media type (want TYPE/SUBTYPE, e.g. text/plain)", v);
+    if (has_control_char(v))
+        return fail(msg, len, "control character in value");
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
 /* Headers ferry writes itself, or that frame the message: adding them
  * would send them twice or break the response. */
 static bool header_is_reserved(const char *name, size_t n)
@@ -981,6 +1010,8 @@ static const struct key keys[] = {
     HOST_KEY("redirect-host", NULL, set_redirect_host, redirect_host),
     {"allow", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
     {"deny", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
+    PATH_KEY("download", NULL, set_switch, download),
+    PATH_KEY("default-type", NULL, set_media_type, default_type),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -80,6 +80,8 @@ struct fy_rule_config {
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
     fy_text fallback;            /* a URL path served for missing files; "" = off */
     unsigned acl_first, nacl;    /* its allow/deny entries: acl[acl_first..+nacl) */
+    enum fy_tristate download;   /* Content-Disposition: attachment */
+    fy_text default_type;        /* Content-Type of unknown extensions; "" = the built-in */
 };
 
 /* redirect = FROM TO [STATUS], kept with the rule of the scope it was

@@ -141,6 +141,8 @@ static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const st
         fy_file_close(&c->file);
         return fy_respond_error(c, x->site, 403, NULL);
     }
+    if (x->set.default_type && fy_mime_is_unknown(c->file.content_type))
+        c->file.content_type = x->set.default_type;
     choose_encoding(c, x, root, file);
     return fy_respond_file(c, x);
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/server.h"
+#include "file/download.h"
 #include "http/cond.h"
 #include "http/conn.h"
 #include "http/http_response.h"
@@ -36,6 +37,8 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
     }
     if (x->set.precompressed)
         fy_buf_puts(b, "Vary: Accept-Encoding\r\n");
+    if (x->set.download && x->subj.file_name)
+        fy_download_put_header(b, x->subj.file_name);
     fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
 }
 

@@ -23,7 +23,8 @@ struct fy_file_request {
 int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x);
 
 /* The headers every successful answer about the file carries (200, 206,
- * 304, listings): Cache-Control, Expires, Vary, the add-header lines. */
+ * 304, listings): Cache-Control, Expires, Vary, Content-Disposition (for
+ * a file), the add-header lines. */
 void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct fy_file_request *x);
 
 /* Answers with an error status: the site's error page for it when one is

@@ -46,6 +46,8 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
 {
     take_text(cfg, r->cache_control, &out->cache_control);
     take_text(cfg, r->fallback, &out->fallback);
+    take_text(cfg, r->default_type, &out->default_type);
+    take_switch(r->download, &out->download);
     if (r->nacl > 0) {
         out->acl = &cfg->acl[r->acl_first];
         out->nacl = r->nacl;

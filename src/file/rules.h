@@ -39,6 +39,8 @@ struct fy_path_settings {
     const char *fallback;        /* a URL path of the host, or NULL */
     const struct fy_acl_entry *acl; /* allow/deny: the last matching rule's list */
     size_t nacl;
+    bool download;               /* Content-Disposition: attachment */
+    const char *default_type;    /* for unknown extensions, or NULL */
 };
 
 /* Whether rule r applies to subj: its host, and one of its patterns. */
