@@ -4,6 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev
+          zlib1g-dev libzstd-dev libbrotli-dev python3-brotli python3-zstandard
           strace wrk nginx-light lighttpd slowhttptest
           chromium ffmpeg fio gnuplot-nox iproute2"
 

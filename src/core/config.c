@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "backend/backend.h"
+#include "file/encoder.h"
 
 #define LINE_LIMIT 8192               /* longest line, newline excluded */
 #define MAX_DURATION_MS (24LL * 3600 * 1000)
@@ -795,6 +796,73 @@ static int set_media_type(struct fy_config *c, const struct key *k, const char *
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
+/* compress = off | CODING ... (zstd, br, gzip), each once. */
+static int set_compress(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w;
+    size_t wlen, n = 0;
+    unsigned packed = FY_COMPRESS_SET;
+    (void)replace;
+    if (strcmp(v, "off") != 0) {
+        while ((w = next_word(&p, &wlen))) {
+            enum fy_coding cd = fy_coding_from_name(w, wlen);
+            if (cd == FY_CODING_NONE)
+                return fail(msg, len, "unknown coding \"%.*s\" (want zstd, br or gzip, or off)", (int)wlen, w);
+            for (size_t i = 0; i < n; i++)
+                if (FY_COMPRESS_CODING(packed, i) == (unsigned)cd)
+                    return fail(msg, len, "%.*s is named twice", (int)wlen, w);
+            packed |= (unsigned)cd << (4 * n++);
+        }
+        if (n == 0)
+            return fail(msg, len, "needs codings (zstd, br, gzip) or off");
+    }
+    *(unsigned *)field(c, k) = packed;
+    return 0;
+}
+
+/* compress-types = TYPE/SUBTYPE ...; a subtype "*" stands for any. */
+static int set_media_types(struct fy_config *c, const struct key *k, const char *v,
+                           bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w;
+    size_t wlen;
+    char list[LINE_LIMIT + 1];
+    size_t used = 0;
+    (void)replace;
+    while ((w = next_word(&p, &wlen))) {
+        size_t type = 0;
+        while (type < wlen && is_tchar(w[type]))
+            type++;
+        size_t sub = type < wlen && w[type] == '/' ? wlen - type - 1 : 0;
+        const char *subtype = w + type + 1;
+        bool ok = type > 0 && sub > 0 && !(type == 1 && w[0] == '*') &&
+                  ((sub == 1 && subtype[0] == '*') || token_len(subtype) >= sub);
+        if (!ok)
+            return fail(msg, len, "\"%.*s\" is not a media type (want TYPE/SUBTYPE or TYPE/*)", (int)wlen, w);
+        for (size_t i = 0; i < wlen; i++)
+            list[used + i + (used ? 1 : 0)] = (char)tolower((unsigned char)w[i]);
+        if (used)
+            list[used++] = ' ';
+        used += wlen;
+    }
+    if (used == 0)
+        return fail(msg, len, "needs at least one media type");
+    return text_add(c, list, used, (fy_text *)field(c, k), msg, len);
+}
+
+/* compress-min-size = SIZE, into a rule's int64_t (-1 there: unset). */
+static int set_rule_size(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(int64_t *)field(c, k) = (int64_t)n;
+    return 0;
+}
+
 /* Headers ferry writes itself, or that frame the message: adding them
  * would send them twice or break the response. */
 static bool header_is_reserved(const char *name, size_t n)
@@ -1012,6 +1080,11 @@ static const struct key keys[] = {
     {"deny", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
     PATH_KEY("download", NULL, set_switch, download),
     PATH_KEY("default-type", NULL, set_media_type, default_type),
+    PATH_KEY("compress", NULL, set_compress, compress),
+    PATH_KEY("compress-types", NULL, set_media_types, compress_types),
+    {"compress-min-size", NULL, set_rule_size, RFIELD(compress_min_size), 0, 1ULL << 30, size_units, PATH},
+    STRING("compress-cache-dir", "", set_path_or_off, compress_cache_dir),
+    NUMBER("compress-cache-size", "64m", set_number, compress_cache_size, 1ULL << 20, 1ULL << 40, size_units),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -1045,7 +1118,7 @@ static int implicit_rule(struct fy_config *c, char *msg, size_t len)
             return (int)i;
     if (c->nrules == FY_CONFIG_MAX_RULES)
         return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
-    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1, .compress_min_size = -1};
     if (text_add(c, "/", 1, &r.patterns, msg, len) < 0)
         return -1;
     c->rules[c->nrules] = r;
@@ -1272,7 +1345,7 @@ static int open_path(struct fy_config *c, const char *args, char *msg, size_t le
     for (p = args; (w = next_word(&p, &wlen));)
         if (check_pattern(w, wlen, msg, len) < 0)
             return -1;
-    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1, .compress_min_size = -1};
     while (isspace((unsigned char)*args))
         args++;
     if (text_add(c, args, strlen(args), &r.patterns, msg, len) < 0)

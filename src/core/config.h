@@ -39,6 +39,13 @@
 #define FY_CONFIG_MAX_REDIRECTS 512
 #define FY_CONFIG_TEXT_SIZE  (64 * 1024) /* the arena of section strings */
 
+/* compress = CODING ...: the codings (enum fy_coding, file/encoder.h) in
+ * the order written, 4 bits each from the lowest, after a bit that says
+ * the key was set (FY_COMPRESS_SET alone: off). */
+#define FY_COMPRESS_SET (1u << 16)
+#define FY_COMPRESS_CODING(v, i) (((v) >> (4 * (i))) & 15u)
+#define FY_COMPRESS_MIN_SIZE 256     /* compress-min-size unless set */
+
 /* A string in fy_config.text, by offset; 0 means "not set here" (text[0]
  * is ""), any other offset is set, possibly to "" (a key set to off). */
 typedef uint32_t fy_text;
@@ -82,6 +89,9 @@ struct fy_rule_config {
     unsigned acl_first, nacl;    /* its allow/deny entries: acl[acl_first..+nacl) */
     enum fy_tristate download;   /* Content-Disposition: attachment */
     fy_text default_type;        /* Content-Type of unknown extensions; "" = the built-in */
+    unsigned compress;           /* 0: not set here; else FY_COMPRESS_SET | codings */
+    fy_text compress_types;      /* media types, subtype "*" for any; "" = the default list */
+    int64_t compress_min_size;   /* -1: not set here */
 };
 
 /* redirect = FROM TO [STATUS], kept with the rule of the scope it was
@@ -145,6 +155,10 @@ struct fy_config {
      * generation may still hold its pools.  A pool that does not fit yet
      * is waited for (files go plain meanwhile) instead of refused. */
     bool aio_pool_may_wait;
+
+    /* compression (doc/config.md#compress): where the copies go, how much */
+    char compress_cache_dir[4096]; /* "" = aio_pool_dir/ferry-compress */
+    size_t compress_cache_size;
 
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */

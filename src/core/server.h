@@ -18,6 +18,7 @@
 #include "file/site.h"
 #include "http/http_response.h"
 
+struct fy_compressor;
 struct fy_conn;
 struct fy_server;
 
@@ -34,6 +35,7 @@ struct fy_server {
     struct fy_mime_table mime;
     struct fy_backend *backend;
     struct fy_sites sites;       /* the docroots of every host, and their aliases */
+    struct fy_compressor *compressor; /* compress: copies made off the loop; NULL when unused */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;

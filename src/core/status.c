@@ -131,6 +131,9 @@ static const struct {
     {"redirects", "redirects_total", "Requests answered by a redirect or redirect-host of the configuration.",
      FY_C_REDIRECTS},
     {"denied", "access_denied_total", "Requests refused with 403 by allow, deny or status-allow.", FY_C_DENIED},
+    {"compressed", "compressed_responses_total", "Responses sent from a copy compressed by ferry (compress).",
+     FY_C_COMPRESSED},
+    {"compressions", "compressions_total", "Compressed copies made by the helper threads.", FY_C_COMPRESSIONS},
 };
 
 #define NSITE_COUNTERS (sizeof site_counters / sizeof site_counters[0])

@@ -14,6 +14,7 @@
 #include "core/stats.h"
 #include "core/status.h"
 #include "file/access.h"
+#include "file/compress.h"
 #include "file/fallback.h"
 #include "file/file.h"
 #include "file/listing.h"
@@ -144,6 +145,8 @@ static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const st
     if (x->set.default_type && fy_mime_is_unknown(c->file.content_type))
         c->file.content_type = x->set.default_type;
     choose_encoding(c, x, root, file);
+    if (!x->encoding)
+        fy_compress_choose(c->srv->compressor, c, x);
     return fy_respond_file(c, x);
 }
 

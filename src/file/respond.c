@@ -35,7 +35,7 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
         fy_http_date(time(NULL) + (time_t)x->set.expires_s, date);
         put_header(b, "Expires: ", date, FY_HTTP_DATE_LEN);
     }
-    if (x->set.precompressed)
+    if (x->set.precompressed || x->vary)
         fy_buf_puts(b, "Vary: Accept-Encoding\r\n");
     if (x->set.download && x->subj.file_name)
         fy_download_put_header(b, x->subj.file_name);

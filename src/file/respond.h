@@ -15,7 +15,8 @@ struct fy_file_request {
     const struct fy_site *site;
     struct fy_rule_subject subj;     /* for the per-path rules */
     struct fy_path_settings set;
-    const char *encoding;            /* "br" or "gzip" for a precompressed sibling, else NULL */
+    const char *encoding;            /* a precompressed sibling's or a compressed copy's coding, else NULL */
+    bool vary;                       /* the answer depends on Accept-Encoding (compress) */
 };
 
 /* c->file is open on a regular file: answers it, with the conditions

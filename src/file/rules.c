@@ -48,6 +48,11 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_text(cfg, r->fallback, &out->fallback);
     take_text(cfg, r->default_type, &out->default_type);
     take_switch(r->download, &out->download);
+    take_text(cfg, r->compress_types, &out->compress_types);
+    if (r->compress)
+        out->compress = r->compress & ~FY_COMPRESS_SET;
+    if (r->compress_min_size >= 0)
+        out->compress_min_size = (uint64_t)r->compress_min_size;
     if (r->nacl > 0) {
         out->acl = &cfg->acl[r->acl_first];
         out->nacl = r->nacl;
@@ -74,7 +79,7 @@ bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,
                       struct fy_path_settings *out)
 {
-    *out = (struct fy_path_settings){0};
+    *out = (struct fy_path_settings){.compress_min_size = FY_COMPRESS_MIN_SIZE};
     FOR_EACH_MATCH(cfg, subj, r)
         apply_rule(cfg, r, out);
 }

@@ -41,6 +41,9 @@ struct fy_path_settings {
     size_t nacl;
     bool download;               /* Content-Disposition: attachment */
     const char *default_type;    /* for unknown extensions, or NULL */
+    unsigned compress;           /* codings, packed as in fy_rule_config; 0: off */
+    const char *compress_types;  /* NULL: the default list */
+    uint64_t compress_min_size;
 };
 
 /* Whether rule r applies to subj: its host, and one of its patterns. */
