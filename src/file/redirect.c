@@ -97,24 +97,33 @@ char *fy_redirect_location(const struct fy_config *cfg, const struct fy_redirect
     return l.p;
 }
 
+/* The ":PORT" of a Host value ("" when it names none). */
+static struct fy_str host_port(struct fy_str host)
+{
+    const char *p = host.p, *end = host.p + host.len;
+    if (host.len > 0 && p[0] == '[')
+        p = memchr(p, ']', host.len);
+    const char *colon = host.len > 0 && p ? memchr(p, ':', (size_t)(end - p)) : NULL;
+    return colon ? (struct fy_str){colon, (size_t)(end - colon)} : (struct fy_str){"", 0};
+}
+
+static bool name_has_port(const char *name)
+{
+    const char *after = name[0] == '[' ? strchr(name, ']') : name;
+    return after && strchr(after, ':');
+}
+
 /* "//NAME[:PORT]/path?query": the port of NAME, else the one the request's
  * Host named (a www → apex move on the same port). */
 static char *host_location(const char *name, struct fy_str host, const char *url, struct fy_str query)
 {
-    const char *port = NULL;
-    size_t port_len = 0;
-    const char *end = host.p + host.len;
-    const char *after = host.len && host.p[0] == '[' ? memchr(host.p, ']', host.len) : host.p;
-    const char *colon = after ? memchr(after, ':', (size_t)(end - after)) : NULL;
-    if (colon && !strchr(name[0] == '[' ? strchr(name, ']') : name, ':'))
-        port = colon, port_len = (size_t)(end - colon);
+    struct fy_str port = name_has_port(name) ? (struct fy_str){"", 0} : host_port(host);
     struct location l;
-    if (!location_init(&l, 2 + strlen(name) + port_len, url, query))
+    if (!location_init(&l, 2 + strlen(name) + port.len, url, query))
         return NULL;
     put(&l, "//", 2);
     put(&l, name, strlen(name));
-    if (port)
-        put(&l, port, port_len);
+    put(&l, port.p, port.len);
     put_encoded(&l, url);
     put_query(&l, false, query);
     put(&l, "\r\n", 2);
