@@ -46,7 +46,14 @@ struct job {
     char err[200];
 };
 
-enum state { QUEUED, READY, SKIP };
+enum state {
+    QUEUED,                     /* a job is on its way */
+    READY,                      /* the copy is open in fd */
+    SKIP,                       /* not worth it, or failed: the file goes plain */
+    ELSEWHERE,                  /* another process makes it: ask again at retry_ms */
+};
+
+#define ELSEWHERE_RETRY_MS 500
 
 struct entry {
     struct fy_zkey key;
@@ -54,6 +61,7 @@ struct entry {
     int fd;                     /* READY: the copy, O_RDONLY */
     struct stat st;
     int64_t touched_ms;
+    int64_t retry_ms;           /* ELSEWHERE: when to look again */
     struct entry *hnext;        /* hash chain */
     struct entry *prev, *next;  /* least recently used order, most recent first */
 };
@@ -208,8 +216,9 @@ static struct job *new_job(enum job_kind kind, const struct fy_zkey *k)
     return j;
 }
 
-/* Queues the making of k's copy from plain_fd; the table says QUEUED. */
-static void queue_make(struct fy_compressor *z, const struct fy_zkey *k, int plain_fd)
+/* Queues the making of k's copy from plain_fd; its entry e (made when
+ * NULL) says QUEUED. */
+static void queue_make(struct fy_compressor *z, const struct fy_zkey *k, int plain_fd, struct entry *e)
 {
     struct job *j = new_job(JOB_MAKE, k);
     if (!j)
@@ -219,7 +228,10 @@ static void queue_make(struct fy_compressor *z, const struct fy_zkey *k, int pla
         free_job(j);
         return;
     }
-    remember(z, k, QUEUED);
+    if (e)
+        e->state = QUEUED;
+    else
+        remember(z, k, QUEUED);
 }
 
 static void queue_touch(struct fy_compressor *z, struct entry *e)
@@ -304,6 +316,11 @@ static void apply(struct fy_compressor *z, struct job *j)
         j->result = -1;
         if (j->made)
             fy_stats_add(z->slot, FY_C_COMPRESSIONS, 1);
+        return;
+    }
+    if (j->result == FY_ZCACHE_BUSY) {
+        e->state = ELSEWHERE;
+        e->retry_ms = z->loop->now_ms + ELSEWHERE_RETRY_MS;
         return;
     }
     e->state = SKIP;
@@ -407,16 +424,16 @@ void fy_compress_choose(struct fy_compressor *z, struct fy_conn *c, struct fy_fi
     for (size_t i = 0; i < n; i++) {
         struct fy_zkey k = fy_zkey_of(&c->file.st, order[i]);
         struct entry *e = find(z, &k);
-        if (!e) {
+        if (!e || (e->state == ELSEWHERE && z->loop->now_ms >= e->retry_ms)) {
             if (!waiting)
-                queue_make(z, &k, c->file.fd);
+                queue_make(z, &k, c->file.fd, e);
             waiting = true;
             continue;
         }
         lru_front(z, e);
         if (e->state == READY && serve_copy(z, c, x, e))
             return;
-        waiting |= e->state == QUEUED;
+        waiting |= e->state == QUEUED || e->state == ELSEWHERE;
     }
 }
 

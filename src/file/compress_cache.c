@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TMP_MAX_AGE_S 3600
+#define CLAIM_STALE_S 300     /* a temporary file untouched this long is abandoned */
 
 static const char *suffix_of(enum fy_coding c)
 {
@@ -80,16 +80,35 @@ static int link_in(int dirfd, const char *tmp, const char *name, int fd, struct 
     return fd;
 }
 
+/* Creates the temporary file of a copy, which claims its making: when it
+ * exists already, another process is making the copy (BUSY), unless it
+ * has not been written to for CLAIM_STALE_S (its maker died). */
+static int claim(int dirfd, const char *tmp)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+        struct stat st;
+        if (fstatat(dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && time(NULL) - st.st_mtim.tv_sec <= CLAIM_STALE_S)
+            return FY_ZCACHE_BUSY;
+        unlinkat(dirfd, tmp, 0);
+    }
+    return FY_ZCACHE_BUSY;
+}
+
 int fy_zcache_make(int dirfd, const struct fy_zkey *k, int plain_fd, const atomic_bool *stop, struct stat *st,
                    char *err, size_t errlen)
 {
     struct stat before, after;
     if (fstat(plain_fd, &before) < 0 || !is_version(&before, k))
         return FY_ZCACHE_STALE;
-    char name[FY_ZCACHE_NAME_MAX], tmp[FY_ZCACHE_NAME_MAX + 32];
+    char name[FY_ZCACHE_NAME_MAX], tmp[FY_ZCACHE_NAME_MAX + 8];
     fy_zcache_name(k, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
-    int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    int fd = claim(dirfd, tmp);
+    if (fd == FY_ZCACHE_BUSY)
+        return fd;
     if (fd < 0) {
         snprintf(err, errlen, "creating %s: %s", tmp, strerror(errno));
         return -1;
@@ -122,7 +141,7 @@ void fy_zcache_touch(int dirfd, const struct fy_zkey *k)
     utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW);
 }
 
-/* "hex-hex-hex-hex.(gz|br|zst)", optionally followed by ".tmp.PID":
+/* "hex-hex-hex-hex.(gz|br|zst)", optionally followed by ".tmp":
  * 1 for a copy, 2 for a temporary file, 0 for anything else. */
 static int name_kind(const char *s)
 {
@@ -141,12 +160,7 @@ static int name_kind(const char *s)
         return 0;
     if (s[n] == '\0')
         return 1;
-    if (strncmp(s + n, ".tmp.", 5) != 0)
-        return 0;
-    for (s += n + 5; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 2;
+    return strcmp(s + n, ".tmp") == 0 ? 2 : 0;
 }
 
 struct copy {
@@ -186,7 +200,7 @@ static struct copy *list_copies(int dirfd, size_t *n, uint64_t *total)
         if (kind == 0 || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
         if (kind == 2) {
-            if (now - st.st_mtim.tv_sec > TMP_MAX_AGE_S)
+            if (now - st.st_mtim.tv_sec > CLAIM_STALE_S)
                 unlinkat(dirfd, e->d_name, 0);
             continue;
         }

@@ -154,11 +154,27 @@ static void test_cache(void)
     close(fd);
     CHECK_INT(count_files(dir), 2);           /* plain.txt and the copy: no temporary left */
 
+    /* another process is making a copy: its temporary file says so */
+    struct fy_zkey zk = fy_zkey_of(&st, FY_CODING_ZSTD);
+    char tmp[FY_ZCACHE_NAME_MAX + 8];
+    fy_zcache_name(&zk, tmp);
+    strcat(tmp, ".tmp");
+    int claim = openat(dirfd, tmp, O_CREAT | O_WRONLY, 0600);
+    CHECK_INT(fy_zcache_make(dirfd, &zk, in, &no_stop, &copy, err, sizeof err), FY_ZCACHE_BUSY);
+    struct timespec long_ago[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}}; /* unless it was abandoned */
+    futimens(claim, long_ago);
+    close(claim);
+    fd = fy_zcache_make(dirfd, &zk, in, &no_stop, &copy, err, sizeof err);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(faccessat(dirfd, tmp, F_OK, 0) < 0);
+    CHECK_INT(count_files(dir), 3);
+
     /* a key for another version of the file: stale, nothing kept */
     struct fy_zkey old = k;
     old.mtime_ns -= 1;
     CHECK_INT(fy_zcache_make(dirfd, &old, in, &no_stop, &copy, err, sizeof err), FY_ZCACHE_STALE);
-    CHECK_INT(count_files(dir), 2);
+    CHECK_INT(count_files(dir), 3);
 
     /* random bytes do not get smaller: not kept */
     int rnd = open(dir, O_TMPFILE | O_RDWR, 0600);
@@ -173,7 +189,7 @@ static void test_cache(void)
     fstat(rnd, &rst);
     struct fy_zkey rk = fy_zkey_of(&rst, FY_CODING_ZSTD);
     CHECK_INT(fy_zcache_make(dirfd, &rk, rnd, &no_stop, &copy, err, sizeof err), FY_ZCACHE_NOT_SMALLER);
-    CHECK_INT(count_files(dir), 2);
+    CHECK_INT(count_files(dir), 3);
     close(rnd);
     close(in);
     close(dirfd);
@@ -185,7 +201,7 @@ static void test_trim(void)
     char *dir = mkdtemp_dir(), err[256] = "";
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY);
     close(text_file(dir, "keep.me", 200000, 1));              /* not a copy's name: never removed */
-    close(text_file(dir, "1-2-3-4.gz.tmp.99", 10, 1));        /* a fresh temporary: kept for now */
+    close(text_file(dir, "1-2-3-4.gz.tmp", 10, 1));        /* a fresh temporary: kept for now */
     uint64_t sizes[6];
     for (unsigned i = 0; i < 6; i++) {
         char n[512];
@@ -215,7 +231,7 @@ static void test_trim(void)
     char keep[512];
     snprintf(keep, sizeof keep, "%s/keep.me", dir);
     CHECK(access(keep, F_OK) == 0);
-    snprintf(keep, sizeof keep, "%s/1-2-3-4.gz.tmp.99", dir);
+    snprintf(keep, sizeof keep, "%s/1-2-3-4.gz.tmp", dir);
     CHECK(access(keep, F_OK) == 0);
     close(dirfd);
     rm_dir(dir);
