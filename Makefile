@@ -3,7 +3,7 @@
 
 CC       ?= gcc
 PKGS     := liburing libssl libcrypto libxcrypt
-LIBS     := -laio -pthread
+LIBS     := -laio -lz -lzstd -lbrotlienc -pthread
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g
