@@ -49,11 +49,14 @@ $(BUILD)/sendpath: bench/sendpath.c
 deps:
 	@scripts/deps.sh
 
-# A local demo: as root (a fresh machine, CI) it says so explicitly with -u root,
+# The welcome page (www/index.html) and its demo: doc/demo.conf serves www/ on 127.0.0.1:8080, the
+# docs from the source tree (/source/), a listing of www/demo/, whose large file and video
+# scripts/demo.sh makes once.  As root (a fresh machine, CI) it says so explicitly with -u root,
 # since ferry otherwise refuses to serve as root.
 run: deps all
-	@echo "ferry: serving www/ on http://127.0.0.1:8080/ (Ctrl-C stops)"
-	$(BUILD)/ferry -r www -l 127.0.0.1:8080 $(if $(filter 0,$(shell id -u)),-u root)
+	@scripts/demo.sh www/demo
+	@echo "ferry: serving $(CURDIR)/www on http://127.0.0.1:8080/ (Ctrl-C stops; a line per request below)"
+	$(BUILD)/ferry -c doc/demo.conf $(if $(filter 0,$(shell id -u)),-u root)
 
 unit: $(UNIT_BINS)
 
