@@ -87,7 +87,7 @@ soak: deps all
 bench-small: deps all
 	bench/small.sh
 
-# The benchmark suite (bench/run.sh, bench/README.md): W1-W6, ferry's backends vs nginx and lighttpd.
+# The benchmark suite (bench/run.sh, bench/README.md): W1-W7, ferry's backends vs nginx and lighttpd.
 # Writes bench/out/results.tsv, report.md and PNG plots.  bench-quick: fewer, shorter points (about 3 min).
 bench: deps all $(BUILD)/fetch
 	bench/run.sh

@@ -47,12 +47,14 @@ show_logs() {
     return 0
 }
 
-# write_nginx_conf CONF PREFIX PORT DOCROOT [EXTRA_HTTP_DIRECTIVES] [CERT KEY]
+# write_nginx_conf CONF PREFIX PORT DOCROOT [EXTRA_HTTP_DIRECTIVES] [CERT KEY] [EXTRA_SERVER_DIRECTIVES]
 # One worker, sendfile, access log off, a million keep-alive requests; the
-# extra directives go into the http block (e.g. "aio threads; directio 4m;").
-# With CERT and KEY the port speaks TLS (see tls_nginx_lines).
+# extra directives go into the http block (e.g. "aio threads; directio 4m;"),
+# or the server block (e.g. a location). With CERT and KEY (empty: none) the
+# port speaks TLS (see tls_nginx_lines).
 write_nginx_conf() {
-    local conf=$1 prefix=$2 port=$3 docroot=$4 extra=${5:-} cert=${6:-} key=${7:-} user_line="" ssl="" tls=""
+    local conf=$1 prefix=$2 port=$3 docroot=$4 extra=${5:-} cert=${6:-} key=${7:-} server_extra=${8:-}
+    local user_line="" ssl="" tls=""
     if [[ -n $cert ]]; then
         ssl=" ssl"
         tls=$(tls_nginx_lines "$cert" "$key")
@@ -77,7 +79,7 @@ http {
     open_file_cache_valid 30s;
     keepalive_requests 1000000;
     keepalive_timeout 65;
-    types { application/octet-stream bin; text/html html; }
+    types { application/octet-stream bin; text/html html; text/javascript js; }
     client_body_temp_path $prefix/body;
     proxy_temp_path $prefix/proxy;
     fastcgi_temp_path $prefix/fastcgi;
@@ -88,6 +90,7 @@ http {
         listen 127.0.0.1:$port$ssl;
         root $docroot;
         $tls
+        $server_extra
     }
 }
 EOF

@@ -261,6 +261,61 @@ def md_w6(res):
                    "peak RSS × best peer", "p50 ms", "p99 ms", "p99 × best peer", "requests", "error runs"], rows))
 
 
+def codings(res, w, label, conc):
+    """The content codings a server answered W7 with (its coding_NAME metrics)."""
+    names = sorted({k[3][len("coding_"):] for k in res.vals
+                    if k[:3] == (w, label, conc) and k[3].startswith("coding_")})
+    return ", ".join(names) or "–"
+
+
+def md_w7(res):
+    w = "W7"
+    c = res.concs[w][0]
+    nginx = next((lb for lb in ["nginx/sendfile"] + res.peers(w) if lb in res.peers(w) and lb.startswith("nginx/")),
+                 None)
+
+    def vs_nginx(lb, metric):
+        v = res.median(w, lb, c, metric)
+        b = res.median(w, nginx, c, metric) if nginx else None
+        return None if v is None or not b else v / b
+
+    def fr(x):
+        return "–" if x is None else "%.2f" % x
+
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, codings(res, w, lb, c), cell(res, w, lb, c, "rps", 0), fr(vs_nginx(lb, "rps")),
+                     res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"), cell(res, w, lb, c, "p99_ms", 2),
+                     cell(res, w, lb, c, "bytes_per_resp", 0), fr(vs_nginx(lb, "bytes_per_resp")),
+                     cell(res, w, lb, c, "body_bytes", 0), cell(res, w, lb, c, "cpu_us_per_req", 1),
+                     cell(res, w, lb, c, "idle_pct"), cell(res, w, lb, c, "client_busy_pct"),
+                     cell(res, w, lb, c, "warm_s", 2), res.errors(w, lb, c)])
+    out = ["## W7 compressed responses: two 40 KiB files (HTML, JavaScript), Accept-Encoding: gzip, br, zstd, "
+           "wrk -c%s\n" % c,
+           "ferry `compress = zstd br gzip` (each file compressed once by a helper thread, then sent from the copy; "
+           "\"warm s\" is how long the first requests took to come back compressed), nginx `gzip on` at level 6 "
+           "(on every response), lighttpd `mod_deflate` with `deflate.cache-dir` and the encodings in ferry's order "
+           "(once per file). Bytes per response: all bytes wrk read ÷ responses (head, body and chunk framing); "
+           "body: the mean compressed body, from one request per file, which must decode to the file.\n",
+           table(["server/backend", "coding", "req/s", "× nginx", "× best peer", "spread", "p99 ms",
+                  "bytes/response", "bytes × nginx", "body bytes", "server CPU µs/req", "server CPU idle %",
+                  "wrk busy %", "warm s", "error runs"], rows)]
+    lines = []
+    for lb in res.labels[w]:
+        if not lb.startswith("ferry/"):
+            continue
+        r, b = vs_nginx(lb, "rps"), vs_nginx(lb, "bytes_per_resp")
+        if r is None or b is None:
+            lines.append("- %s: no comparison (%s)" % (lb, "no nginx row" if not nginx else "no figure"))
+        else:
+            lines.append("- %s: %.2f× nginx's req/s at %.2f× its bytes per response: **%s**" % (
+                lb, r, b, "met" if r >= 2 and b <= 1 else "not met"))
+    if lines:
+        out.append("Target (issue 17): at least 2× nginx's req/s at no more bytes per response than nginx's "
+                   "gzip.\n\n" + "\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
 # --- TLS -------------------------------------------------------------------------
 
 TLS_NOTE = (
@@ -518,6 +573,8 @@ def main():
         md.append(md_w5(res))
     if "W6" in res.labels:
         md.append(md_w6(res))
+    if "W7" in res.labels:
+        md.append(md_w7(res))
     if any(w in res.labels for w in ("T1", "T2", "T3")):
         md.append(md_tls_intro(tls) or "## TLS\n\n" + TLS_NOTE + "\n")
     if "T1" in res.labels:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — ferry's benchmark suite: ferry (one row per backend) vs nginx
-# (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3), and
-# over TLS ferry vs nginx, lighttpd and h2o on T1–T3.
+# (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3) and W7
+# (compressed responses, issue 17), and over TLS ferry vs nginx, lighttpd and
+# h2o on T1–T3.
 #
 # Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--tls] [--runs N]
 #                     [--workloads W1,W3,...] [--servers ferry,nginx,...] [--out DIR]
@@ -14,7 +15,7 @@
 #                  N clients each downloading it once from a cold cache
 #   --tls          the TLS workloads only: --workloads T1,T2,fio,T3
 #   --runs N       runs per figure (default 3; 1 in --quick and --smoke)
-#   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 fio T1 T2 T3
+#   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 W7 fio T1 T2 T3
 #   --servers L    comma-separated instance ids or server names (ferry, nginx,
 #                  lighttpd, h2o, ferry-sendfile, nginx-aio, nginx-tls, ...)
 #   --out DIR      output directory (default bench/out, bench/out/smoke)
@@ -43,12 +44,12 @@ RUNS_OPT=""
 WORKLOADS_OPT=""
 SERVERS_OPT=""
 OUT_OPT=""
-ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6 T1 T2 T3"
+ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6 W7 T1 T2 T3"
 TLS_WORKLOADS="T1 T2 T3"
-PLAIN_WORKLOADS="W1 W2 W3 W4 W5 W6 S"
+PLAIN_WORKLOADS="W1 W2 W3 W4 W5 W6 W7 S"
 
 usage() {
-    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 
@@ -89,6 +90,10 @@ set_params() {
     SEED_SIZE_MIB=700
     T_CONNS=50               # T1 and T2: wrk -c, and T2's full-handshake clients
     T3_CONC="1 5 10"
+    W7_CONNS=50
+    W7_ACCEPT="gzip, br, zstd"
+    W7_PATHS="/w7/page.html /w7/app.js"
+    W7_WAIT=10               # seconds a server may take to answer compressed (ferry: its copy made)
     case $MODE in
         full)
             RUNS=3
@@ -101,6 +106,7 @@ set_params() {
             W6_CONNS=10000; W6_DUR=15; W6_RESTART=1
             SEED_CONC="1 2 5 10 16 32"
             T_DUR=10; T2F_PER=100
+            W7_DUR=10
             ;;
         quick)
             RUNS=1
@@ -114,6 +120,7 @@ set_params() {
             W6_CONNS=1000; W6_DUR=2; W6_INTERVAL="1 2"
             SEED_CONC="1 5"
             T_DUR=2; T2F_PER=40
+            W7_DUR=2
             ;;
         smoke)
             RUNS=1
@@ -127,6 +134,7 @@ set_params() {
             SETTLE_MAX=2         # the smoke run proves the scripts, not the figures
             SEED_CONC="2"; SEED_SIZE_MIB=16
             T_DUR=1; T_CONNS=10; T2F_PER=5; T3_CONC="2"
+            W7_DUR=1; W7_CONNS=10
             ;;
     esac
     [[ -n $RUNS_OPT ]] && RUNS=$RUNS_OPT
@@ -184,11 +192,18 @@ check_tools() {
             [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || missing+=(/usr/lib/lighttpd/mod_openssl.so)
         fi
     fi
+    if want W7; then
+        # lighttpd's compression is a module of its own package; the check decodes br and zstd.
+        if [[ $MODE != smoke ]] || { [[ -n $SERVERS_OPT ]] && selected lighttpd lighttpd; }; then
+            [[ -e /usr/lib/lighttpd/mod_deflate.so ]] || missing+=(/usr/lib/lighttpd/mod_deflate.so)
+        fi
+        "$PYTHON" -c 'import brotli, zstandard' 2>/dev/null || missing+=("$PYTHON's brotli and zstandard")
+    fi
     for tool in "${need[@]}"; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     ((${#missing[@]} == 0)) ||
-        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd lighttpd-mod-openssl h2o openssl fio gnuplot-nox curl iproute2 python3; run scripts/deps.sh)"
+        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o openssl fio gnuplot-nox curl iproute2 python3 python3-brotli python3-zstandard; run scripts/deps.sh)"
     [[ -x $FERRY_BIN ]] || die "ferry binary $FERRY_BIN not found (run make)"
     if want W2 || want W3 || want W4 || want S || want T2 || want T3; then resolve_fetch; fi
     if ! taskset -c 0 true 2>/dev/null || ! taskset -c 1 true 2>/dev/null; then
@@ -248,6 +263,7 @@ estimate_minutes() {
     want W4 && s=$((s + n * (2 * W4_DUR + 2 + W4_DUR * 2)))
     want W5 && s=$((s + n * (W5_BYTES / MIB * 2 / 400 + 1)))
     want W6 && s=$((s + n * (W6_DUR + W6_CONNS / 2000 + 1 + 2 * W6_RESTART)))
+    want W7 && s=$((s + n * (W7_DUR + W1_WARMUP + 2)))
     want S && for c in $SEED_CONC; do s=$((s + n * (SEED_SIZE_MIB * 3 / 400 + 3))); done
     want fio && s=$((s + 2 * FIO_RUNTIME + 2))
     # TLS: the instances that speak it; full handshakes at ~1,000/s (the
@@ -329,6 +345,10 @@ prepare_data() {
             grep -q "^${f##*/} " "$W5_MANIFEST" || rm -f "$f"
         done
         log "W5 set: $W5_FILES files, $((W5_SET_BYTES / MIB)) MiB"
+    fi
+    if want W7; then
+        "$PYTHON" "$SCRIPT_DIR/w7.py" make "$DATA/w7"
+        w7_lua >"$WORK/w7.lua"
     fi
     sync
 }
@@ -417,8 +437,13 @@ add_instance() {
     I_BACKEND[$1]=$3
 }
 
+# ferry_conf CONF BACKEND [BLOCK] [LINE...] — an instance's configuration: the
+# settings every instance has, its backend and block size, more top-level
+# lines, and (W7, when this ferry has compress) compression for /w7/ with a
+# cache directory of the instance's own.
 ferry_conf() {
     local conf=$1 backend=$2 block=${3:-} line
+    shift $(($# < 3 ? $# : 3))
     {
         echo "max-keepalive-requests = 0"
         echo "access-log = off"
@@ -426,7 +451,8 @@ ferry_conf() {
         echo "max-connections = 20000"
         if [[ -n $backend ]]; then echo "backend = $backend"; fi
         if [[ -n $block ]]; then echo "aio-block-size = $block"; fi
-        for line in "${FERRY_EXTRA[@]}"; do echo "$line"; done
+        for line in "${FERRY_EXTRA[@]}" "$@"; do echo "$line"; done
+        if ((FERRY_W7)); then w7_ferry_lines "${conf%.conf}.compress"; fi
     } >"$conf"
 }
 
@@ -445,6 +471,7 @@ selected() {
 # unless --servers names others.
 detect_instances() {
     ferry_extra_lines "$FERRY_BIN" "$WORK"
+    want W7 && w7_detect_ferry
     if want_kind plain; then
         detect_ferry_backends
         if [[ $MODE == smoke && -z $SERVERS_OPT ]]; then
@@ -545,8 +572,7 @@ detect_ferry_backends() {
             done
             # The seed's exact way: sendfile() from the pool (aio-send = sendfile).
             conf="$WORK/ferry-aio-1m-sendfile.conf"
-            ferry_conf "$conf" "$b" 1m
-            echo "aio-send = sendfile" >>"$conf"
+            ferry_conf "$conf" "$b" 1m "aio-send = sendfile"
             if "$FERRY_BIN" -t -c "$conf" >/dev/null 2>&1; then
                 selected "ferry-aio-1m-sendfile" ferry && add_instance "ferry-aio-1m-sendfile" ferry "$b-1m-sendfile"
                 I_CONF[ferry-aio-1m-sendfile]=$conf
@@ -614,9 +640,11 @@ start_instance() {
                 >"$dir/out.log" 2>&1 &
             ;;
         nginx)
-            local extra=""
+            local extra="" server_extra=""
             [[ $id == nginx-aio ]] && extra="$NGINX_AIO directio 4m; output_buffers 2 1m;"
-            write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra" "${tls[@]}"
+            want W7 && ((${#tls[@]} == 0)) && server_extra=$W7_NGINX
+            write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra" "${tls[0]:-}" "${tls[1]:-}" \
+                "$server_extra"
             /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -t -q >"$dir/out.log" 2>&1 ||
                 { show_logs "$dir/out.log"; die "nginx rejected $dir/nginx.conf"; }
             taskset -c 0 /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
@@ -624,6 +652,7 @@ start_instance() {
             ;;
         lighttpd)
             write_lighttpd_conf "$dir/lighttpd.conf" "$dir" "$port" "$DATA" "${tls[@]}"
+            want W7 && ((${#tls[@]} == 0)) && w7_lighttpd_lines "$dir/deflate-cache" >>"$dir/lighttpd.conf"
             /usr/sbin/lighttpd -tt -f "$dir/lighttpd.conf" >"$dir/out.log" 2>&1 ||
                 { show_logs "$dir/out.log"; die "lighttpd rejected $dir/lighttpd.conf"; }
             taskset -c 0 /usr/sbin/lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/out.log" 2>&1 &
@@ -1113,6 +1142,107 @@ W6_point() {
         "$id" "$run" "$openn" "$W6_CONNS" "$rss0" "$rss1" "$p99" "$reqs")"
 }
 
+# --- W7: compressed responses -------------------------------------------------
+# Two 40 KiB text files (bench/w7.py make: an HTML page and a script) asked for
+# in turn by clients that take zstd, br and gzip. Each server compresses /w7/
+# as it would in production: ferry once per file, in a helper thread, into its
+# cache (compress = zstd br gzip); nginx on every response (gzip on, level 6:
+# its gzip_static would need files compressed by hand); lighttpd once per file
+# into its mod_deflate cache directory, with the encodings in ferry's order.
+
+FERRY_W7=0
+# w7_detect_ferry — FERRY_W7=1 when this ferry knows compress (ferry -t).
+w7_detect_ferry() {
+    { printf '%s\n' "${FERRY_EXTRA[@]}"; w7_ferry_lines "$WORK/probe.compress"; } >"$WORK/probe-w7.conf"
+    if "$FERRY_BIN" -t -c "$WORK/probe-w7.conf" >/dev/null 2>&1; then
+        FERRY_W7=1
+    else
+        note "ferry: no compress in this build (ferry -t refuses it): its W7 rows are uncompressed"
+    fi
+}
+
+# w7_ferry_lines CACHE_DIR — ferry's settings for W7 (the last part of a configuration).
+w7_ferry_lines() {
+    printf 'compress-cache-dir = %s\n[path /w7/]\ncompress = zstd br gzip\n' "$1"
+}
+
+W7_NGINX="location /w7/ { gzip on; gzip_comp_level 6; gzip_types text/javascript; gzip_vary on; }"
+
+# w7_lighttpd_lines CACHE_DIR — lighttpd's (with the types of the W7 files,
+# which its other workloads do not need). Without deflate.allowed-encodings,
+# lighttpd 1.4.69 compressed nothing here; their order is its preference.
+w7_lighttpd_lines() {
+    cat <<LIGHTTPD
+server.modules += ("mod_deflate")
+mimetype.assign = (".html" => "text/html", ".js" => "text/javascript", ".bin" => "application/octet-stream")
+\$HTTP["url"] =~ "^/w7/" {
+    deflate.mimetypes = ("text/html", "text/javascript")
+    deflate.allowed-encodings = ("zstd", "br", "gzip")
+    deflate.cache-dir = "$1"
+}
+LIGHTTPD
+}
+
+# w7_lua — wrk's script: the W7 files in turn, Accept-Encoding on every
+# request, and at the end the exact bytes read per response (heads included).
+w7_lua() {
+    local p paths=""
+    for p in $W7_PATHS; do paths+="\"$p\", "; done
+    cat <<LUA
+local paths = { ${paths%, } }
+local i = 0
+wrk.headers["Accept-Encoding"] = "$W7_ACCEPT"
+request = function()
+    i = i % #paths + 1
+    return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+    io.write(string.format("w7: %d bytes in %d responses\n", summary.bytes, summary.requests))
+end
+LUA
+}
+
+# w7_check ID OUT [WAIT] — bench/w7.py check: every W7 file asked for until it
+# comes compressed (at most WAIT s, default W7_WAIT), decoded and compared.
+w7_check() {
+    local paths
+    paths=$(tr ' ' , <<<"$W7_PATHS")
+    taskset -c 1 "$PYTHON" "$SCRIPT_DIR/w7.py" check --port "${PORTS[$1]}" --root "$DATA" --paths "$paths" \
+        --accept "$W7_ACCEPT" --wait "${3:-$W7_WAIT}" >"$2" 2>"$2.err" || true
+}
+
+describe_W7() {
+    log "W7 compressed: $(wc -w <<<"$W7_PATHS") files of 40 KiB (HTML, JavaScript) in turn, Accept-Encoding: $W7_ACCEPT," \
+        "wrk -t1 -c$W7_CONNS -d${W7_DUR}s (keep-alive); ferry compress = zstd br gzip (its copies made first)," \
+        "nginx gzip level 6, lighttpd mod_deflate with its cache"
+}
+W7_point() {
+    local id=$1 run=$2 chk="$WORK/w7.$1.$2.check" coding body head waited errs kinds bpr after aerrs akinds
+    # Warm: the first answers of ferry (until its copy is made) and of
+    # lighttpd (the one that fills its cache) are not what is measured.
+    w7_check "$id" "$chk.before"
+    read -r coding body head waited errs kinds < <(json_fields "$chk.before" coding body_mean head_mean waited_s \
+        errors error_kinds)
+    [[ $errs == - ]] && errs=1 kinds="w7.py check failed: $(tail -c 300 "$chk.before.err")" coding=none
+    # wrk's timeout (2 s) raised: nginx compressing every response answers
+    # 50 connections a few hundred times a second, slowly, but it answers.
+    ((W1_WARMUP)) && run_wrk "$id" "$W7_CONNS" "$W1_WARMUP" "$WORK/warm.txt" -s "$WORK/w7.lua" --timeout 10s
+    wrk_cpu_point W7 "$id" "$run" "$W7_CONNS" "$W7_DUR" -s "$WORK/w7.lua" --timeout 10s
+    bpr=$(awk '/^w7: [0-9]+ bytes in [0-9]+ responses/ { if ($5 > 0) printf "%.1f\n", $2 / $5; f = 1 }
+        END { if (!f) print "-" }' "$WORK/w7.$id.$run.txt")
+    # Still the same coding, the same bytes, after the load.
+    w7_check "$id" "$chk.after" 0
+    read -r after aerrs akinds < <(json_fields "$chk.after" coding errors error_kinds)
+    [[ $aerrs == - ]] && aerrs=1 akinds="w7.py check failed: $(tail -c 300 "$chk.after.err")"
+    if [[ $aerrs == 0 && $after != "$coding" ]]; then aerrs=1 akinds="coding $coding before the load, $after after"; fi
+    errs=$((errs + aerrs + TP_ERRS))
+    record W7 "$id" "$W7_CONNS" "$run" bytes_per_resp "$bpr" body_bytes "$body" head_bytes "$head" \
+        warm_s "$waited" "coding_$coding" 1 errors "$errs"
+    point_errors "W7 $id run $run" "$errs" "wrk: $TP_DETAIL; check: $kinds $akinds"
+    log "$(printf 'W7   %-20s run %d: %s, %s bytes/response (body %s), warm after %s s' "$id" "$run" "$coding" \
+        "$bpr" "$body" "$waited")"
+}
+
 # --- TLS workloads ------------------------------------------------------------
 # T1-T3 run against the TLS instances (ferry-tls, nginx-tls, lighttpd-tls,
 # h2o-tls), all with the bench certificate (ECDSA P-256, made at start). Next
@@ -1126,17 +1256,18 @@ us_per() {
     awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.1f\n", c / n * 1e6; else print "-" }'
 }
 
-# wrk_tls_point W ID RUN CONNS [WRK_ARGS...] — one wrk run over TLS, with
-# the server's and wrk's CPU around it; records W's figures but its errors,
-# which it leaves in TP_ERRS and TP_DETAIL.
-wrk_tls_point() {
-    local w=$1 id=$2 run=$3 conns=$4 out srv c0 c1 t0 t1 n cpu busy
-    shift 4
+# wrk_cpu_point W ID RUN CONNS SECONDS [WRK_ARGS...] — one wrk run (over TLS
+# for a TLS instance), with the server's and wrk's CPU around it; records W's
+# figures but its errors, which it leaves in TP_ERRS and TP_DETAIL. wrk's
+# output is in $WORK/W.ID.RUN.txt (W in lower case).
+wrk_cpu_point() {
+    local w=$1 id=$2 run=$3 conns=$4 secs=$5 out srv c0 c1 t0 t1 n cpu busy
+    shift 5
     out="$WORK/${w,,}.$id.$run.txt"
     mapfile -t srv < <(server_pids "$id")
     c0=$(cpu_ticks "${srv[@]}")
     t0=${EPOCHREALTIME/./}
-    run_wrk "$id" "$conns" "$T_DUR" "$out" "$@"
+    run_wrk "$id" "$conns" "$secs" "$out" "$@"
     t1=${EPOCHREALTIME/./}
     c1=$(cpu_ticks "${srv[@]}")
     wrk_figures "$out"
@@ -1157,7 +1288,7 @@ describe_T1() { log "T1 small hot over TLS: /1k.bin, wrk -t1 -c$T_CONNS -d${T_DU
 T1_point() {
     local id=$1 run=$2
     ((W1_WARMUP)) && run_wrk "$id" "$T_CONNS" "$W1_WARMUP" "$WORK/warm.txt"
-    wrk_tls_point T1 "$id" "$run" "$T_CONNS"
+    wrk_cpu_point T1 "$id" "$run" "$T_CONNS" "$T_DUR"
     record T1 "$id" "$T_CONNS" "$run" errors "$TP_ERRS"
     point_errors "T1 $id run $run" "$TP_ERRS" "$TP_DETAIL"
 }
@@ -1169,7 +1300,7 @@ describe_T2() {
 }
 T2_point() {
     local id=$1 run=$2 errs
-    wrk_tls_point T2 "$id" "$run" "$T_CONNS" -H "Connection: close"
+    wrk_cpu_point T2 "$id" "$run" "$T_CONNS" "$T_DUR" -H "Connection: close"
     errs=$TP_ERRS
     point_errors "T2 $id run $run" "$TP_ERRS" "wrk: $TP_DETAIL"
     fetch_handshakes "$id" "$run" full
@@ -1263,10 +1394,10 @@ write_meta() {
         printf 'wall per workload\t%s\n' "${TIMES%, }"
         printf 'load average\t%s\n' "${LOADAVG%; }"
         printf 'settle\t%s s in %s cache drops\n' "$((SETTLE_TOTAL_US / 1000000))" "$DROPS"
-        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; fio %ss; seed %s MiB C=%s; T1/T2 c%s %ss, T2 fetch %s x %s; T3 C=%s\n' \
+        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; W7 c%s %ss; fio %ss; seed %s MiB C=%s; T1/T2 c%s %ss, T2 fetch %s x %s; T3 C=%s\n' \
             "$W1_CONNS" "$W1_DUR" "$W2_MIB" "$W2_CLIENTS" "$W3_MIB" "${W3_CONC// /,}" "$W4_CONNS" "$W4_DUR" "$W4_DL" \
             "$W5_FILES" "$W5_CLIENTS" "$((W5_BYTES / MIB))" "$(awk -v f="$W5_RANGE_FRAC" 'BEGIN { print f * 100 }')" \
-            "$W6_CONNS" "$W6_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}" \
+            "$W6_CONNS" "$W6_DUR" "$W7_CONNS" "$W7_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}" \
             "$T_CONNS" "$T_DUR" "$T_CONNS" "$T2F_PER" "${T3_CONC// /,}"
         for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
         lsblk -o NAME,SIZE,ROTA,TYPE,MOUNTPOINTS 2>/dev/null | sed 's/^/lsblk\t/'

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config curl wget openssl python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
           libcrypt-dev apache2-utils whois zlib1g-dev libzstd-dev libbrotli-dev python3-brotli python3-zstandard
-          strace wrk nginx-light lighttpd lighttpd-mod-openssl h2o slowhttptest testssl.sh
+          strace wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o slowhttptest testssl.sh
           chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""
