@@ -27,6 +27,7 @@ struct fy_tls_conn {
     int fd;
     bool checked_first_byte;     /* it said TLS, not plain HTTP */
     bool kernel_sends;           /* kernel TLS encrypts what we write */
+    bool socket_drained;         /* the last read from the socket got less than it asked */
     char *pending;               /* encrypted bytes the socket has not taken */
     size_t pending_off, pending_len;
     int sys_errno;               /* of a failed read in the BIO */
@@ -64,6 +65,7 @@ static int bio_read(BIO *b, char *buf, int len)
         BIO_set_retry_read(b);
     else if (n < 0)
         tc->sys_errno = errno;
+    tc->socket_drained = n >= 0 && n < len;
     return (int)n;
 }
 
@@ -398,17 +400,22 @@ bool fy_tls_kernel_sends(const struct fy_tls_conn *tc)
 }
 
 /* Reads until buf is full or the socket is empty, so that a short count
- * means what it means for read(2). */
+ * means what it means for read(2).  A socket read that came back short
+ * says it is empty without one more read(2) to hear EAGAIN (edge-triggered
+ * epoll tells of what arrives later). */
 ssize_t fy_tls_read(struct fy_tls_conn *tc, void *buf, size_t len)
 {
     size_t got = 0;
     int rc = 1;
+    tc->socket_drained = false;
     while (got < len) {
         size_t n = 0;
         rc = SSL_read_ex(tc->ssl, (char *)buf + got, len - got, &n);
         if (rc != 1)
             break;
         got += n;
+        if (tc->socket_drained && !SSL_has_pending(tc->ssl))
+            break;
     }
     int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(tc->ssl, rc);
     ERR_clear_error();
