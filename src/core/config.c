@@ -614,6 +614,24 @@ static int set_header_text(struct fy_config *c, const struct key *k, const char 
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
+/* etag = size-mtime | inode-size-mtime | off */
+static int set_etag(struct fy_config *c, const struct key *k, const char *v,
+                    bool replace, char *msg, size_t len)
+{
+    static const char *const names[] = {
+        [FY_ETAG_SIZE_MTIME] = "size-mtime", [FY_ETAG_INODE_SIZE_MTIME] = "inode-size-mtime",
+        [FY_ETAG_OFF] = "off",
+    };
+    (void)replace;
+    for (size_t i = 1; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *(enum fy_etag_mode *)field(c, k) = (enum fy_etag_mode)i;
+            return 0;
+        }
+    }
+    return fail(msg, len, "unknown kind \"%s\" (want size-mtime, inode-size-mtime or off)", v);
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -833,6 +851,7 @@ static const struct key keys[] = {
     PATH_KEY("cache-control", NULL, set_header_text, cache_control),
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),
+    PATH_KEY("etag", NULL, set_etag, etag),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -61,6 +61,15 @@ struct fy_error_page_config {
     fy_text path;                /* a URL path of the host: "/errors/404.html" */
 };
 
+/* What a file's ETag is made of (doc/config.md#etag).  0 is unset, so a
+ * rule that does not name it leaves it to the rules before. */
+enum fy_etag_mode {
+    FY_ETAG_UNSET = 0,
+    FY_ETAG_SIZE_MTIME,          /* the default: agrees across replicas of a tree */
+    FY_ETAG_INODE_SIZE_MTIME,    /* the inode too: one machine's copy only */
+    FY_ETAG_OFF,                 /* no ETag; Last-Modified alone validates */
+};
+
 /* Per-path settings: a [path] section, or the path keys written directly
  * at the top level or in a [host] section (pattern "/"). */
 struct fy_rule_config {
@@ -70,6 +79,7 @@ struct fy_rule_config {
     fy_text cache_control;       /* the Cache-Control value; "" = none */
     int64_t expires_s;           /* -1: not set; 0: off; else seconds */
     enum fy_tristate listing, listing_dotfiles, precompressed;
+    enum fy_etag_mode etag;
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
 };
 

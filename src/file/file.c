@@ -202,12 +202,17 @@ static size_t put_hex(char *out, unsigned long long v)
     return n;
 }
 
-size_t fy_file_etag(const struct stat *st, char *out)
+size_t fy_file_etag(const struct stat *st, enum fy_etag_mode mode, char *out)
 {
     size_t n = 0;
+    out[0] = '\0';
+    if (mode == FY_ETAG_OFF)
+        return 0;
     out[n++] = '"';
-    n += put_hex(out + n, (unsigned long long)st->st_ino);
-    out[n++] = '-';
+    if (mode == FY_ETAG_INODE_SIZE_MTIME) {
+        n += put_hex(out + n, (unsigned long long)st->st_ino);
+        out[n++] = '-';
+    }
     n += put_hex(out + n, (unsigned long long)st->st_size);
     out[n++] = '-';
     n += put_hex(out + n, (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +

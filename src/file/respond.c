@@ -39,13 +39,15 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
     fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
 }
 
-/* ETag and Last-Modified, the validators a cache revalidates with. */
+/* ETag and Last-Modified, the validators a cache revalidates with (no
+ * ETag with etag = off). */
 static void put_validators(struct fy_buf *b, const struct stat *st, struct fy_str etag)
 {
     char date[FY_HTTP_DATE_LEN + 1];
     fy_http_date(st->st_mtim.tv_sec, date);
     put_header(b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
-    put_header(b, "ETag: ", etag.p, etag.len);
+    if (etag.len)
+        put_header(b, "ETag: ", etag.p, etag.len);
 }
 
 static void put_body_headers(struct fy_buf *b, const char *type, uint64_t length)
@@ -201,7 +203,7 @@ int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x)
     const struct stat *st = &c->file.st;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
     char etag[FY_ETAG_MAX];
-    struct fy_validators v = {.etag = {etag, fy_file_etag(st, etag)}, .mtime = st->st_mtim.tv_sec};
+    struct fy_validators v = {.etag = {etag, fy_file_etag(st, x->set.etag, etag)}, .mtime = st->st_mtim.tv_sec};
 
     int cond = fy_cond_evaluate(&c->req, true, &v);
     if (cond == 304)

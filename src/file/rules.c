@@ -44,6 +44,8 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_switch(r->listing, &out->listing);
     take_switch(r->listing_dotfiles, &out->listing_dotfiles);
     take_switch(r->precompressed, &out->precompressed);
+    if (r->etag != FY_ETAG_UNSET)
+        out->etag = r->etag;
 }
 
 /* Runs the statement after it for every rule that applies to subj, as r:
@@ -59,6 +61,8 @@ void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject 
     *out = (struct fy_path_settings){0};
     FOR_EACH_MATCH(cfg, subj, r)
         apply_rule(cfg, r, out);
+    if (out->etag == FY_ETAG_UNSET)
+        out->etag = FY_ETAG_SIZE_MTIME;
 }
 
 void fy_rules_put_headers(const struct fy_config *cfg, const struct fy_rule_subject *subj, struct fy_buf *b)

@@ -27,6 +27,7 @@ struct fy_path_settings {
     const char *cache_control;   /* NULL: none */
     int64_t expires_s;           /* 0: none */
     bool listing, listing_dotfiles, precompressed;
+    enum fy_etag_mode etag;      /* never FY_ETAG_UNSET: size-mtime when no rule says */
 };
 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,

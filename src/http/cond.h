@@ -11,7 +11,7 @@
 #include "http/http_parse.h"
 
 struct fy_validators {
-    struct fy_str etag;        /* strong, quoted: "\"...\"" */
+    struct fy_str etag;        /* strong, quoted: "\"...\""; len 0: none (etag = off), no tag matches */
     time_t mtime;              /* seconds; HTTP dates have no finer grain */
 };
 
