@@ -2,8 +2,8 @@
 # first install whatever Debian packages are missing (scripts/deps.sh).
 
 CC       ?= gcc
-PKGS     := liburing
-LIBS     := -laio
+PKGS     := liburing libcrypto
+LIBS     := -laio -pthread
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g

@@ -3,7 +3,7 @@
 # Quiet and quick when everything is there; needs root (or sudo) otherwise.
 set -eu
 
-PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev
+PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
           strace wrk nginx-light lighttpd slowhttptest
           chromium ffmpeg fio gnuplot-nox iproute2"
 

@@ -614,13 +614,13 @@ static int set_header_text(struct fy_config *c, const struct key *k, const char 
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
-/* etag = size-mtime | inode-size-mtime | off */
+/* etag = size-mtime | inode-size-mtime | digest | off */
 static int set_etag(struct fy_config *c, const struct key *k, const char *v,
                     bool replace, char *msg, size_t len)
 {
     static const char *const names[] = {
         [FY_ETAG_SIZE_MTIME] = "size-mtime", [FY_ETAG_INODE_SIZE_MTIME] = "inode-size-mtime",
-        [FY_ETAG_OFF] = "off",
+        [FY_ETAG_OFF] = "off", [FY_ETAG_DIGEST] = "digest",
     };
     (void)replace;
     for (size_t i = 1; i < sizeof names / sizeof names[0]; i++) {
@@ -629,7 +629,7 @@ static int set_etag(struct fy_config *c, const struct key *k, const char *v,
             return 0;
         }
     }
-    return fail(msg, len, "unknown kind \"%s\" (want size-mtime, inode-size-mtime or off)", v);
+    return fail(msg, len, "unknown kind \"%s\" (want size-mtime, inode-size-mtime, digest or off)", v);
 }
 
 /* expires = DURATION | off */
@@ -823,6 +823,7 @@ static const struct key keys[] = {
            0, 100000, plain_units),
     NUMBER("open-file-cache-ttl", "1s", set_number, open_file_cache_ttl_ms,
            1, 3600 * 1000, time_units),
+    NUMBER("digest-cache-size", "10000", set_number, digest_cache_size, 1, 1000000, plain_units),
     NUMBER("aio-block-size", "1m", set_block_size, aio_block_size,
            64ULL << 10, 16ULL << 20, size_units),
     NUMBER("aio-read-ahead", "2", set_number, aio_read_ahead, 1, 16, plain_units),

@@ -68,6 +68,7 @@ enum fy_etag_mode {
     FY_ETAG_SIZE_MTIME,          /* the default: agrees across replicas of a tree */
     FY_ETAG_INODE_SIZE_MTIME,    /* the inode too: one machine's copy only */
     FY_ETAG_OFF,                 /* no ETag; Last-Modified alone validates */
+    FY_ETAG_DIGEST,              /* the file's SHA-256: agrees wherever the bytes do */
 };
 
 /* Per-path settings: a [path] section, or the path keys written directly
@@ -127,6 +128,7 @@ struct fy_config {
     int64_t shutdown_timeout_ms; /* graceful stop: longest wait for responses */
     size_t send_chunk_size;      /* bytes one connection may send per loop turn */
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
+    unsigned digest_cache_size;  /* file versions whose SHA-256 is remembered */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
 
     /* linux-aio-sendfile */

@@ -346,6 +346,22 @@ static void count_response(void *ctx, int status, uint64_t body_bytes)
     fy_stats_add(srv->slot, (enum fy_counter)(FY_C_BYTES_1XX + cls - 1), body_bytes);
 }
 
+static void refresh_digest_stats(struct fy_server *srv)
+{
+    struct fy_stats_slot *slot = srv->slot;
+    struct fy_digest_stats d;
+    fy_digests_stats(&srv->digests, &d);
+    fy_stats_set(slot, FY_C_DIGESTS_HASHED, d.hashed);
+    fy_stats_set(slot, FY_C_DIGEST_BYTES, d.bytes_hashed);
+    fy_stats_set(slot, FY_C_DIGESTS_FROM_XATTR, d.from_xattr);
+    fy_stats_set(slot, FY_C_DIGESTS_XATTR_STORED, d.xattr_stored);
+    fy_stats_set(slot, FY_C_DIGESTS_CHANGED, d.changed);
+    fy_stats_set(slot, FY_C_DIGESTS_FAILED, d.failed);
+    fy_stats_set(slot, FY_C_DIGESTS_EVICTED, d.evicted);
+    fy_stats_gauge(slot, FY_G_DIGEST_ENTRIES, d.entries);
+    fy_stats_gauge(slot, FY_G_DIGESTS_PENDING, d.pending);
+}
+
 void fy_server_refresh_stats(struct fy_server *srv)
 {
     struct fy_stats_slot *slot = srv->slot;
@@ -379,6 +395,7 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);
     fy_stats_gauge(slot, FY_G_POOL_FREE, b.pool_free);
     fy_stats_gauge(slot, FY_G_BUFFER_SIZE, b.buffer_size);
+    refresh_digest_stats(srv);
 }
 
 static void on_tick(struct fy_timer *t)
@@ -416,6 +433,14 @@ static void init_timers(struct fy_server *srv)
 static int open_docroot(struct fy_server *srv, char *err, size_t errlen)
 {
     return fy_sites_open(&srv->sites, &srv->cfg, &srv->mime, err, errlen);
+}
+
+static int open_digests(struct fy_server *srv, char *err, size_t errlen)
+{
+    int rc = fy_digests_init(&srv->digests, &srv->loop, &srv->log, srv->cfg.digest_cache_size);
+    if (rc < 0)
+        snprintf(err, errlen, "digest cache: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
 }
 
 /* Connections and cached files each hold a descriptor: take all the
@@ -522,7 +547,8 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         return -1;
     init_timers(srv);
     raise_fd_limit(srv);
-    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_digests(srv, err, errlen) ||
+        open_backend(srv, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
@@ -556,6 +582,7 @@ void fy_server_free(struct fy_server *srv)
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
+    fy_digests_free(&srv->digests);
     fy_sites_close(&srv->sites);
     fy_mime_free(&srv->mime);
     if (srv->signals.fd >= 0)

@@ -14,6 +14,7 @@
 #include "core/sockets.h"
 #include "core/stats.h"
 #include "event/loop.h"
+#include "file/digest.h"
 #include "file/mime.h"
 #include "file/site.h"
 #include "http/http_response.h"
@@ -34,6 +35,7 @@ struct fy_server {
     struct fy_mime_table mime;
     struct fy_backend *backend;
     struct fy_sites sites;       /* the docroots of every host, and their aliases */
+    struct fy_digests digests;   /* files' SHA-256, computed off the loop */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;

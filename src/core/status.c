@@ -179,6 +179,11 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"digests\": {\"entries\": %llu, \"pending\": %llu, \"hashed\": %llu, \"bytes_hashed\": %llu, "
+        "\"from_xattr\": %llu, \"xattr_stored\": %llu, \"changed\": %llu, \"failed\": %llu, \"evicted\": %llu},\n",
+        (ull)g[FY_G_DIGEST_ENTRIES], (ull)g[FY_G_DIGESTS_PENDING], (ull)c[FY_C_DIGESTS_HASHED],
+        (ull)c[FY_C_DIGEST_BYTES], (ull)c[FY_C_DIGESTS_FROM_XATTR], (ull)c[FY_C_DIGESTS_XATTR_STORED],
+        (ull)c[FY_C_DIGESTS_CHANGED], (ull)c[FY_C_DIGESTS_FAILED], (ull)c[FY_C_DIGESTS_EVICTED]);
     json_processes(o, shm);
     put(o, "}\n");
 }
@@ -233,6 +238,28 @@ static void prom_backend(struct text *o, const struct view *v)
     metric(o, "buffer_pool_buffer_size_bytes", "gauge", "Bytes per pool buffer.", (ull)g[FY_G_BUFFER_SIZE]);
 }
 
+static void prom_digests(struct text *o, const struct view *v)
+{
+    static const struct {
+        const char *name, *help;
+        enum fy_counter c;
+    } counters[] = {
+        {"digests_hashed_total", "Files read and hashed (SHA-256) by the digest threads.", FY_C_DIGESTS_HASHED},
+        {"digest_bytes_total", "Bytes read to hash files.", FY_C_DIGEST_BYTES},
+        {"digests_from_xattr_total", "Digests read from the user.ferry.sha256 attribute.", FY_C_DIGESTS_FROM_XATTR},
+        {"digests_xattr_stored_total", "Digests written to the user.ferry.sha256 attribute.",
+         FY_C_DIGESTS_XATTR_STORED},
+        {"digests_changed_total", "Digests dropped because the file changed.", FY_C_DIGESTS_CHANGED},
+        {"digests_failed_total", "Files that could not be hashed.", FY_C_DIGESTS_FAILED},
+        {"digests_evicted_total", "Digests forgotten to make room (digest-cache-size).", FY_C_DIGESTS_EVICTED},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        metric(o, counters[i].name, "counter", counters[i].help, (ull)v->t.counter[counters[i].c]);
+    metric(o, "digest_cache_entries", "gauge", "File versions whose digest is remembered or being computed.",
+           (ull)v->t.gauge[FY_G_DIGEST_ENTRIES]);
+    metric(o, "digests_pending", "gauge", "Files waiting for or being hashed.", (ull)v->t.gauge[FY_G_DIGESTS_PENDING]);
+}
+
 static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -258,6 +285,7 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
     prom_backend(o, v);
+    prom_digests(o, v);
 }
 
 /* --- the response ------------------------------------------------------------- */

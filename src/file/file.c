@@ -221,3 +221,17 @@ size_t fy_file_etag(const struct stat *st, enum fy_etag_mode mode, char *out)
     out[n] = '\0';
     return n;
 }
+
+size_t fy_file_etag_digest(const unsigned char sha[32], char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    out[n++] = '"';
+    for (size_t i = 0; i < 32; i++) {
+        out[n++] = hex[sha[i] >> 4];
+        out[n++] = hex[sha[i] & 15];
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}

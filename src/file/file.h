@@ -64,8 +64,13 @@ int fy_open_under(int dirfd, const char *name, int flags, bool follow);
  * in nanoseconds), which identical copies of a file on other machines
  * share (cp -p, rsync -t), or "INODE-SIZE-MTIME", which they do not.
  * out needs FY_ETAG_MAX bytes.  Returns its length; 0 (out "") for
- * FY_ETAG_OFF. */
+ * FY_ETAG_OFF.  FY_ETAG_DIGEST gives SIZE-MTIME (what it stands for until
+ * the digest is known). */
 #define FY_ETAG_MAX 80
 size_t fy_file_etag(const struct stat *st, enum fy_etag_mode mode, char *out);
+
+/* The strong validator of etag = digest: the SHA-256 in hex, quoted, as
+ * sha256sum(1) prints it.  Returns its length. */
+size_t fy_file_etag_digest(const unsigned char sha[32], char *out);
 
 #endif

@@ -167,7 +167,7 @@ static void test_errors(void)
     CHECK_STR(load_error("error-page = 404 /a\nerror-page = 404 /b\n"), "F:2: error-page: duplicate error page for 404");
     CHECK_STR(load_error("follow-symlinks = maybe\n"), "F:1: follow-symlinks: \"maybe\" is neither on nor off");
     CHECK_STR(load_error("[path /a]\netag = inode\n"),
-              "F:2: etag: unknown kind \"inode\" (want size-mtime, inode-size-mtime or off)");
+              "F:2: etag: unknown kind \"inode\" (want size-mtime, inode-size-mtime, digest or off)");
 }
 
 static void test_same_alias_in_two_scopes(void)
