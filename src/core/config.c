@@ -811,6 +811,8 @@ static const struct key keys[] = {
            1, MAX_DURATION_MS, time_units),
     NUMBER("shutdown-timeout", "10s", set_number, shutdown_timeout_ms,
            1, MAX_DURATION_MS, time_units),
+    NUMBER("drain-idle-timeout", "1s", set_number, drain_idle_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
     NUMBER("max-request-header-size", "8k", set_number, max_request_header_size,
            1ULL << 10, 1ULL << 20, size_units),
     NUMBER("max-keepalive-requests", "1000", set_number, max_keepalive_requests,

@@ -21,7 +21,6 @@
 #define ACCEPT_RETRY_MS 100
 #define LINGER_MS 2000
 #define TICK_MS 1000
-#define FIRST_REQUEST_GRACE_MS 1000
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -210,44 +209,33 @@ static void close_all_conns(struct fy_server *srv)
         fy_conn_close(srv->conns);
 }
 
-/* Responses in progress end with "Connection: close"; idle keep-alive
- * connections close now (a client that sends on one just then retries, as
- * HTTP lets it).  A connection accepted whose first request has not been
- * read yet was promised an answer: it gets a moment to send it (answered,
- * then closed) — which matters when a reload stops the old workers of a
- * busy server. */
-static void shutdown_conns(struct fy_server *srv, bool spare_new)
-{
-    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
-        next = c->next;
-        if (spare_new && c->nrequests == 0 && c->state == FY_CONN_READING)
-            continue;
-        fy_conn_shutdown(c);
-    }
-}
-
-/* Stop accepting, let responses in flight finish, then leave the loop. */
+/* Stop accepting, let the connections finish, then leave the loop.
+ *
+ * The connections the kernel queued on a listening socket were promised an
+ * answer, and closing the socket would reset them (unless it is shared, or
+ * held by the master for the next workers): they are taken first.  Then no
+ * connection is closed under a client that may be sending: each one answers
+ * its next request with "Connection: close", and one that stays silent is
+ * closed after drain-idle-timeout (fy_conn_shutdown). */
 static void begin_stop(struct fy_server *srv)
 {
     if (srv->stopping)
         return;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        accept_all(srv, &srv->listeners[i]);
     srv->stopping = true;
     fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopping: %u connection(s) to finish",
            srv->nconns);
     close_listeners(srv);
-    shutdown_conns(srv, true);
+    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        fy_conn_shutdown(c);
+    }
     if (srv->nconns == 0) {
         fy_loop_stop(&srv->loop);
         return;
     }
     fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
-    fy_timer_arm(&srv->loop, &srv->first_request_queue, &srv->first_request_grace);
-}
-
-static void on_first_request_grace(struct fy_timer *t)
-{
-    struct fy_server *srv = container_of(t, struct fy_server, first_request_grace);
-    shutdown_conns(srv, false);
 }
 
 static void on_shutdown_deadline(struct fy_timer *t)
@@ -421,11 +409,10 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->linger_timeouts, LINGER_MS);
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
-    fy_timer_queue_init(loop, &srv->first_request_queue, FIRST_REQUEST_GRACE_MS);
+    fy_timer_queue_init(loop, &srv->drain_timeouts, cfg->drain_idle_timeout_ms);
     fy_timer_queue_init(loop, &srv->tick_queue, TICK_MS);
     srv->accept_retry.handler = on_accept_retry;
     srv->shutdown_deadline.handler = on_shutdown_deadline;
-    srv->first_request_grace.handler = on_first_request_grace;
     srv->tick.handler = on_tick;
     fy_timer_arm(loop, &srv->tick_queue, &srv->tick);
 }

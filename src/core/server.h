@@ -49,16 +49,15 @@ struct fy_server {
     bool stopping;               /* graceful shutdown under way */
     struct fy_timer shutdown_deadline;
     struct fy_timer_queue shutdown_queue;
-    struct fy_timer first_request_grace; /* stopping: then close the connections still silent */
-    struct fy_timer_queue first_request_queue;
 
     /* Once a second: flush the access log, refresh the gauges, close the
      * cached files whose ttl has passed. */
     struct fy_timer tick;
     struct fy_timer_queue tick_queue;
 
-    /* Connection timeouts; a connection's timer sits in one of these. */
-    struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts;
+    /* Connection timeouts; a connection's timer sits in one of these.
+     * drain_timeouts: stopping, how long an idle connection may stay silent. */
+    struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts, drain_timeouts;
 
     unsigned nconns;
     struct fy_conn *conns;       /* active connections, doubly linked */

@@ -112,11 +112,45 @@ static void conn_drain(struct fy_conn *c)
     }
 }
 
+/* Why this drains without a client error (issue 15): a server that
+ * closes a keep-alive connection races the client's next request, which
+ * may be on the wire already; the client then reads a reset or an EOF
+ * instead of its answer.  So nothing here closes a connection the client
+ * may still send on.  The response in flight keeps the keep-alive its head
+ * announced; the next request on the connection (conn_handle_request sees
+ * `stopping`) is answered, with "Connection: close", after which the
+ * client may send nothing more (RFC 9112 §9.6) and the close lingers
+ * (conn_linger) so that no reset destroys that answer.  Only a connection
+ * that stays silent for drain-idle-timeout is closed by the server: at
+ * that moment a request that has arrived is still answered (conn_drain_idle
+ * looks), and the close is a FIN, not a reset, so a request sent in the
+ * instant after gets a clean EOF with no byte of an answer, which clients
+ * retry (RFC 9110 §9.2.2) — the same race every keep-alive timeout has,
+ * made rare by the quiet second before it. */
 void fy_conn_shutdown(struct fy_conn *c)
 {
-    c->keep_alive = false;
     if (c->state == FY_CONN_READING && c->rlen == 0)
+        conn_arm(c, &c->srv->drain_timeouts);
+}
+
+/* Stopping, and the connection was silent for drain-idle-timeout. */
+static void conn_drain_idle(struct fy_conn *c)
+{
+    char byte;
+    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) { /* a request is arriving: it gets its answer (with close) */
+        c->readable = true;
+        conn_arm(c, &c->srv->header_timeouts);
+        conn_advance(c);
+        return;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         fy_conn_close(c);
+        return;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    c->state = FY_CONN_LINGERING;
+    conn_arm(c, &c->srv->drain_timeouts); /* no answer of ours to protect: as short as the grace */
 }
 
 /* --- responding ----------------------------------------------------------- */
@@ -291,7 +325,8 @@ static void conn_next_request(struct fy_conn *c)
     c->consumed = 0;
     c->scan = (struct fy_http_scan){0};
     c->state = FY_CONN_READING;
-    conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
+    struct fy_timer_queue *idle = c->srv->stopping ? &c->srv->drain_timeouts : &c->srv->keepalive_timeouts;
+    conn_arm(c, c->rlen ? &c->srv->header_timeouts : idle);
 }
 
 /* Reads what the socket has into rbuf.  Returns 1 if bytes arrived, 0 if
@@ -451,6 +486,10 @@ static void conn_on_timeout(struct fy_timer *t)
         c->keep_alive = false;
         conn_respond_error(c, 408);
         conn_advance(c);
+        return;
+    }
+    if (c->state == FY_CONN_READING && c->srv->stopping) {
+        conn_drain_idle(c);
         return;
     }
     /* Waiting for the backend's buffers behind other clients is not this
