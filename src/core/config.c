@@ -717,6 +717,20 @@ static int set_account(struct fy_config *c, const struct key *k, const char *v,
     return store_string(c, k, v, msg, len);
 }
 
+/* on, off, or join: on, and a port another ferry's group holds is shared
+ * instead of refused (a second instance started beside the first). */
+static int set_reuseport(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    (void)k, (void)replace;
+    bool join = strcmp(v, "join") == 0;
+    if (!join && strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return fail(msg, len, "\"%s\" is not on, off or join", v);
+    c->reuseport = join || strcmp(v, "on") == 0;
+    c->reuseport_join = join;
+    return 0;
+}
+
 /* "off" (or "") or an absolute URL path without query or spaces. */
 static int set_status_path(struct fy_config *c, const struct key *k, const char *v,
                            bool replace, char *msg, size_t len)
@@ -836,7 +850,7 @@ static const struct key keys[] = {
     STRING("aio-pool-dir", "/dev/shm", set_path, aio_pool_dir),
     /* processes, privileges, status */
     NUMBER("workers", "auto", set_workers, workers, 1, FY_CONFIG_MAX_WORKERS, plain_units),
-    STRING("reuseport", "on", set_bool, reuseport),
+    OTHER("reuseport", "on", set_reuseport),
     STRING("user", "", set_account, user),
     STRING("group", "", set_account, group),
     STRING("chroot", "off", set_path_or_off, chroot_dir),

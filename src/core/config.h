@@ -148,6 +148,7 @@ struct fy_config {
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */
     bool reuseport;              /* one listening socket per worker, else one shared */
+    bool reuseport_join;         /* reuseport = join: share the port with another ferry's group */
     char user[64], group[64];    /* "" = keep the user ferry starts as */
     char chroot_dir[4096];       /* "" = none */
     char pid_file[4096];         /* "" = none */

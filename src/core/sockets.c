@@ -68,7 +68,7 @@ static int group_fill(struct fy_socket_group *g, unsigned nfd, char *err, size_t
 {
     if (!g->reuseport)
         nfd = 1;
-    if (g->nfd == 0 && g->reuseport && probe_free(&g->addr, err, errlen) < 0)
+    if (g->nfd == 0 && g->reuseport && !g->join && probe_free(&g->addr, err, errlen) < 0)
         return -1;
     while (g->nfd < nfd) {
         int fd = open_one(&g->addr, g->reuseport, err, errlen);
@@ -191,7 +191,8 @@ int fy_sockets_prepare(struct fy_sockets *next, const struct fy_sockets *cur, co
         if (old)
             *g = *old;
         else
-            *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport};
+            *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport,
+                                          .join = reuseport && cfg->reuseport_join};
         if (group_fill(g, nsock, err, errlen) < 0) {
             fy_sockets_close_except(next, cur);
             return -1;

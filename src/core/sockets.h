@@ -20,6 +20,7 @@
 struct fy_socket_group {
     struct fy_listen addr;
     bool reuseport;              /* nfd sockets in an SO_REUSEPORT group */
+    bool join;                   /* the group may share the port with another process's */
     unsigned nfd;
     int fd[FY_CONFIG_MAX_WORKERS];
 };
