@@ -397,6 +397,17 @@ static int set_number(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
+/* A duration, or "off" (stored as 0). */
+static int set_duration_or_off(struct fy_config *c, const struct key *k, const char *v,
+                               bool replace, char *msg, size_t len)
+{
+    if (strcmp(v, "off") == 0) {
+        store_number(c, k, 0);
+        return 0;
+    }
+    return set_number(c, k, v, replace, msg, len);
+}
+
 /* O_DIRECT reads need page-aligned lengths. */
 static int set_block_size(struct fy_config *c, const struct key *k, const char *v,
                           bool replace, char *msg, size_t len)
@@ -857,6 +868,8 @@ static const struct key keys[] = {
     STRING("pid-file", "off", set_path_or_off, pid_file),
     STRING("status-path", "off", set_status_path, status_path),
     OTHER("status-allow", "127.0.0.0/8 ::1", set_status_allow),
+    STRING("health-path", "off", set_status_path, health_path),
+    NUMBER("drain-delay", "off", set_duration_or_off, drain_delay_ms, 1, MAX_DURATION_MS, time_units),
     /* virtual hosts: the top level, or a [host] section */
     HOST_KEY("follow-symlinks", "off", set_switch, follow_symlinks),
     {"alias", NULL, set_alias, 0, 0, 0, 0, NULL, HOST},

@@ -153,6 +153,8 @@ struct fy_config {
     char chroot_dir[4096];       /* "" = none */
     char pid_file[4096];         /* "" = none */
     char status_path[256];       /* "" = no status endpoint */
+    char health_path[256];       /* "" = no health check endpoint */
+    int64_t drain_delay_ms;      /* SIGTERM: serving on, health 503, this long before stopping; 0: none */
     struct fy_cidr status_allow[FY_CONFIG_MAX_ALLOW];
     size_t nstatus_allow;
 

@@ -238,6 +238,28 @@ static void begin_stop(struct fy_server *srv)
     fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
 }
 
+/* SIGTERM: the health check says 503 from now on; with drain-delay the
+ * server goes on accepting and answering for that long (a load balancer
+ * takes the replica out meanwhile), then stops.  A second signal does not
+ * wait. */
+static void begin_drain(struct fy_server *srv)
+{
+    if (srv->draining || srv->cfg.drain_delay_ms == 0) {
+        srv->draining = true;
+        begin_stop(srv);
+        return;
+    }
+    srv->draining = true;
+    fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO,
+           "draining: health check 503, stopping in %lld ms", (long long)srv->cfg.drain_delay_ms);
+    fy_timer_arm(&srv->loop, &srv->drain_delay_queue, &srv->drain_delay);
+}
+
+static void on_drain_delay(struct fy_timer *t)
+{
+    begin_stop(container_of(t, struct fy_server, drain_delay));
+}
+
 static void on_shutdown_deadline(struct fy_timer *t)
 {
     struct fy_server *srv = container_of(t, struct fy_server, shutdown_deadline);
@@ -263,7 +285,7 @@ static void on_signal(struct fy_io *io, uint32_t events)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-            begin_stop(srv);
+            begin_drain(srv);
         else if (si.ssi_signo == SIGUSR1)
             reopen_logs(srv);
         else if (si.ssi_signo == SIGHUP)
@@ -315,6 +337,8 @@ static void on_control(struct fy_io *io, uint32_t events)
             begin_stop(srv);
             return;
         }
+        if (msg.type == FY_CTL_RETIRE)
+            begin_stop(srv);
         if (msg.type == FY_CTL_LOGS)
             fy_log_replace(&srv->log, fds, nfds);
         else
@@ -410,6 +434,8 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
     fy_timer_queue_init(loop, &srv->drain_timeouts, cfg->drain_idle_timeout_ms);
+    fy_timer_queue_init(loop, &srv->drain_delay_queue, cfg->drain_delay_ms ? cfg->drain_delay_ms : 1);
+    srv->drain_delay.handler = on_drain_delay;
     fy_timer_queue_init(loop, &srv->tick_queue, TICK_MS);
     srv->accept_retry.handler = on_accept_retry;
     srv->shutdown_deadline.handler = on_shutdown_deadline;

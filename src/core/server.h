@@ -46,7 +46,10 @@ struct fy_server {
 
     struct fy_io signals;        /* a signalfd for SIGTERM, SIGINT (alone: SIGHUP, SIGUSR1) */
     struct fy_io control;        /* a worker's channel to its master; fd -1 when alone */
+    bool draining;               /* told to stop: health-path says 503 (drain-delay, then stopping) */
     bool stopping;               /* graceful shutdown under way */
+    struct fy_timer drain_delay;
+    struct fy_timer_queue drain_delay_queue;
     struct fy_timer shutdown_deadline;
     struct fy_timer_queue shutdown_queue;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "core/health.h"
 #include "core/status.h"
 #include "file/file.h"
 #include "file/listing.h"
@@ -187,6 +188,8 @@ int fy_handler_respond(struct fy_conn *c)
 {
     if (fy_status_wants(c))
         return fy_status_respond(c);
+    if (fy_health_wants(c))
+        return fy_health_respond(c);
     const struct fy_request *r = &c->req;
     struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
     if (r->method == FY_METHOD_UNKNOWN)

@@ -195,3 +195,65 @@ def test_sigterm_of_one_of_two_instances_under_new_connections(ferry, site, tmp_
     assert m and int(m.group(1)) > 1000, p.stdout
     assert "Socket errors" not in p.stdout and "Non-2xx" not in p.stdout, p.stdout
     assert (tmp_path / "netns.log").read_text().count("listening on") == 3
+
+
+# --- the health check and drain-delay --------------------------------------------
+
+def health(port, method="GET"):
+    return fetch(port, "/health", method=method)
+
+
+def refused(port):
+    try:
+        fetch(port, "/index.html")
+        return False
+    except OSError:
+        return True
+
+
+def test_health_path(ferry, site):
+    f = ferry(docroot=site.root, config={"health-path": "/health"})
+    r = health(f.port)
+    assert r.status == 200 and r.body == b"ok\n" and r.header("cache-control") == "no-store"
+    r = health(f.port, "HEAD")
+    assert r.status == 200 and r.body == b"" and r.header("content-length") == "3"
+    assert fetch(f.port, "/health", method="POST").status == 405
+    assert fetch(f.port, "/health/x").status == 404  # the path itself, nothing under it
+
+
+def test_drain_delay_says_503_and_serves_on(ferry, site):
+    f = ferry(docroot=site.root, config={"health-path": "/health", "drain-delay": "1500ms"})
+    with f.client() as c:
+        assert c.request("/health").status == 200
+        f.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        wait_until(lambda: health(f.port).status == 503, T(2), message="health 503")
+        assert time.monotonic() - start < 0.5
+        # still accepting and answering everything else, on new connections and old ones
+        assert fetch(f.port, "/index.html").body == site.files["/index.html"]
+        r = c.request("/sub/page.txt")
+        assert r.status == 200 and r.header("connection") is None
+        r = c.request("/health")
+        assert r.status == 503 and r.body == b"draining\n"
+        wait_until(lambda: refused(f.port), T(5), message="the listener to close")
+        assert time.monotonic() - start >= 1.4
+        # the keep-alive connection is answered once more, with close
+        r = c.request("/sub/page.txt")
+        assert r.status == 200 and r.header("connection") == "close"
+    assert f.wait_exit(T(5)) == 0
+
+
+def test_reload_keeps_health_200_and_stop_says_503(ferry, site):
+    f = master(ferry, site, workers=1, config={"health-path": "/health", "drain-delay": "1s"})
+    with f.client() as c:
+        assert c.request("/health").status == 200
+        f.send_signal(signal.SIGHUP)  # c's worker retires: the replica serves on
+        wait_until(lambda: f.stderr.count("reloaded: generation") == 1, T(10), message="the reload")
+        r = c.request("/health")
+        assert r.status == 200 and r.header("connection") == "close"
+    assert health(f.port).status == 200
+    f.send_signal(signal.SIGTERM)
+    wait_until(lambda: health(f.port).status == 503, T(2), message="health 503")
+    assert fetch(f.port, "/index.html").status == 200
+    wait_until(lambda: refused(f.port), T(5), message="the listener to close")
+    assert f.wait_exit(T(10)) == 0
