@@ -421,14 +421,28 @@ static int set_block_size(struct fy_config *c, const struct key *k, const char *
     return 0;
 }
 
+static const char *next_word(const char **p, size_t *wlen);
+
+/* "ADDRESS [proxy-protocol]" */
 static int set_listen(struct fy_config *c, const struct key *k, const char *v,
                       bool replace, char *msg, size_t len)
 {
     struct fy_listen l;
-    size_t n = replace ? 0 : c->nlisten;
+    size_t n = replace ? 0 : c->nlisten, alen, olen;
+    const char *p = v, *addr = next_word(&p, &alen), *opt;
+    char text[128];
     (void)k;
-    if (fy_listen_parse(v, &l, msg, len) < 0)
+    if (addr && alen >= sizeof text)
+        return fail(msg, len, "address \"%.40s...\" is too long", addr);
+    snprintf(text, sizeof text, "%.*s", addr ? (int)alen : 0, addr ? addr : "");
+    if (fy_listen_parse(text, &l, msg, len) < 0)
         return -1;
+    while ((opt = next_word(&p, &olen))) {
+        if (olen == 14 && memcmp(opt, "proxy-protocol", 14) == 0)
+            l.proxy_protocol = true;
+        else
+            return fail(msg, len, "unknown option \"%.*s\" after %s (want proxy-protocol)", (int)olen, opt, text);
+    }
     for (size_t i = 0; i < n; i++)
         if (c->listen[i].addrlen == l.addrlen && memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
             return fail(msg, len, "duplicate address %s", l.text);
@@ -782,15 +796,14 @@ int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errle
     return 0;
 }
 
-/* Networks allowed to read the status page, whitespace-separated. */
-static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
-                            bool replace, char *msg, size_t len)
+/* Networks, whitespace-separated, into list[*count] (after what is there
+ * unless replace). */
+static int set_networks(struct fy_cidr *list, size_t *count, const char *v, bool replace, char *msg, size_t len)
 {
     struct fy_cidr nets[FY_CONFIG_MAX_ALLOW];
-    size_t base = replace ? 0 : c->nstatus_allow, n = 0, wlen;
+    size_t base = replace ? 0 : *count, n = 0, wlen;
     const char *w, *p = v;
     char word[128];
-    (void)k;
     while ((w = next_word(&p, &wlen))) {
         if (base + n == FY_CONFIG_MAX_ALLOW)
             return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
@@ -804,9 +817,29 @@ static int set_status_allow(struct fy_config *c, const struct key *k, const char
     }
     if (n == 0)
         return fail(msg, len, "needs at least one address or network");
-    memcpy(&c->status_allow[base], nets, n * sizeof nets[0]);
-    c->nstatus_allow = base + n;
+    memcpy(&list[base], nets, n * sizeof nets[0]);
+    *count = base + n;
     return 0;
+}
+
+/* Networks allowed to read the status page. */
+static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    (void)k;
+    return set_networks(c->status_allow, &c->nstatus_allow, v, replace, msg, len);
+}
+
+/* Peers whose X-Forwarded-For is believed; "off" for none. */
+static int set_real_ip_from(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    (void)k;
+    if (strcmp(v, "off") == 0) {
+        c->nreal_ip_from = 0;
+        return 0;
+    }
+    return set_networks(c->real_ip_from, &c->nreal_ip_from, v, replace, msg, len);
 }
 
 #define NUMBER(name, def, set, f, min, max, units) \
@@ -868,6 +901,7 @@ static const struct key keys[] = {
     STRING("pid-file", "off", set_path_or_off, pid_file),
     STRING("status-path", "off", set_status_path, status_path),
     OTHER("status-allow", "127.0.0.0/8 ::1", set_status_allow),
+    OTHER("real-ip-from", "off", set_real_ip_from),
     STRING("health-path", "off", set_status_path, health_path),
     NUMBER("drain-delay", "off", set_duration_or_off, drain_delay_ms, 1, MAX_DURATION_MS, time_units),
     /* virtual hosts: the top level, or a [host] section */

@@ -94,6 +94,7 @@ struct fy_cidr {
 struct fy_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    bool proxy_protocol;         /* connections start with a PROXY protocol header */
     char text[64];               /* as written, for messages: "127.0.0.1:8080" */
 };
 
@@ -157,6 +158,8 @@ struct fy_config {
     int64_t drain_delay_ms;      /* SIGTERM: serving on, health 503, this long before stopping; 0: none */
     struct fy_cidr status_allow[FY_CONFIG_MAX_ALLOW];
     size_t nstatus_allow;
+    struct fy_cidr real_ip_from[FY_CONFIG_MAX_ALLOW]; /* peers whose X-Forwarded-For is believed */
+    size_t nreal_ip_from;
 
     /* Virtual hosts, aliases, error pages, per-path rules (see above). */
     struct fy_host_config hosts[FY_CONFIG_MAX_HOSTS];

@@ -99,7 +99,7 @@ static void refuse(struct fy_server *srv, int fd)
     close(fd);
 }
 
-static void admit(struct fy_server *srv, int fd, const struct sockaddr_storage *peer)
+static void admit(struct fy_server *srv, const struct fy_listener *l, int fd, const struct sockaddr_storage *peer)
 {
     if (srv->nconns >= srv->cfg.max_connections) {
         fy_stats_add(srv->slot, FY_C_REFUSED, 1);
@@ -119,6 +119,7 @@ static void admit(struct fy_server *srv, int fd, const struct sockaddr_storage *
         list_push(&srv->free_conns, c);
         return;
     }
+    c->proxy_pending = l->proxy_protocol;
     list_push(&srv->conns, c);
     srv->nconns++;
 }
@@ -139,7 +140,7 @@ static void accept_all(struct fy_server *srv, struct fy_listener *l)
         socklen_t len = sizeof peer;
         int fd = accept4(l->io.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            admit(srv, fd, &peer);
+            admit(srv, l, fd, &peer);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -181,7 +182,8 @@ static int adopt_listeners(struct fy_server *srv, const struct fy_server_env *en
     for (size_t i = 0; i < env->nlisten; i++) {
         const struct fy_listen_fd *lf = &env->listen[i];
         struct fy_listener *l = &srv->listeners[srv->nlisteners++];
-        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv};
+        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv,
+                                  .proxy_protocol = lf->proxy_protocol};
         snprintf(l->text, sizeof l->text, "%s", lf->text);
         int rc = fy_loop_add(&srv->loop, &l->io, EPOLLIN | (lf->shared ? EPOLLEXCLUSIVE : 0));
         if (rc < 0) {

@@ -26,6 +26,7 @@ struct fy_listener {
     struct fy_io io;
     struct fy_server *srv;
     char text[64];               /* its address, for messages */
+    bool proxy_protocol;         /* listen = ADDR proxy-protocol */
 };
 
 struct fy_server {

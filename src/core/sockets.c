@@ -188,8 +188,10 @@ int fy_sockets_prepare(struct fy_sockets *next, const struct fy_sockets *cur, co
     for (size_t i = 0; i < cfg->nlisten; i++) {
         struct fy_socket_group *g = &next->group[next->n++];
         const struct fy_socket_group *old = find_group(cur, &cfg->listen[i], reuseport);
-        if (old)
+        if (old) {
             *g = *old;
+            g->addr.proxy_protocol = cfg->listen[i].proxy_protocol;
+        }
         else
             *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport,
                                           .join = reuseport && cfg->reuseport_join};
@@ -214,6 +216,7 @@ size_t fy_sockets_pick(const struct fy_sockets *s, unsigned w, unsigned n, struc
             if (out && k < max) {
                 out[k].fd = g->fd[j];
                 out[k].shared = g->nfd == 1 && n > 1;
+                out[k].proxy_protocol = g->addr.proxy_protocol;
                 snprintf(out[k].text, sizeof out[k].text, "%s", g->addr.text);
             }
             k++;

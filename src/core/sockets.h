@@ -37,6 +37,7 @@ struct fy_sockets {
 struct fy_listen_fd {
     int fd;
     bool shared;                 /* other processes accept on it too */
+    bool proxy_protocol;         /* its connections start with a PROXY protocol header */
     char text[64];               /* its address, for messages */
 };
 

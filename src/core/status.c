@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/realip.h"
 #include "core/server.h"
 #include "core/stats.h"
 #include "core/version.h"
@@ -21,43 +22,9 @@ typedef unsigned long long ull;
 
 /* --- who may ask ------------------------------------------------------------ */
 
-/* The address bytes of peer, IPv4-mapped IPv6 taken as IPv4. */
-static const unsigned char *peer_bytes(const struct sockaddr_storage *peer, sa_family_t *family)
-{
-    if (peer->ss_family == AF_INET) {
-        *family = AF_INET;
-        return (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
-    }
-    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6)) {
-        *family = AF_INET;
-        return a6->s6_addr + 12;
-    }
-    *family = AF_INET6;
-    return a6->s6_addr;
-}
-
-static bool cidr_match(const struct fy_cidr *net, sa_family_t family, const unsigned char *addr)
-{
-    if (net->family != family)
-        return false;
-    unsigned full = net->prefix / 8, rest = net->prefix % 8;
-    if (memcmp(net->addr, addr, full) != 0)
-        return false;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return rest == 0 || (net->addr[full] & mask) == (addr[full] & mask);
-}
-
 bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storage *peer)
 {
-    if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)
-        return false;
-    sa_family_t family;
-    const unsigned char *addr = peer_bytes(peer, &family);
-    for (size_t i = 0; i < cfg->nstatus_allow; i++)
-        if (cidr_match(&cfg->status_allow[i], family, addr))
-            return true;
-    return false;
+    return fy_cidr_contains(cfg->status_allow, cfg->nstatus_allow, peer);
 }
 
 bool fy_status_wants(const struct fy_conn *c)
@@ -350,7 +317,7 @@ int fy_status_respond(struct fy_conn *c)
 {
     struct fy_server *srv = c->srv;
     const struct fy_request *r = &c->req;
-    if (!fy_status_allowed(&srv->cfg, &c->peer))
+    if (!fy_status_allowed(&srv->cfg, &c->client))
         return 403;
     if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
         return 405;

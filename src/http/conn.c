@@ -11,7 +11,9 @@
 
 #include "core/server.h"
 #include "file/handler.h"
+#include "core/realip.h"
 #include "http/http_response.h"
+#include "http/proxy_protocol.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 /* Write timeouts a response may spend queued behind other clients for the
@@ -40,7 +42,7 @@ static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
 static void conn_log_response(struct fy_conn *c)
 {
     struct fy_access_entry e = {
-        .peer = &c->peer,
+        .peer = &c->client,
         .req = c->have_request ? &c->req : NULL,
         .status = c->status,
         .body_bytes = c->body_bytes,
@@ -384,6 +386,10 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     const struct fy_config *cfg = &c->srv->cfg;
     c->nrequests++;
     c->have_request = parsed;
+    if (parsed && cfg->nreal_ip_from)
+        fy_realip(cfg, &c->peer, &c->req, &c->client);
+    else
+        c->client = c->peer;
     c->looked_up = false;
     c->consumed = parsed ? c->req.head_len : c->rlen;
     c->keep_alive = parsed && c->req.keep_alive && !c->srv->stopping &&
@@ -401,11 +407,36 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     conn_respond(c);
 }
 
+/* A listener with proxy-protocol: the header comes before the first
+ * request, and says whose the connection is.  Returns true once it has
+ * been read (and taken out of rbuf); false while it is incomplete, or when
+ * it is not valid (then the connection is closed: whatever sent it is not
+ * the balancer this listener expects). */
+static bool conn_read_proxy(struct fy_conn *c)
+{
+    struct sockaddr_storage src;
+    long n = fy_proxy_parse(c->rbuf, c->rlen, conn_rbuf_size(c), &src);
+    if (n < 0 || (n == 0 && c->rlen == conn_rbuf_size(c))) {
+        fy_conn_close(c);
+        return false;
+    }
+    if (n == 0)
+        return false;
+    if (src.ss_family != AF_UNSPEC)
+        c->peer = c->client = src;
+    memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
+    c->rlen -= (size_t)n;
+    c->proxy_pending = false;
+    return true;
+}
+
 /* Parses what rbuf holds, reading more as needed. */
 static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
-        if (c->rlen > 0) {
+        if (c->rlen > 0 && c->proxy_pending && !conn_read_proxy(c) && c->state == FY_CONN_CLOSED)
+            return;
+        if (c->rlen > 0 && !c->proxy_pending) {
             int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->req);
             if (status != FY_HTTP_INCOMPLETE) {
                 bool parsed = status == 0;
@@ -514,6 +545,7 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
         .timer = {.handler = conn_on_timeout},
         .state = FY_CONN_READING,
         .peer = *peer,
+        .client = *peer,
         .rbuf = rbuf,
         .wbuf = wbuf,
         .file = {.fd = -1},

@@ -45,7 +45,9 @@ struct fy_conn {
     bool keep_alive;             /* after the current response */
     bool have_request;           /* req is valid (for the access log) */
     unsigned nrequests;
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer;    /* who connected (the PROXY header's source, when it came with one) */
+    struct sockaddr_storage client;  /* the request's client: peer, or X-Forwarded-For of a real-ip-from peer */
+    bool proxy_pending;              /* the PROXY protocol header is still to be read */
 
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;
