@@ -397,8 +397,8 @@ static int set_number(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
-/* A duration, or "off" (stored as 0). */
-static int set_duration_or_off(struct fy_config *c, const struct key *k, const char *v,
+/* A number or duration, or "off" (stored as 0). */
+static int set_number_or_off(struct fy_config *c, const struct key *k, const char *v,
                                bool replace, char *msg, size_t len)
 {
     if (strcmp(v, "off") == 0) {
@@ -657,6 +657,18 @@ static int set_etag(struct fy_config *c, const struct key *k, const char *v,
     return fail(msg, len, "unknown kind \"%s\" (want size-mtime, inode-size-mtime, digest or off)", v);
 }
 
+/* A size into an int64_t path field; "off" is 0. */
+static int set_path_size(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    uint64_t n = 0;
+    (void)replace;
+    if (strcmp(v, "off") != 0 && parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(int64_t *)field(c, k) = (int64_t)n;
+    return 0;
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -861,6 +873,8 @@ static const struct key keys[] = {
     OTHER("log-level", "info", set_log_level),
     NUMBER("max-connections", "1024", set_number, max_connections,
            1, 1000000, plain_units),
+    NUMBER("max-connections-per-ip", "off", set_number_or_off, max_connections_per_ip,
+           1, 1000000, plain_units),
     NUMBER("keepalive-timeout", "15s", set_number, keepalive_timeout_ms,
            1, MAX_DURATION_MS, time_units),
     NUMBER("header-timeout", "10s", set_number, header_timeout_ms,
@@ -903,7 +917,7 @@ static const struct key keys[] = {
     OTHER("status-allow", "127.0.0.0/8 ::1", set_status_allow),
     OTHER("real-ip-from", "off", set_real_ip_from),
     STRING("health-path", "off", set_status_path, health_path),
-    NUMBER("drain-delay", "off", set_duration_or_off, drain_delay_ms, 1, MAX_DURATION_MS, time_units),
+    NUMBER("drain-delay", "off", set_number_or_off, drain_delay_ms, 1, MAX_DURATION_MS, time_units),
     /* virtual hosts: the top level, or a [host] section */
     HOST_KEY("follow-symlinks", "off", set_switch, follow_symlinks),
     {"alias", NULL, set_alias, 0, 0, 0, 0, NULL, HOST},
@@ -916,6 +930,8 @@ static const struct key keys[] = {
     {"expires", NULL, set_expires, RFIELD(expires_s), 1, 10ULL * 366 * 86400, expires_units, PATH},
     PATH_KEY("add-header", NULL, set_add_header, headers),
     PATH_KEY("etag", NULL, set_etag, etag),
+    {"limit-rate", NULL, set_path_size, RFIELD(limit_rate), 1, 1ULL << 40, size_units, PATH},
+    {"limit-rate-after", NULL, set_path_size, RFIELD(limit_rate_after), 0, 1ULL << 50, size_units, PATH},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -949,7 +965,8 @@ static int implicit_rule(struct fy_config *c, char *msg, size_t len)
             return (int)i;
     if (c->nrules == FY_CONFIG_MAX_RULES)
         return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
-    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1, .limit_rate = -1,
+                               .limit_rate_after = -1};
     if (text_add(c, "/", 1, &r.patterns, msg, len) < 0)
         return -1;
     c->rules[c->nrules] = r;
@@ -1176,7 +1193,7 @@ static int open_path(struct fy_config *c, const char *args, char *msg, size_t le
     for (p = args; (w = next_word(&p, &wlen));)
         if (check_pattern(w, wlen, msg, len) < 0)
             return -1;
-    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1, .limit_rate = -1, .limit_rate_after = -1};
     while (isspace((unsigned char)*args))
         args++;
     if (text_add(c, args, strlen(args), &r.patterns, msg, len) < 0)

@@ -81,6 +81,8 @@ struct fy_rule_config {
     int64_t expires_s;           /* -1: not set; 0: off; else seconds */
     enum fy_tristate listing, listing_dotfiles, precompressed;
     enum fy_etag_mode etag;
+    int64_t limit_rate;          /* bytes per second; -1: not set; 0: off */
+    int64_t limit_rate_after;    /* -1: not set */
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
 };
 
@@ -120,6 +122,7 @@ struct fy_config {
     enum fy_log_level log_level;
 
     unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
     unsigned max_keepalive_requests;
     size_t max_request_header_size;
     size_t max_request_body_discard; /* larger bodies: answer, then close */

@@ -66,8 +66,21 @@ static struct fy_conn *conn_take(struct fy_server *srv)
     return c;
 }
 
+bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c)
+{
+    if (srv->cfg.max_connections_per_ip == 0)
+        return true;
+    c->ip_counted = fy_per_ip_take(&srv->per_ip, &c->peer, srv->cfg.max_connections_per_ip);
+    if (!c->ip_counted)
+        fy_stats_add(srv->slot, FY_C_REFUSED_PER_IP, 1);
+    return c->ip_counted;
+}
+
 void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c)
 {
+    if (c->ip_counted)
+        fy_per_ip_put(&srv->per_ip, &c->peer);
+    c->ip_counted = false;
     list_unlink(&srv->conns, c);
     list_push(&srv->free_conns, c);
     srv->nconns--;
@@ -122,6 +135,8 @@ static void admit(struct fy_server *srv, const struct fy_listener *l, int fd, co
     c->proxy_pending = l->proxy_protocol;
     list_push(&srv->conns, c);
     srv->nconns++;
+    if (!c->proxy_pending && !fy_server_count_peer(srv, c))
+        fy_conn_refuse(c); /* that address holds max-connections-per-ip already */
 }
 
 /* Out of descriptors: stop accepting for a moment instead of spinning on a
@@ -436,6 +451,7 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
     fy_timer_queue_init(loop, &srv->drain_timeouts, cfg->drain_idle_timeout_ms);
+    fy_timer_queue_init(loop, &srv->rate_ticks, FY_RATE_TICK_MS);
     fy_timer_queue_init(loop, &srv->drain_delay_queue, cfg->drain_delay_ms ? cfg->drain_delay_ms : 1);
     srv->drain_delay.handler = on_drain_delay;
     fy_timer_queue_init(loop, &srv->tick_queue, TICK_MS);
@@ -448,6 +464,17 @@ static void init_timers(struct fy_server *srv)
 static int open_docroot(struct fy_server *srv, char *err, size_t errlen)
 {
     return fy_sites_open(&srv->sites, &srv->cfg, &srv->mime, err, errlen);
+}
+
+static int open_per_ip(struct fy_server *srv, char *err, size_t errlen)
+{
+    if (srv->cfg.max_connections_per_ip == 0)
+        return 0;
+    if (fy_per_ip_init(&srv->per_ip, srv->cfg.max_connections) < 0) {
+        snprintf(err, errlen, "max-connections-per-ip: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static int open_digests(struct fy_server *srv, char *err, size_t errlen)
@@ -562,7 +589,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         return -1;
     init_timers(srv);
     raise_fd_limit(srv);
-    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_digests(srv, err, errlen) ||
+    if (open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_digests(srv, err, errlen) || open_per_ip(srv, err, errlen) ||
         open_backend(srv, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
@@ -598,6 +625,7 @@ void fy_server_free(struct fy_server *srv)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
     fy_digests_free(&srv->digests);
+    fy_per_ip_free(&srv->per_ip);
     fy_sites_close(&srv->sites);
     fy_mime_free(&srv->mime);
     if (srv->signals.fd >= 0)

@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/per_ip.h"
 #include "core/privileges.h"
 #include "core/sockets.h"
 #include "core/stats.h"
@@ -62,6 +63,8 @@ struct fy_server {
     /* Connection timeouts; a connection's timer sits in one of these.
      * drain_timeouts: stopping, how long an idle connection may stay silent. */
     struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts, drain_timeouts;
+    struct fy_timer_queue rate_ticks;  /* responses paused by limit-rate */
+    struct fy_per_ip per_ip;     /* connections per client address (max-connections-per-ip) */
 
     unsigned nconns;
     struct fy_conn *conns;       /* active connections, doubly linked */
@@ -105,5 +108,10 @@ const char *fy_server_date(struct fy_server *srv);
 
 /* The connection pool, used by the accept path and by conn.c. */
 void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c);
+
+/* max-connections-per-ip: counts c under its peer; false (counted as
+ * refused) when the address holds the most already.  For a connection
+ * whose peer the PROXY header has just named, from conn.c. */
+bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c);
 
 #endif

@@ -21,6 +21,7 @@
 enum fy_counter {
     FY_C_ACCEPTED,               /* connections accepted */
     FY_C_REFUSED,                /* answered 503 at max-connections */
+    FY_C_REFUSED_PER_IP,         /* answered 503 at max-connections-per-ip */
     FY_C_REQ_1XX, FY_C_REQ_2XX, FY_C_REQ_3XX, FY_C_REQ_4XX, FY_C_REQ_5XX,
     FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,

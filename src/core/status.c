@@ -133,8 +133,9 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"workers\": {\"configured\": %llu, \"processes\": %u},\n", shm_get(&shm->workers),
         v->t.processes);
     put(o, "  \"connections\": {\"active\": %llu, \"reading\": %llu, \"writing\": %llu, \"idle\": %llu, "
-        "\"accepted\": %llu, \"refused\": %llu},\n", (ull)g[FY_G_ACTIVE], (ull)g[FY_G_READING],
-        (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED]);
+        "\"accepted\": %llu, \"refused\": %llu, \"refused_per_ip\": %llu},\n", (ull)g[FY_G_ACTIVE],
+        (ull)g[FY_G_READING], (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED],
+        (ull)c[FY_C_REFUSED_PER_IP]);
     json_classes(o, "requests", c + FY_C_REQ_1XX);
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
     put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
@@ -248,6 +249,8 @@ static void render_prometheus(struct text *o, const struct view *v)
     metric(o, "connections_accepted_total", "counter", "Connections accepted.", (ull)c[FY_C_ACCEPTED]);
     metric(o, "connections_refused_total", "counter", "Connections answered 503 at max-connections.",
            (ull)c[FY_C_REFUSED]);
+    metric(o, "connections_refused_per_ip_total", "counter",
+           "Connections answered 503 at max-connections-per-ip.", (ull)c[FY_C_REFUSED_PER_IP]);
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);

@@ -18,6 +18,7 @@
 #include "http/repr_digest.h"
 
 #define MULTIPART_TYPE_MAX 200 /* longer Content-Types get the whole file instead of parts */
+#define RATE_READ_MIN (64 * 1024) /* the smallest read of a paced response (limit-rate) */
 
 static void put_header(struct fy_buf *b, const char *name, const char *value, size_t len)
 {
@@ -123,6 +124,9 @@ static int finish_file_head(struct fy_conn *c, const struct fy_file_request *x, 
     c->xfer.file_fd = c->file.fd;
     c->xfer.offset = offset;
     c->xfer.end = end;
+    c->rate = (struct fy_rate){.rate = x->set.limit_rate, .after = x->set.limit_rate_after};
+    if (c->rate.rate) /* a second's worth per read, so a buffer is not held for long */
+        c->xfer.read_max = c->rate.rate < RATE_READ_MIN ? RATE_READ_MIN : (size_t)c->rate.rate;
     return 0;
 }
 

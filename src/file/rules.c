@@ -46,6 +46,10 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     take_switch(r->precompressed, &out->precompressed);
     if (r->etag != FY_ETAG_UNSET)
         out->etag = r->etag;
+    if (r->limit_rate >= 0)
+        out->limit_rate = (uint64_t)r->limit_rate;
+    if (r->limit_rate_after >= 0)
+        out->limit_rate_after = (uint64_t)r->limit_rate_after;
 }
 
 /* Runs the statement after it for every rule that applies to subj, as r:

@@ -28,6 +28,8 @@ struct fy_path_settings {
     int64_t expires_s;           /* 0: none */
     bool listing, listing_dotfiles, precompressed;
     enum fy_etag_mode etag;      /* never FY_ETAG_UNSET: size-mtime when no rule says */
+    uint64_t limit_rate;         /* bytes per second; 0: not limited */
+    uint64_t limit_rate_after;
 };
 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,

@@ -52,6 +52,9 @@ static void conn_log_response(struct fy_conn *c)
 
 static void conn_end_transfer(struct fy_conn *c)
 {
+    c->rate.rate = 0;
+    c->xfer.read_max = 0;
+    fy_timer_disarm(&c->rate_timer);
     if (c->xfer.state)
         c->srv->backend->ops->cancel(c->srv->backend, &c->xfer);
     c->xfer.state = NULL;
@@ -183,6 +186,15 @@ static void conn_respond_error(struct fy_conn *c, int status)
     conn_start_sending(c, c->wbuf, b.len);
 }
 
+/* The answer leaves when the socket is writable: at once for a connection
+ * just added to the loop (edge-triggered, it reports writable first),
+ * or in the conn_advance() that called. */
+void fy_conn_refuse(struct fy_conn *c)
+{
+    c->keep_alive = false;
+    conn_respond_error(c, 503);
+}
+
 static void conn_respond(struct fy_conn *c)
 {
     c->head_nonbody = SIZE_MAX; /* the handler says when its head carries body bytes */
@@ -281,12 +293,33 @@ static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, s
     return r;
 }
 
+/* limit-rate holds the response back until the next tick; the backend
+ * gives back what it read ahead meanwhile. */
+static void conn_pause(struct fy_conn *c)
+{
+    struct fy_backend *b = c->srv->backend;
+    if (b->ops->pause && c->xfer.state)
+        b->ops->pause(b, &c->xfer);
+    fy_timer_arm(&c->srv->loop, &c->srv->rate_ticks, &c->rate_timer);
+}
+
+static void conn_on_rate_tick(struct fy_timer *t)
+{
+    conn_advance(container_of(t, struct fy_conn, rate_timer));
+}
+
 /* The budget bounds what one connection sends per loop turn, so one fast
- * download cannot starve the others; it spans the segments of a response. */
+ * download cannot starve the others; it spans the segments of a response.
+ * limit-rate bounds it further. */
 static void conn_send(struct fy_conn *c)
 {
-    size_t budget = c->srv->cfg.send_chunk_size, moved;
+    size_t budget = fy_rate_allowance(&c->rate, c->body_bytes, c->srv->loop.now_ms, c->srv->cfg.send_chunk_size);
+    size_t moved;
     enum fy_send_result r;
+    if (budget == 0) {
+        conn_pause(c);
+        return;
+    }
     while ((r = conn_send_segment(c, budget, &moved)) == FY_SEND_DONE && conn_next_segment(c)) {
         budget = moved < budget ? budget - moved : 0;
         if (budget == 0) {
@@ -427,6 +460,10 @@ static bool conn_read_proxy(struct fy_conn *c)
     memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
     c->rlen -= (size_t)n;
     c->proxy_pending = false;
+    if (!fy_server_count_peer(c->srv, c)) {
+        fy_conn_refuse(c);
+        return false;
+    }
     return true;
 }
 
@@ -434,8 +471,8 @@ static bool conn_read_proxy(struct fy_conn *c)
 static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
-        if (c->rlen > 0 && c->proxy_pending && !conn_read_proxy(c) && c->state == FY_CONN_CLOSED)
-            return;
+        if (c->rlen > 0 && c->proxy_pending && !conn_read_proxy(c) && c->state != FY_CONN_READING)
+            return; /* closed, or refused */
         if (c->rlen > 0 && !c->proxy_pending) {
             int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->req);
             if (status != FY_HTTP_INCOMPLETE) {
@@ -543,6 +580,7 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
         .io = {.fd = fd, .handler = conn_on_io},
         .srv = srv,
         .timer = {.handler = conn_on_timeout},
+        .rate_timer = {.handler = conn_on_rate_tick},
         .state = FY_CONN_READING,
         .peer = *peer,
         .client = *peer,
