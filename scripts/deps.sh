@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
-          strace wrk nginx-light lighttpd slowhttptest
+          strace wrk nginx-light lighttpd slowhttptest haproxy varnish
           chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""
@@ -20,9 +20,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
-# The Debian nginx/lighttpd packages start system services; ferry's tests and
-# benchmarks start their own instances, so stop those to keep ports and CPUs free.
-for svc in nginx lighttpd; do
+# The Debian nginx/lighttpd/haproxy/varnish packages start system services; ferry's
+# tests and benchmarks start their own instances, so stop those to keep ports and CPUs free.
+for svc in nginx lighttpd haproxy varnish; do
     if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true; fi
     if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
 done
