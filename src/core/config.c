@@ -936,6 +936,14 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
+const char *fy_config_key(size_t i, const char **def)
+{
+    if (i >= NKEYS)
+        return NULL;
+    *def = keys[i].def;
+    return keys[i].name;
+}
+
 static const struct key *find_key(const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)

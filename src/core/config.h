@@ -200,6 +200,12 @@ int fy_config_load(struct fy_config *c, const char *path, char *err, size_t errl
 int fy_config_set(struct fy_config *c, const char *key, const char *value,
                   const char *origin, int line, bool replace, char *err, size_t errlen);
 
+/* The keys, for `ferry --defaults` (and the test that keeps the documents
+ * in step): the name of key i and its default as it would be written, or
+ * NULL past the last key.  *def is NULL for keys without one (repeatable
+ * ones, and the per-path keys: unset, their setting is off). */
+const char *fy_config_key(size_t i, const char **def);
+
 /* "[ADDR:]PORT", "[v6addr]:PORT"; a bare PORT listens on every IPv4 address.
  * Returns 0 or -1 with a message in err. */
 int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t errlen);

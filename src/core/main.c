@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "  -u, --user USER        serve as USER (root starts, binds, then drops to it)\n"
             "  -X, --single-process   serve in this process: no master, no workers (no reload)\n"
             "  -t, --test-config      check the configuration and exit (0 valid, 1 not)\n"
+            "      --defaults         print every key with its default and exit\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
             "Command-line values override the configuration file.  Signals: TERM/INT stop\n"
@@ -46,7 +47,7 @@ struct cli_override {
  * applies the same overrides. */
 struct cli {
     const char *config_path;
-    int test_only, single;
+    int test_only, single, defaults;
     struct cli_override ov[64];
     size_t nov;
 };
@@ -61,6 +62,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         {"workers", required_argument, NULL, 'w'}, {"user", required_argument, NULL, 'u'},
         {"single-process", no_argument, NULL, 'X'}, {"test-config", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {"defaults", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     static const char *const keys[128] = {['r'] = "docroot", ['l'] = "listen", ['B'] = "backend",
@@ -74,6 +76,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'X': cli->single = 1; break;
         case 't': cli->test_only = 1; break;
+        case 'D': cli->defaults = 1; break;
         case 'h': usage(stdout); return -1;
         case 'V': printf("ferry %s\n", FY_VERSION); return -1;
         default: usage(stderr); return 1;
@@ -108,12 +111,14 @@ static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errl
     return 0;
 }
 
-/* -t: the file parses, and the user and group it names exist. */
+/* -t: the file parses, the user and group it names exist, and the files
+ * and directories a start opens can be opened: -t refuses what start
+ * would (a docroot that does not exist, say). */
 static int test_config(const struct cli *cli, const struct fy_config *cfg)
 {
     struct fy_identity id;
     char err[FY_CONFIG_ERR_LEN];
-    if (fy_privileges_resolve(cfg, &id, err, sizeof err) < 0) {
+    if (fy_privileges_resolve(cfg, &id, err, sizeof err) < 0 || fy_server_check(cfg, err, sizeof err) < 0) {
         fprintf(stderr, "ferry: %s\n", err);
         return 1;
     }
@@ -183,6 +188,19 @@ static int run_alone(const struct fy_config *cfg)
     return rc;
 }
 
+/* --defaults: "key = default" per key, as a configuration file says it. */
+static int print_defaults(void)
+{
+    const char *name, *def;
+    for (size_t i = 0; (name = fy_config_key(i, &def)); i++) {
+        if (def)
+            printf("%s = %s\n", name, def);
+        else
+            printf("# %s: no default (repeatable, or per path: unset is off)\n", name);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct cli cli;
@@ -193,6 +211,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cli);
     if (rc)
         return rc < 0 ? 0 : 1;
+    if (cli.defaults)
+        return print_defaults();
 
     static struct fy_config cfg;
     char err[FY_CONFIG_ERR_LEN];

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/control.h"
@@ -567,6 +568,26 @@ static void give_up_listeners(const struct fy_server_env *env)
 {
     for (size_t i = 0; i < env->nlisten; i++)
         close(env->listen[i].fd);
+}
+
+int fy_server_check(const struct fy_config *cfg, char *err, size_t errlen)
+{
+    struct fy_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->cfg = *cfg;
+    struct stat st;
+    int rc = open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) ? -1 : 0;
+    if (rc == 0 && cfg->chroot_dir[0] && (stat(cfg->chroot_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        snprintf(err, errlen, "chroot %s: %s", cfg->chroot_dir, errno ? strerror(errno) : "not a directory");
+        rc = -1;
+    }
+    fy_sites_close(&srv->sites);
+    fy_mime_free(&srv->mime);
+    free(srv);
+    return rc;
 }
 
 int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,

@@ -95,6 +95,11 @@ struct fy_server_env {
 int  fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,
                      char *err, size_t errlen);
 
+/* For -t: opens what fy_server_start would open of cfg's files (the MIME
+ * table, every docroot and alias directory, the chroot directory) and
+ * closes it again.  Returns 0, or -1 with start's one-line message. */
+int  fy_server_check(const struct fy_config *cfg, char *err, size_t errlen);
+
 /* Serves until SIGTERM/SIGINT and the graceful stop that follows. */
 int  fy_server_run(struct fy_server *srv);
 void fy_server_free(struct fy_server *srv);
