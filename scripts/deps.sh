@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
-          strace wrk nginx-light lighttpd slowhttptest haproxy varnish
+          strace wrk nginx-light lighttpd slowhttptest haproxy varnish systemd util-linux
           chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""

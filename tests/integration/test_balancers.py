@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers import REPO, T, fetch, free_port, wait_until
+from helpers import REPO, T, fetch, free_port, tool_missing, wait_until
 from test_drain import needs_wrk, wrk, wrk_result
 from test_ops import AS_ROOT, children
 
@@ -22,7 +22,7 @@ VARNISHD = shutil.which("varnishd") or "/usr/sbin/varnishd"
 
 def need(path, package):
     if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing (scripts/deps.sh installs {package})")
+        tool_missing(f"{path} is missing (scripts/deps.sh installs {package})")
 
 
 class Process:

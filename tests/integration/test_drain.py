@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import T, build_request, fetch, ferry_bin, run_ferry, wait_until
+from helpers import T, build_request, tool_missing, fetch, ferry_bin, run_ferry, wait_until
 from test_ops import AS_ROOT, children, master
 
 WRK = shutil.which("wrk")
@@ -44,7 +44,7 @@ def wrk_result(proc):
 
 def needs_wrk():
     if not WRK:
-        pytest.fail("wrk is not installed (scripts/deps.sh installs it)")
+        tool_missing("wrk is not installed (scripts/deps.sh installs it)")
 
 
 @pytest.mark.parametrize("reuseport", ["on", "off"])

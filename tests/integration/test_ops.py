@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import tool_missing
 from helpers import REPO, SANITIZED, T, Client, ConnectionClosed, build_request, fetch, ferry_bin, free_port, run_ferry, \
     wait_until, write_config
 
@@ -454,8 +455,9 @@ def test_socket_activation_rejects_what_is_not_a_listening_socket(tmp_path, site
     assert r.stderr == "ferry: socket activation: descriptor 3 is not a listening TCP socket\n"
 
 
-@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="systemd-socket-activate not installed")
 def test_systemd_socket_activate(ferry, site):
+    if not shutil.which("systemd-socket-activate"):
+        tool_missing("systemd-socket-activate is not installed (scripts/deps.sh installs systemd)")
     port = free_port()
     f = ferry(docroot=site.root, listen=False, port=port, master=True, args=["-w", "2", *AS_ROOT],
               wrapper=["systemd-socket-activate", "-l", f"127.0.0.1:{port}"])
