@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config curl wget python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
           strace wrk nginx-light lighttpd slowhttptest haproxy varnish systemd util-linux
-          chromium ffmpeg fio gnuplot-nox iproute2"
+          chromium ffmpeg fio gnuplot-nox iproute2 debhelper lintian"
 
 missing=""
 for p in $PACKAGES; do
