@@ -9,9 +9,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/realip.h"
 #include "core/server.h"
 #include "file/handler.h"
-#include "core/realip.h"
 #include "http/http_response.h"
 #include "http/proxy_protocol.h"
 
