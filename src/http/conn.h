@@ -4,6 +4,10 @@
  *      ▲                                                                   │
  *      └──────── keep-alive: next (maybe pipelined) request ◄──────────────┘
  *
+ * On a proxy-protocol listener the PROXY header is read first: in READING
+ * before the first request, or, on a TLS listener, in HANDSHAKING before
+ * the handshake (the header is plain text in front of the TLS bytes).
+ *
  * One request is handled at a time, so responses leave in request order and
  * a flood of pipelined requests waits in the socket, bounded by the read
  * buffer.  Each state has its timer: the TLS handshake timeout first, the
@@ -22,8 +26,8 @@
 #include "file/file.h"
 #include "http/http_parse.h"
 #include "http/multipart.h"
-#include "net/transport.h"
 #include "http/rate.h"
+#include "net/transport.h"
 
 struct fy_server;
 
