@@ -1,6 +1,6 @@
 """Per-client limits for download servers (issue 15 item 4): limit-rate
 with limit-rate-after, per [path], paced by the loop's timers; and
-max-connections-per-ip (503 beyond it, counted)."""
+max-connections-per-ip (503 beyond it, counted; on a TLS listener, closed)."""
 
 import json
 import os
@@ -8,9 +8,12 @@ import socket
 import threading
 import time
 
+import ssl
+
 import pytest
 
-from helpers import BACKENDS, T, Client, build_request, drop_from_page_cache, fetch
+from helpers import (BACKENDS, T, Client, ConnectionClosed, TLSClient, build_request, drop_from_page_cache, fetch,
+                     tls_context)
 
 KiB = 1024
 MiB = 1 << 20
@@ -131,3 +134,45 @@ def test_max_connections_per_ip_behind_proxy_protocol(ferry, files):
                 assert c.request("/fast.bin", method="HEAD").status == want
     finally:
         one.close()
+
+
+
+def tls_get_from(port, source, path):
+    """A TLS request from another loopback address; the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=T(5), source_address=(source, 0)) as raw:
+        with tls_context().wrap_socket(raw, server_hostname="default.test") as s:
+            s.sendall(build_request(path, headers={"Connection": "close"}))
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+            return got
+
+
+def test_max_connections_per_ip_on_a_tls_listener(ferry, files, pki):
+    """Over the limit, a TLS connection is closed before its handshake (it
+    could not read a plain 503), and counted; another address is served."""
+    root, _ = files
+    leaf = pki.leaf("default.test")
+    f = ferry(docroot=root, listen="config",
+              config=f"listen = 127.0.0.1:@PORT@ tls\ntls-certificate = {leaf.chain}\ntls-key = {leaf.key}\n"
+                     "max-connections-per-ip = 1\nworkers = 1\nstatus-path = /status\n")
+    deadline = time.monotonic() + T(5)
+    while True:  # the start-up probe's connection may hold the one slot for a moment
+        try:
+            held = TLSClient(f.port)
+            break
+        except (ssl.SSLError, ConnectionClosed, OSError):
+            assert time.monotonic() < deadline, "the first TLS connection is refused"
+            time.sleep(0.05)
+    def refused():
+        got = tls_get_from(f.port, "127.0.0.3", "/status")
+        return json.loads(got.partition(b"\r\n\r\n")[2])["connections"]["refused_per_ip"]
+
+    with held:
+        assert held.request("/fast.bin", method="HEAD").status == 200
+        before = refused()
+        with pytest.raises((ssl.SSLError, ConnectionClosed, OSError)):
+            with TLSClient(f.port) as c:
+                c.request("/fast.bin", method="HEAD")
+        assert tls_get_from(f.port, "127.0.0.2", "/fast.bin").startswith(b"HTTP/1.1 200 ")
+        assert refused() == before + 1

@@ -133,6 +133,13 @@ static void test_real_ip(void)
     CHECK_STR(client("10.0.0.1", "", NULL), "10.0.0.1");
     CHECK_INT(fy_config_set(&cfg, "real-ip-from", "off", "t", 1, true, err, sizeof err), 0);
     CHECK_STR(client("10.0.0.1", "192.0.2.1", NULL), "10.0.0.1");
+    /* the access-list parser of core/acl.c: "all", and its messages */
+    CHECK_INT(fy_config_set(&cfg, "real-ip-from", "all", "t", 1, true, err, sizeof err), 0);
+    CHECK_STR(client("192.0.2.9", "203.0.113.5, 198.51.100.1", NULL), "203.0.113.5");
+    CHECK_INT(fy_config_set(&cfg, "real-ip-from", "10.0.0.0/33", "t", 2, true, err, sizeof err), -1);
+    CHECK_STR(err, "t:2: real-ip-from: bad prefix length in \"10.0.0.0/33\" (want 0 to 32)");
+    CHECK_INT(fy_config_set(&cfg, "real-ip-from", "lb.example", "t", 3, true, err, sizeof err), -1);
+    CHECK_STR(err, "t:3: real-ip-from: \"lb.example\" is not an IPv4 or IPv6 address (or all)");
 }
 
 static void test_listen_option(void)
