@@ -20,7 +20,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run test test-asan unit deps bench-small bench bench-quick fuzz soak clean
+.PHONY: all run test test-asan unit deps bench-small bench bench-quick fuzz soak clean deb
 all: $(BUILD)/ferry
 
 $(BUILD)/ferry: $(OBJS)
@@ -28,11 +28,11 @@ $(BUILD)/ferry: $(OBJS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
 
 -include $(OBJS:.o=.d)
 
@@ -122,6 +122,16 @@ install: $(BUILD)/ferry
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# A Debian package (debian/), built with debhelper from a copy of the tree in
+# build/deb/ (dpkg-buildpackage writes its results next to the tree it builds),
+# then checked with lintian: build/deb/ferry_VERSION_ARCH.deb.
+DEB_TREE := $(BUILD)/deb/ferry
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	tar --exclude=./build --exclude=./.git --exclude=./bench/out -cf - . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(BUILD)/deb/ferry_*.deb
 
 clean:
 	rm -rf build

@@ -91,6 +91,7 @@ const struct fy_backend_ops fy_backend_aio = {
     .create = aio_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .pause = fy_async_pause,
     .stats = fy_async_stats_op,
     .destroy = aio_destroy,
 };

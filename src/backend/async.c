@@ -34,6 +34,7 @@ struct fy_async_xfer {
     struct fy_transfer *t;     /* NULL once cancelled */
     int fd;                    /* our own descriptor of the file, O_DIRECT */
     bool plain;                /* O_DIRECT refused: send from the page cache */
+    bool paced;                /* limit-rate: buffered reads (see fill in async.h) */
     off_t next_read;           /* the first range byte no block covers yet */
     unsigned front, count;     /* the ring of blocks, in range order */
     unsigned inflight;
@@ -324,20 +325,22 @@ static bool start_read(struct fy_async *a, struct fy_async_xfer *x)
     if (!can_read(a))
         return false;
     struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
-    off_t aligned = x->next_read & ~(off_t)(ASYNC_ALIGN - 1);
+    off_t aligned = x->paced ? x->next_read : x->next_read & ~(off_t)(ASYNC_ALIGN - 1);
     off_t left = x->t->end - x->next_read;
     void *engine_data = blk->engine_data;
     *blk = (struct fy_async_block){
-        .owner = x, .state = FY_BLOCK_READING, .buf = (unsigned)fy_shm_pool_get(&a->pool),
+        .owner = x, .state = FY_BLOCK_READING, .buf = (unsigned)fy_shm_pool_get(&a->pool), .fill = x->paced,
         .file_off = aligned, .skip = (size_t)(x->next_read - aligned), .engine_data = engine_data,
     };
-    blk->want = a->block_size - blk->skip;
+    size_t block = x->t->read_max && x->t->read_max < a->block_size ? x->t->read_max : a->block_size;
+    blk->want = block - blk->skip;
     if ((off_t)blk->want > left)
         blk->want = (size_t)left;
-    size_t len = (blk->skip + blk->want + ASYNC_ALIGN - 1) & ~(size_t)(ASYNC_ALIGN - 1);
+    size_t len = x->paced ? blk->want : (blk->skip + blk->want + ASYNC_ALIGN - 1) & ~(size_t)(ASYNC_ALIGN - 1);
     int rc = fault_submit(a);
     if (rc == 0)
-        rc = a->engine->submit(a, blk, x->fd, fy_shm_pool_addr(&a->pool, blk->buf), len, aligned);
+        rc = a->engine->submit(a, blk, x->paced ? x->t->file_fd : x->fd, fy_shm_pool_addr(&a->pool, blk->buf), len,
+                               aligned);
     if (rc == -EAGAIN) {
         block_release(a, blk);
         if (a->inflight == 0)
@@ -475,8 +478,9 @@ static struct fy_async_xfer *xfer_start(struct fy_async *a, struct fy_transfer *
         x->blocks[i].engine_data = engine_data + i * a->engine->block_data_size;
     x->t = t;
     x->next_read = t->offset;
-    x->fd = reopen(a, t->file_fd);
-    if (x->fd < 0) {
+    x->paced = t->read_max && a->engine->buffered_reads;
+    x->fd = x->paced ? -1 : reopen(a, t->file_fd); /* paced: reads through the page cache */
+    if (x->fd < 0 && !x->paced) {
         note_plain(a, -x->fd);
         x->plain = true;
         x->fd = -1;
@@ -568,6 +572,14 @@ enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, s
     return r;
 }
 
+void fy_async_pause(struct fy_backend *b, struct fy_transfer *t)
+{
+    struct fy_async *a = (struct fy_async *)b;
+    struct fy_async_xfer *x = t->state;
+    if (x && !x->plain)
+        note_stall(a, x);
+}
+
 void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t)
 {
     struct fy_async *a = (struct fy_async *)b;
@@ -624,6 +636,10 @@ void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
         if (x->inflight == 0)
             orphan_done(a, x);
         return;
+    }
+    if (blk->fill && res == (long)blk->want) { /* the bytes are in the page cache: sent from there */
+        fy_shm_pool_put(&a->pool, blk->buf);
+        blk->from_file = true;
     }
     if (is_stalled(a, x)) {
         if (a->wait_head)

@@ -48,6 +48,8 @@ struct fy_async_block {
     struct fy_async_xfer *owner;
     enum fy_async_block_state state;
     bool from_file;            /* resident: sent from the page cache, no buffer */
+    bool fill;                 /* a paced transfer's buffered read: it fills the page cache, and
+                                * its buffer goes back as soon as it completes (from_file then) */
     unsigned buf;              /* its buffer in the pool */
     off_t file_off;            /* where the read starts: aligned */
     size_t skip;               /* bytes read before the range's next byte */
@@ -68,6 +70,10 @@ struct fy_async_engine {
     void (*pool_ready)(struct fy_async *a);
     /* Bytes of per-read state the engine keeps in blk->engine_data. */
     size_t block_data_size;
+    /* A read of a descriptor without O_DIRECT does not block submit() (true
+     * of io_uring, not of libaio): paced transfers then read through the
+     * page cache and hold a buffer only while a read is in flight. */
+    bool buffered_reads;
 };
 
 struct fy_async_stats {
@@ -120,6 +126,8 @@ enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, s
  * FIFO's length, the pool's use. */
 void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out);
 void fy_async_cancel(struct fy_backend *b, struct fy_transfer *t);
+/* The pause op: as a client whose socket is full (note_stall). */
+void fy_async_pause(struct fy_backend *b, struct fy_transfer *t);
 
 /* For engines: one read finished with res bytes or -errno. */
 void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res);

@@ -47,6 +47,8 @@ struct fy_transfer {
     off_t offset;           /* next byte of the file to send */
     off_t end;              /* one past the last byte to send */
     int error;              /* errno of the failure after FY_SEND_ERROR */
+    size_t read_max;        /* async backends: bytes per read at most (a paced response
+                             * holds a pool buffer about a second), 0: aio-block-size */
     void *state;            /* the backend's per-transfer state, NULL at start */
     /* Async backends: waiting for a buffer that other transfers hold.  Time
      * spent so is not the client's stall (see the write timeout). */
@@ -97,6 +99,10 @@ struct fy_backend_ops {
      * first; done() is then never called. */
     bool (*lookup)(struct fy_backend *b, struct fy_lookup *l, int dirfd, const char *path);
     void (*lookup_cancel)(struct fy_backend *b, struct fy_lookup *l);
+    /* Optional: t will send nothing for a while (limit-rate holds it back):
+     * it keeps at most the block it is sending, like a client whose socket
+     * is full, so that others waiting for buffers are not kept waiting. */
+    void (*pause)(struct fy_backend *b, struct fy_transfer *t);
 };
 
 /* Every instance starts with this, so generic code can reach its ops. */

@@ -171,6 +171,7 @@ static const struct fy_async_engine uring_engine = {
     .stop = uring_stop,
     .pool_ready = register_pool,
     .block_data_size = 0,
+    .buffered_reads = true,
 };
 
 static void uring_destroy(struct fy_backend *base)
@@ -267,6 +268,7 @@ const struct fy_backend_ops fy_backend_uring = {
     .create = uring_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .pause = fy_async_pause,
     .stats = fy_async_stats_op,
     .destroy = uring_destroy,
     .lookup = uring_lookup,
@@ -278,6 +280,7 @@ const struct fy_backend_ops fy_backend_auto = {
     .create = auto_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
+    .pause = fy_async_pause,
     .stats = fy_async_stats_op,
     .destroy = uring_destroy,
     .lookup = uring_lookup,

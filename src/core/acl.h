@@ -4,9 +4,12 @@
  * that allows anyone refuses everyone else (an allowlist), and a list of
  * denials only lets everyone else in (a blocklist).
  *
- * Used by the status page (status-allow: a list of allows) and by the
- * per-path allow/deny keys (file/access.c).  An IPv4-mapped IPv6 client
- * (::ffff:a.b.c.d, on a dual-stack socket) is taken as IPv4. */
+ * Used by the status page (status-allow: a list of allows), by the
+ * per-path allow/deny keys (file/access.c) and for the balancers whose
+ * X-Forwarded-For is believed (real-ip-from: a list of allows,
+ * core/realip.c).  All of them see the client real-ip-from or the PROXY
+ * protocol names.  An IPv4-mapped IPv6 client (::ffff:a.b.c.d, on a
+ * dual-stack socket) is taken as IPv4. */
 #ifndef FY_ACL_H
 #define FY_ACL_H
 

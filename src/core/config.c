@@ -422,6 +422,17 @@ static int set_number(struct fy_config *c, const struct key *k, const char *v,
     return 0;
 }
 
+/* A number or duration, or "off" (stored as 0). */
+static int set_number_or_off(struct fy_config *c, const struct key *k, const char *v,
+                               bool replace, char *msg, size_t len)
+{
+    if (strcmp(v, "off") == 0) {
+        store_number(c, k, 0);
+        return 0;
+    }
+    return set_number(c, k, v, replace, msg, len);
+}
+
 /* O_DIRECT reads need page-aligned lengths. */
 static int set_block_size(struct fy_config *c, const struct key *k, const char *v,
                           bool replace, char *msg, size_t len)
@@ -455,24 +466,31 @@ static int set_tls_protocols(struct fy_config *c, const struct key *k, const cha
     return 0;
 }
 
+/* "ADDRESS [tls] [proxy-protocol]", the options in any order. */
 static int set_listen(struct fy_config *c, const struct key *k, const char *v,
                       bool replace, char *msg, size_t len)
 {
     struct fy_listen l;
-    size_t n = replace ? 0 : c->nlisten;
+    size_t n = replace ? 0 : c->nlisten, alen, olen;
+    const char *p = v, *addr = next_word(&p, &alen), *opt;
+    char text[128];
     (void)k;
-    char addr[128];
-    size_t alen = strcspn(v, " \t");
-    const char *flag = v + alen + strspn(v + alen, " \t");
-    if (alen >= sizeof addr)
-        return fail(msg, len, "address \"%.40s...\" is too long", v);
-    memcpy(addr, v, alen);
-    addr[alen] = '\0';
-    if (*flag && strcmp(flag, "tls") != 0)
-        return fail(msg, len, "unknown flag \"%s\" after the address (want tls or nothing)", flag);
-    if (fy_listen_parse(addr, &l, msg, len) < 0)
+    if (addr && alen >= sizeof text)
+        return fail(msg, len, "address \"%.40s...\" is too long", addr);
+    snprintf(text, sizeof text, "%.*s", addr ? (int)alen : 0, addr ? addr : "");
+    if (fy_listen_parse(text, &l, msg, len) < 0)
         return -1;
-    l.tls = *flag != '\0';
+    while ((opt = next_word(&p, &olen))) {
+        bool *flag = olen == 14 && memcmp(opt, "proxy-protocol", 14) == 0 ? &l.proxy_protocol
+                   : olen == 3 && memcmp(opt, "tls", 3) == 0             ? &l.tls
+                                                                         : NULL;
+        if (!flag)
+            return fail(msg, len, "unknown option \"%.*s\" after %s (want tls, proxy-protocol or both)",
+                        (int)olen, opt, text);
+        if (*flag)
+            return fail(msg, len, "option \"%.*s\" given twice after %s", (int)olen, opt, text);
+        *flag = true;
+    }
     for (size_t i = 0; i < n; i++)
         if (c->listen[i].addrlen == l.addrlen && memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
             return fail(msg, len, "duplicate address %s", l.text);
@@ -821,6 +839,24 @@ static int set_redirect_host(struct fy_config *c, const struct key *k, const cha
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
+/* etag = size-mtime | inode-size-mtime | digest | off */
+static int set_etag(struct fy_config *c, const struct key *k, const char *v,
+                    bool replace, char *msg, size_t len)
+{
+    static const char *const names[] = {
+        [FY_ETAG_SIZE_MTIME] = "size-mtime", [FY_ETAG_INODE_SIZE_MTIME] = "inode-size-mtime",
+        [FY_ETAG_OFF] = "off", [FY_ETAG_DIGEST] = "digest",
+    };
+    (void)replace;
+    for (size_t i = 1; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *(enum fy_etag_mode *)field(c, k) = (enum fy_etag_mode)i;
+            return 0;
+        }
+    }
+    return fail(msg, len, "unknown kind \"%s\" (want size-mtime, inode-size-mtime, digest or off)", v);
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -934,6 +970,16 @@ static int set_rule_size(struct fy_config *c, const struct key *k, const char *v
     return 0;
 }
 
+/* A size into an int64_t path field; "off" is 0. */
+static int set_path_size(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    if (strcmp(v, "off") != 0)
+        return set_rule_size(c, k, v, replace, msg, len);
+    *(int64_t *)field(c, k) = 0;
+    return 0;
+}
+
 /* Headers ferry writes itself, or that frame the message: adding them
  * would send them twice or break the response. */
 static bool header_is_reserved(const char *name, size_t n)
@@ -1033,6 +1079,20 @@ static int set_account(struct fy_config *c, const struct key *k, const char *v,
     return store_string(c, k, v, msg, len);
 }
 
+/* on, off, or join: on, and a port another ferry's group holds is shared
+ * instead of refused (a second instance started beside the first). */
+static int set_reuseport(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    (void)k, (void)replace;
+    bool join = strcmp(v, "join") == 0;
+    if (!join && strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return fail(msg, len, "\"%s\" is not on, off or join", v);
+    c->reuseport = join || strcmp(v, "on") == 0;
+    c->reuseport_join = join;
+    return 0;
+}
+
 /* "off" (or "") or an absolute URL path without query or spaces. */
 static int set_status_path(struct fy_config *c, const struct key *k, const char *v,
                            bool replace, char *msg, size_t len)
@@ -1071,21 +1131,40 @@ static int parse_networks(const char *v, bool deny, struct fy_acl_entry *out, si
     return *n ? 0 : fail(msg, len, "needs at least one address, network or all");
 }
 
-/* Networks allowed to read the status page: a list of allows, checked
- * like every access list (core/acl.h). */
-static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
-                            bool replace, char *msg, size_t len)
+/* A list of allows (status-allow, real-ip-from): v's networks after what
+ * list holds (unless replace), checked like every access list (core/acl.h). */
+static int set_allow_list(struct fy_acl_entry *list, size_t *count, const char *v, bool replace,
+                          char *msg, size_t len)
 {
-    size_t base = replace ? 0 : c->nstatus_allow, n;
-    (void)k;
+    size_t base = replace ? 0 : *count, n;
     struct fy_acl_entry nets[FY_CONFIG_MAX_ALLOW];
     if (parse_networks(v, false, nets, FY_CONFIG_MAX_ALLOW, &n, msg, len) < 0)
         return -1;
     if (base + n > FY_CONFIG_MAX_ALLOW)
         return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
-    memcpy(&c->status_allow[base], nets, n * sizeof nets[0]);
-    c->nstatus_allow = base + n;
+    memcpy(&list[base], nets, n * sizeof nets[0]);
+    *count = base + n;
     return 0;
+}
+
+/* Networks allowed to read the status page. */
+static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    (void)k;
+    return set_allow_list(c->status_allow, &c->nstatus_allow, v, replace, msg, len);
+}
+
+/* Peers whose X-Forwarded-For is believed; "off" for none. */
+static int set_real_ip_from(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    (void)k;
+    if (strcmp(v, "off") == 0) {
+        c->nreal_ip_from = 0;
+        return 0;
+    }
+    return set_allow_list(c->real_ip_from, &c->nreal_ip_from, v, replace, msg, len);
 }
 
 /* allow = / deny = NETWORK ...: appended, in order, to the list of the
@@ -1127,6 +1206,8 @@ static const struct key keys[] = {
     OTHER("log-level", "info", set_log_level),
     NUMBER("max-connections", "1024", set_number, max_connections,
            1, 1000000, plain_units),
+    NUMBER("max-connections-per-ip", "off", set_number_or_off, max_connections_per_ip,
+           1, 1000000, plain_units),
     NUMBER("keepalive-timeout", "15s", set_number, keepalive_timeout_ms,
            1, MAX_DURATION_MS, time_units),
     NUMBER("header-timeout", "10s", set_number, header_timeout_ms,
@@ -1134,6 +1215,8 @@ static const struct key keys[] = {
     NUMBER("write-timeout", "30s", set_number, write_timeout_ms,
            1, MAX_DURATION_MS, time_units),
     NUMBER("shutdown-timeout", "10s", set_number, shutdown_timeout_ms,
+           1, MAX_DURATION_MS, time_units),
+    NUMBER("drain-idle-timeout", "1s", set_number, drain_idle_timeout_ms,
            1, MAX_DURATION_MS, time_units),
     NUMBER("max-request-header-size", "8k", set_number, max_request_header_size,
            1ULL << 10, 1ULL << 20, size_units),
@@ -1147,6 +1230,7 @@ static const struct key keys[] = {
            0, 100000, plain_units),
     NUMBER("open-file-cache-ttl", "1s", set_number, open_file_cache_ttl_ms,
            1, 3600 * 1000, time_units),
+    NUMBER("digest-cache-size", "10000", set_number, digest_cache_size, 1, 1000000, plain_units),
     NUMBER("aio-block-size", "1m", set_block_size, aio_block_size,
            64ULL << 10, 16ULL << 20, size_units),
     NUMBER("aio-read-ahead", "2", set_number, aio_read_ahead, 1, 16, plain_units),
@@ -1167,13 +1251,16 @@ static const struct key keys[] = {
     HOST_KEY("tls-key", NULL, set_host_path, tls_key),
     /* processes, privileges, status */
     NUMBER("workers", "auto", set_workers, workers, 1, FY_CONFIG_MAX_WORKERS, plain_units),
-    STRING("reuseport", "on", set_bool, reuseport),
+    OTHER("reuseport", "on", set_reuseport),
     STRING("user", "", set_account, user),
     STRING("group", "", set_account, group),
     STRING("chroot", "off", set_path_or_off, chroot_dir),
     STRING("pid-file", "off", set_path_or_off, pid_file),
     STRING("status-path", "off", set_status_path, status_path),
     OTHER("status-allow", "127.0.0.0/8 ::1", set_status_allow),
+    OTHER("real-ip-from", "off", set_real_ip_from),
+    STRING("health-path", "off", set_status_path, health_path),
+    NUMBER("drain-delay", "off", set_number_or_off, drain_delay_ms, 1, MAX_DURATION_MS, time_units),
     /* virtual hosts: the top level, or a [host] section */
     HOST_KEY("follow-symlinks", "off", set_switch, follow_symlinks),
     {"alias", NULL, set_alias, 0, 0, 0, 0, NULL, HOST},
@@ -1200,9 +1287,20 @@ static const struct key keys[] = {
     {"compress-min-size", NULL, set_rule_size, RFIELD(compress_min_size), 0, 1ULL << 30, size_units, PATH},
     STRING("compress-cache-dir", "", set_path_or_off, compress_cache_dir),
     NUMBER("compress-cache-size", "64m", set_number, compress_cache_size, 1ULL << 20, 1ULL << 40, size_units),
+    PATH_KEY("etag", NULL, set_etag, etag),
+    {"limit-rate", NULL, set_path_size, RFIELD(limit_rate), 1, 1ULL << 40, size_units, PATH},
+    {"limit-rate-after", NULL, set_path_size, RFIELD(limit_rate_after), 0, 1ULL << 50, size_units, PATH},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+const char *fy_config_key(size_t i, const char **def)
+{
+    if (i >= NKEYS)
+        return NULL;
+    *def = keys[i].def;
+    return keys[i].name;
+}
 
 static const struct key *find_key(const char *name)
 {
@@ -1233,7 +1331,8 @@ static int implicit_rule(struct fy_config *c, char *msg, size_t len)
             return (int)i;
     if (c->nrules == FY_CONFIG_MAX_RULES)
         return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
-    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1, .compress_min_size = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1, .compress_min_size = -1,
+                               .limit_rate = -1, .limit_rate_after = -1};
     if (text_add(c, "/", 1, &r.patterns, msg, len) < 0)
         return -1;
     c->rules[c->nrules] = r;
@@ -1493,7 +1592,8 @@ static int open_path(struct fy_config *c, const char *args, char *msg, size_t le
     for (p = args; (w = next_word(&p, &wlen));)
         if (check_pattern(w, wlen, msg, len) < 0)
             return -1;
-    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1, .compress_min_size = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1, .compress_min_size = -1, .limit_rate = -1,
+                               .limit_rate_after = -1};
     while (isspace((unsigned char)*args))
         args++;
     if (text_add(c, args, strlen(args), &r.patterns, msg, len) < 0)

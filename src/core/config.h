@@ -77,6 +77,16 @@ struct fy_error_page_config {
     fy_text path;                /* a URL path of the host: "/errors/404.html" */
 };
 
+/* What a file's ETag is made of (doc/config.md#etag).  0 is unset, so a
+ * rule that does not name it leaves it to the rules before. */
+enum fy_etag_mode {
+    FY_ETAG_UNSET = 0,
+    FY_ETAG_SIZE_MTIME,          /* the default: agrees across replicas of a tree */
+    FY_ETAG_INODE_SIZE_MTIME,    /* the inode too: one machine's copy only */
+    FY_ETAG_OFF,                 /* no ETag; Last-Modified alone validates */
+    FY_ETAG_DIGEST,              /* the file's SHA-256: agrees wherever the bytes do */
+};
+
 /* Per-path settings: a [path] section, or the path keys written directly
  * at the top level or in a [host] section (pattern "/"). */
 struct fy_rule_config {
@@ -87,6 +97,9 @@ struct fy_rule_config {
     int64_t expires_s;           /* -1: not set; 0: off; else seconds */
     enum fy_tristate listing, listing_dotfiles, precompressed;
     enum fy_tristate hidden_files;   /* FY_ON: allow, FY_OFF: deny (doc/config.md#hidden-files) */
+    enum fy_etag_mode etag;
+    int64_t limit_rate;          /* bytes per second; -1: not set; 0: off */
+    int64_t limit_rate_after;    /* -1: not set */
     fy_text headers;             /* "Name: value\r\n" lines, accumulated */
     fy_text auth_realm;          /* auth-basic: the realm; "" = off (no password asked) */
     fy_text auth_user_file;      /* auth-basic-user-file: an htpasswd file */
@@ -115,6 +128,8 @@ struct fy_listen {
     socklen_t addrlen;
     char text[64];               /* as written, for messages: "127.0.0.1:8080" */
     bool tls;                    /* "ADDR:PORT tls": connections speak TLS */
+    bool proxy_protocol;         /* "ADDR:PORT proxy-protocol": connections start with a PROXY header
+                                    (before the TLS handshake when both are given) */
 };
 
 /* tls-protocols, a set. */
@@ -142,6 +157,7 @@ struct fy_config {
     enum fy_log_level log_level;
 
     unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0: no limit */
     unsigned max_keepalive_requests;
     size_t max_request_header_size;
     size_t max_request_body_discard; /* larger bodies: answer, then close */
@@ -149,8 +165,10 @@ struct fy_config {
     int64_t keepalive_timeout_ms;/* idle between requests */
     int64_t write_timeout_ms;    /* no progress sending a response */
     int64_t shutdown_timeout_ms; /* graceful stop: longest wait for responses */
+    int64_t drain_idle_timeout_ms; /* graceful stop: how long an idle connection may stay silent */
     size_t send_chunk_size;      /* bytes one connection may send per loop turn */
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
+    unsigned digest_cache_size;  /* file versions whose SHA-256 is remembered */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
 
     /* linux-aio-sendfile */
@@ -180,12 +198,17 @@ struct fy_config {
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */
     bool reuseport;              /* one listening socket per worker, else one shared */
+    bool reuseport_join;         /* reuseport = join: share the port with another ferry's group */
     char user[64], group[64];    /* "" = keep the user ferry starts as */
     char chroot_dir[4096];       /* "" = none */
     char pid_file[4096];         /* "" = none */
     char status_path[256];       /* "" = no status endpoint */
+    char health_path[256];       /* "" = no health check endpoint */
+    int64_t drain_delay_ms;      /* SIGTERM: serving on, health 503, this long before stopping; 0: none */
     struct fy_acl_entry status_allow[FY_CONFIG_MAX_ALLOW]; /* allows only */
     size_t nstatus_allow;
+    struct fy_acl_entry real_ip_from[FY_CONFIG_MAX_ALLOW]; /* allows only: peers whose X-Forwarded-For is believed */
+    size_t nreal_ip_from;
 
     /* Virtual hosts, aliases, error pages, per-path rules (see above). */
     struct fy_host_config hosts[FY_CONFIG_MAX_HOSTS];
@@ -227,6 +250,12 @@ int fy_config_load(struct fy_config *c, const char *path, char *err, size_t errl
  * Returns 0, or -1 with a message in err. */
 int fy_config_set(struct fy_config *c, const char *key, const char *value,
                   const char *origin, int line, bool replace, char *err, size_t errlen);
+
+/* The keys, for `ferry --defaults` (and the test that keeps the documents
+ * in step): the name of key i and its default as it would be written, or
+ * NULL past the last key.  *def is NULL for keys without one (repeatable
+ * ones, and the per-path keys: unset, their setting is off). */
+const char *fy_config_key(size_t i, const char **def);
 
 /* "[ADDR:]PORT", "[v6addr]:PORT"; a bare PORT listens on every IPv4 address.
  * Returns 0 or -1 with a message in err. */

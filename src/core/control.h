@@ -3,9 +3,12 @@
  *
  *   worker → master   READY (serving), FAILED "why" (start-up failed)
  *   master → worker   LOGS + descriptors (the log files, reopened)
+ *                     RETIRE (a reload replaces you: stop, without drain-delay)
  *
- * The master stops a worker with SIGTERM; a worker that sees the channel
- * close knows the master is gone and stops too. */
+ * The master stops a worker with SIGTERM when ferry stops (the worker then
+ * drains: health 503 for drain-delay first), with RETIRE when a reload
+ * replaces it; a worker that sees the channel close knows the master is
+ * gone and stops too. */
 #ifndef FY_CONTROL_H
 #define FY_CONTROL_H
 
@@ -13,7 +16,7 @@
 
 #include "core/config.h"
 
-enum fy_ctl_type { FY_CTL_READY = 1, FY_CTL_FAILED, FY_CTL_LOGS };
+enum fy_ctl_type { FY_CTL_READY = 1, FY_CTL_FAILED, FY_CTL_LOGS, FY_CTL_RETIRE };
 
 #define FY_CTL_MAX_FDS 2
 

@@ -38,6 +38,7 @@ static void usage(FILE *out)
             "  -u, --user USER        serve as USER (root starts, binds, then drops to it)\n"
             "  -X, --single-process   serve in this process: no master, no workers (no reload)\n"
             "  -t, --test-config      check the configuration and exit (0 valid, 1 not)\n"
+            "      --defaults         print every key with its default and exit\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
             "Command-line values override the configuration file.  Signals: TERM/INT stop\n"
@@ -53,7 +54,7 @@ struct cli_override {
  * applies the same overrides. */
 struct cli {
     const char *config_path;
-    int test_only, single;
+    int test_only, single, defaults;
     bool tls;                    /* --tls-cert or --tls-key: the -l listeners are TLS */
     struct cli_override ov[64];
     size_t nov;
@@ -70,6 +71,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         {"single-process", no_argument, NULL, 'X'}, {"test-config", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
+        {"defaults", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     static const char *const keys[128] = {['r'] = "docroot", ['l'] = "listen", ['B'] = "backend",
@@ -87,6 +89,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'X': cli->single = 1; break;
         case 't': cli->test_only = 1; break;
+        case 'D': cli->defaults = 1; break;
         case 'h': usage(stdout); return -1;
         case 'V': printf("ferry %s\n", FY_VERSION); return -1;
         default: usage(stderr); return 1;
@@ -133,13 +136,15 @@ static int build_config(struct fy_config *cfg, void *ctx, char *err, size_t errl
     return fy_auth_validate(cfg, cli->config_path, err, errlen);
 }
 
-/* -t: the file parses, the user and group it names exist, and every
- * certificate loads, matches its key and has not expired. */
+/* -t: the file parses, the user and group it names exist, every
+ * certificate loads, matches its key and has not expired, and the files
+ * and directories a start opens can be opened: -t refuses what start
+ * would (a docroot that does not exist, say). */
 static int test_config(const struct cli *cli, const struct fy_config *cfg)
 {
     struct fy_identity id;
     char err[FY_CONFIG_ERR_LEN];
-    if (fy_privileges_resolve(cfg, &id, err, sizeof err) < 0) {
+    if (fy_privileges_resolve(cfg, &id, err, sizeof err) < 0 || fy_server_check(cfg, err, sizeof err) < 0) {
         fprintf(stderr, "ferry: %s\n", err);
         return 1;
     }
@@ -230,6 +235,19 @@ static int run_alone(const struct fy_config *cfg)
     return rc;
 }
 
+/* --defaults: "key = default" per key, as a configuration file says it. */
+static int print_defaults(void)
+{
+    const char *name, *def;
+    for (size_t i = 0; (name = fy_config_key(i, &def)); i++) {
+        if (def)
+            printf("%s = %s\n", name, def);
+        else
+            printf("# %s: no default (repeatable, or per path: unset is off)\n", name);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct cli cli;
@@ -240,6 +258,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cli);
     if (rc)
         return rc < 0 ? 0 : 1;
+    if (cli.defaults)
+        return print_defaults();
 
     static struct fy_config cfg;
     char err[FY_CONFIG_ERR_LEN];

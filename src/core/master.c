@@ -148,8 +148,11 @@ static struct worker *free_entry(struct master *m)
     return NULL;
 }
 
-/* Asks a worker to finish its requests and exit. */
-static void stop_worker(struct worker *w)
+/* Asks a worker to finish its requests and exit: when ferry stops, with
+ * SIGTERM (the worker drains, drain-delay first); when another generation
+ * replaces it (retire), over its channel, so that it stops at once and its
+ * health check does not say the replica is going away. */
+static void stop_worker(struct worker *w, bool retire)
 {
     if (w->state == W_RESPAWN) {
         fy_timer_disarm(&w->respawn);
@@ -157,7 +160,8 @@ static void stop_worker(struct worker *w)
         return;
     }
     if (w->pid > 0 && w->state != W_STOPPING) {
-        kill(w->pid, SIGTERM);
+        if (!retire || w->ctl.fd < 0 || fy_ctl_send(w->ctl.fd, FY_CTL_RETIRE, NULL, NULL, 0) < 0)
+            kill(w->pid, SIGTERM);
         w->state = W_STOPPING;
     }
 }
@@ -166,7 +170,7 @@ static void stop_generation(struct master *m, unsigned gen, bool all_but)
 {
     for (size_t i = 0; i < MASTER_PROCS; i++)
         if (m->w[i].state != W_FREE && (all_but ? m->w[i].gen != gen : m->w[i].gen == gen))
-            stop_worker(&m->w[i]);
+            stop_worker(&m->w[i], true);
 }
 
 /* Starts a generation's n workers.  Returns 0, or -1 when none could start. */
@@ -631,9 +635,9 @@ static void begin_stop(struct master *m)
     /* The kernel refuses new connections once the workers close theirs too. */
     fy_sockets_close_except(&cur_gen(m)->socks, NULL);
     for (size_t i = 0; i < MASTER_PROCS; i++)
-        stop_worker(&m->w[i]);
+        stop_worker(&m->w[i], false);
     fy_timer_disarm(&m->deadline);
-    m->kill_queue.duration_ms = cur_gen(m)->cfg.shutdown_timeout_ms + KILL_GRACE_MS;
+    m->kill_queue.duration_ms = cur_gen(m)->cfg.drain_delay_ms + cur_gen(m)->cfg.shutdown_timeout_ms + KILL_GRACE_MS;
     fy_timer_arm(&m->loop, &m->kill_queue, &m->kill);
     if (!any_alive(m))
         fy_loop_stop(&m->loop);

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/control.h"
@@ -24,7 +25,6 @@
 #define ACCEPT_RETRY_MS 100
 #define LINGER_MS 2000
 #define TICK_MS 1000
-#define FIRST_REQUEST_GRACE_MS 1000
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -70,8 +70,21 @@ static struct fy_conn *conn_take(struct fy_server *srv)
     return c;
 }
 
+bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c)
+{
+    if (srv->cfg.max_connections_per_ip == 0)
+        return true;
+    c->ip_counted = fy_per_ip_take(&srv->per_ip, &c->peer, srv->cfg.max_connections_per_ip);
+    if (!c->ip_counted)
+        fy_stats_add(srv->slot, FY_C_REFUSED_PER_IP, 1);
+    return c->ip_counted;
+}
+
 void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c)
 {
+    if (c->ip_counted)
+        fy_per_ip_put(&srv->per_ip, &c->peer);
+    c->ip_counted = false;
     list_unlink(&srv->conns, c);
     list_push(&srv->free_conns, c);
     srv->nconns--;
@@ -103,7 +116,7 @@ static void refuse(struct fy_server *srv, int fd)
     close(fd);
 }
 
-static void admit(struct fy_server *srv, struct fy_listener *l, int fd, const struct sockaddr_storage *peer)
+static void admit(struct fy_server *srv, const struct fy_listener *l, int fd, const struct sockaddr_storage *peer)
 {
     if (srv->nconns >= srv->cfg.max_connections) {
         fy_stats_add(srv->slot, FY_C_REFUSED, 1);
@@ -126,8 +139,11 @@ static void admit(struct fy_server *srv, struct fy_listener *l, int fd, const st
         list_push(&srv->free_conns, c);
         return;
     }
+    c->proxy_pending = l->proxy_protocol;
     list_push(&srv->conns, c);
     srv->nconns++;
+    if (!c->proxy_pending && !fy_server_count_peer(srv, c))
+        fy_conn_refuse(c); /* that address holds max-connections-per-ip already */
 }
 
 /* Out of descriptors: stop accepting for a moment instead of spinning on a
@@ -188,7 +204,8 @@ static int adopt_listeners(struct fy_server *srv, const struct fy_server_env *en
     for (size_t i = 0; i < env->nlisten; i++) {
         const struct fy_listen_fd *lf = &env->listen[i];
         struct fy_listener *l = &srv->listeners[srv->nlisteners++];
-        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv, .tls = lf->tls};
+        *l = (struct fy_listener){.io = {.fd = lf->fd, .handler = on_listener}, .srv = srv, .tls = lf->tls,
+                                  .proxy_protocol = lf->proxy_protocol};
         snprintf(l->text, sizeof l->text, "%s", lf->text);
         int rc = fy_loop_add(&srv->loop, &l->io, EPOLLIN | (lf->shared ? EPOLLEXCLUSIVE : 0));
         if (rc < 0) {
@@ -216,44 +233,55 @@ static void close_all_conns(struct fy_server *srv)
         fy_conn_close(srv->conns);
 }
 
-/* Responses in progress end with "Connection: close"; idle keep-alive
- * connections close now (a client that sends on one just then retries, as
- * HTTP lets it).  A connection accepted whose first request has not been
- * read yet was promised an answer: it gets a moment to send it (answered,
- * then closed) — which matters when a reload stops the old workers of a
- * busy server. */
-static void shutdown_conns(struct fy_server *srv, bool spare_new)
-{
-    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
-        next = c->next;
-        if (spare_new && c->nrequests == 0 && (c->state == FY_CONN_READING || c->state == FY_CONN_HANDSHAKING))
-            continue;
-        fy_conn_shutdown(c);
-    }
-}
-
-/* Stop accepting, let responses in flight finish, then leave the loop. */
+/* Stop accepting, let the connections finish, then leave the loop.
+ *
+ * The connections the kernel queued on a listening socket were promised an
+ * answer, and closing the socket would reset them (unless it is shared, or
+ * held by the master for the next workers): they are taken first.  Then no
+ * connection is closed under a client that may be sending: each one answers
+ * its next request with "Connection: close", and one that stays silent is
+ * closed after drain-idle-timeout (fy_conn_shutdown). */
 static void begin_stop(struct fy_server *srv)
 {
     if (srv->stopping)
         return;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        accept_all(srv, &srv->listeners[i]);
     srv->stopping = true;
     fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopping: %u connection(s) to finish",
            srv->nconns);
     close_listeners(srv);
-    shutdown_conns(srv, true);
+    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        fy_conn_shutdown(c);
+    }
     if (srv->nconns == 0) {
         fy_loop_stop(&srv->loop);
         return;
     }
     fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
-    fy_timer_arm(&srv->loop, &srv->first_request_queue, &srv->first_request_grace);
 }
 
-static void on_first_request_grace(struct fy_timer *t)
+/* SIGTERM: the health check says 503 from now on; with drain-delay the
+ * server goes on accepting and answering for that long (a load balancer
+ * takes the replica out meanwhile), then stops.  A second signal does not
+ * wait. */
+static void begin_drain(struct fy_server *srv)
 {
-    struct fy_server *srv = container_of(t, struct fy_server, first_request_grace);
-    shutdown_conns(srv, false);
+    if (srv->draining || srv->cfg.drain_delay_ms == 0) {
+        srv->draining = true;
+        begin_stop(srv);
+        return;
+    }
+    srv->draining = true;
+    fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO,
+           "draining: health check 503, stopping in %lld ms", (long long)srv->cfg.drain_delay_ms);
+    fy_timer_arm(&srv->loop, &srv->drain_delay_queue, &srv->drain_delay);
+}
+
+static void on_drain_delay(struct fy_timer *t)
+{
+    begin_stop(container_of(t, struct fy_server, drain_delay));
 }
 
 static void on_shutdown_deadline(struct fy_timer *t)
@@ -281,7 +309,7 @@ static void on_signal(struct fy_io *io, uint32_t events)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-            begin_stop(srv);
+            begin_drain(srv);
         else if (si.ssi_signo == SIGUSR1)
             reopen_logs(srv);
         else if (si.ssi_signo == SIGHUP)
@@ -333,6 +361,8 @@ static void on_control(struct fy_io *io, uint32_t events)
             begin_stop(srv);
             return;
         }
+        if (msg.type == FY_CTL_RETIRE)
+            begin_stop(srv);
         if (msg.type == FY_CTL_LOGS)
             fy_log_replace(&srv->log, fds, nfds);
         else
@@ -350,6 +380,22 @@ static void count_response(void *ctx, int status, uint64_t body_bytes)
         return;
     fy_stats_add(srv->slot, (enum fy_counter)(FY_C_REQ_1XX + cls - 1), 1);
     fy_stats_add(srv->slot, (enum fy_counter)(FY_C_BYTES_1XX + cls - 1), body_bytes);
+}
+
+static void refresh_digest_stats(struct fy_server *srv)
+{
+    struct fy_stats_slot *slot = srv->slot;
+    struct fy_digest_stats d;
+    fy_digests_stats(&srv->digests, &d);
+    fy_stats_set(slot, FY_C_DIGESTS_HASHED, d.hashed);
+    fy_stats_set(slot, FY_C_DIGEST_BYTES, d.bytes_hashed);
+    fy_stats_set(slot, FY_C_DIGESTS_FROM_XATTR, d.from_xattr);
+    fy_stats_set(slot, FY_C_DIGESTS_XATTR_STORED, d.xattr_stored);
+    fy_stats_set(slot, FY_C_DIGESTS_CHANGED, d.changed);
+    fy_stats_set(slot, FY_C_DIGESTS_FAILED, d.failed);
+    fy_stats_set(slot, FY_C_DIGESTS_EVICTED, d.evicted);
+    fy_stats_gauge(slot, FY_G_DIGEST_ENTRIES, d.entries);
+    fy_stats_gauge(slot, FY_G_DIGESTS_PENDING, d.pending);
 }
 
 void fy_server_refresh_stats(struct fy_server *srv)
@@ -386,6 +432,7 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);
     fy_stats_gauge(slot, FY_G_POOL_FREE, b.pool_free);
     fy_stats_gauge(slot, FY_G_BUFFER_SIZE, b.buffer_size);
+    refresh_digest_stats(srv);
 }
 
 static void on_tick(struct fy_timer *t)
@@ -414,11 +461,13 @@ static void init_timers(struct fy_server *srv)
     fy_timer_queue_init(loop, &srv->handshake_timeouts, cfg->tls_handshake_timeout_ms);
     fy_timer_queue_init(loop, &srv->accept_retry_queue, ACCEPT_RETRY_MS);
     fy_timer_queue_init(loop, &srv->shutdown_queue, cfg->shutdown_timeout_ms);
-    fy_timer_queue_init(loop, &srv->first_request_queue, FIRST_REQUEST_GRACE_MS);
+    fy_timer_queue_init(loop, &srv->drain_timeouts, cfg->drain_idle_timeout_ms);
+    fy_timer_queue_init(loop, &srv->rate_ticks, FY_RATE_TICK_MS);
+    fy_timer_queue_init(loop, &srv->drain_delay_queue, cfg->drain_delay_ms ? cfg->drain_delay_ms : 1);
+    srv->drain_delay.handler = on_drain_delay;
     fy_timer_queue_init(loop, &srv->tick_queue, TICK_MS);
     srv->accept_retry.handler = on_accept_retry;
     srv->shutdown_deadline.handler = on_shutdown_deadline;
-    srv->first_request_grace.handler = on_first_request_grace;
     srv->tick.handler = on_tick;
     fy_timer_arm(loop, &srv->tick_queue, &srv->tick);
 }
@@ -426,6 +475,25 @@ static void init_timers(struct fy_server *srv)
 static int open_docroot(struct fy_server *srv, char *err, size_t errlen)
 {
     return fy_sites_open(&srv->sites, &srv->cfg, &srv->mime, err, errlen);
+}
+
+static int open_per_ip(struct fy_server *srv, char *err, size_t errlen)
+{
+    if (srv->cfg.max_connections_per_ip == 0)
+        return 0;
+    if (fy_per_ip_init(&srv->per_ip, srv->cfg.max_connections) < 0) {
+        snprintf(err, errlen, "max-connections-per-ip: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_digests(struct fy_server *srv, char *err, size_t errlen)
+{
+    int rc = fy_digests_init(&srv->digests, &srv->loop, &srv->log, srv->cfg.digest_cache_size);
+    if (rc < 0)
+        snprintf(err, errlen, "digest cache: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
 }
 
 /* Connections and cached files each hold a descriptor: take all the
@@ -548,6 +616,26 @@ static void give_up_listeners(const struct fy_server_env *env)
         close(env->listen[i].fd);
 }
 
+int fy_server_check(const struct fy_config *cfg, char *err, size_t errlen)
+{
+    struct fy_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->cfg = *cfg;
+    struct stat st;
+    int rc = open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) ? -1 : 0;
+    if (rc == 0 && cfg->chroot_dir[0] && (stat(cfg->chroot_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        snprintf(err, errlen, "chroot %s: %s", cfg->chroot_dir, errno ? strerror(errno) : "not a directory");
+        rc = -1;
+    }
+    fy_sites_close(&srv->sites);
+    fy_mime_free(&srv->mime);
+    free(srv);
+    return rc;
+}
+
 int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,
                     char *err, size_t errlen)
 {
@@ -569,8 +657,8 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
     init_timers(srv);
     raise_fd_limit(srv);
     /* The user files are read before privileges drop: they may be root's. */
-    if (open_tls(srv, env, err, errlen) ||
-        open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) || open_backend(srv, err, errlen) ||
+    if (open_tls(srv, env, err, errlen) || open_mime(srv, err, errlen) || open_docroot(srv, err, errlen) ||
+        open_digests(srv, err, errlen) || open_per_ip(srv, err, errlen) || open_backend(srv, err, errlen) ||
         fy_auth_open(&srv->auth, &srv->cfg, &srv->loop, &srv->log, srv->slot, err, errlen) ||
         watch_signals(srv, env->control < 0, err, errlen) || watch_control(srv, err, errlen) ||
         drop_privileges(srv, env, err, errlen) || start_listening(srv, err, errlen)) {
@@ -612,6 +700,8 @@ void fy_server_free(struct fy_server *srv)
     if (srv->backend)
         srv->backend->ops->destroy(srv->backend);
     srv->backend = NULL;
+    fy_digests_free(&srv->digests);
+    fy_per_ip_free(&srv->per_ip);
     fy_sites_close(&srv->sites);
     fy_tls_free(&srv->tls);
     fy_mime_free(&srv->mime);

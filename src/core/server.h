@@ -10,10 +10,12 @@
 #include "backend/backend.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/per_ip.h"
 #include "core/privileges.h"
 #include "core/sockets.h"
 #include "core/stats.h"
 #include "event/loop.h"
+#include "file/digest.h"
 #include "file/mime.h"
 #include "file/site.h"
 #include "http/http_response.h"
@@ -27,8 +29,9 @@ struct fy_server;
 struct fy_listener {
     struct fy_io io;
     struct fy_server *srv;
-    bool tls;                    /* its connections speak TLS */
     char text[64];               /* its address, for messages */
+    bool tls;                    /* its connections speak TLS */
+    bool proxy_protocol;         /* they start with a PROXY header (before TLS, when both) */
 };
 
 struct fy_server {
@@ -42,6 +45,7 @@ struct fy_server {
     int tls_port;                /* redirect-to-https goes there (0: 443) */
     struct fy_auth *auth;        /* auth-basic: user files, password checker; NULL: none asked */
     struct fy_compressor *compressor; /* compress: copies made off the loop; NULL when unused */
+    struct fy_digests digests;   /* files' SHA-256, computed off the loop */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;
@@ -52,20 +56,24 @@ struct fy_server {
 
     struct fy_io signals;        /* a signalfd for SIGTERM, SIGINT (alone: SIGHUP, SIGUSR1) */
     struct fy_io control;        /* a worker's channel to its master; fd -1 when alone */
+    bool draining;               /* told to stop: health-path says 503 (drain-delay, then stopping) */
     bool stopping;               /* graceful shutdown under way */
+    struct fy_timer drain_delay;
+    struct fy_timer_queue drain_delay_queue;
     struct fy_timer shutdown_deadline;
     struct fy_timer_queue shutdown_queue;
-    struct fy_timer first_request_grace; /* stopping: then close the connections still silent */
-    struct fy_timer_queue first_request_queue;
 
     /* Once a second: flush the access log, refresh the gauges, close the
      * cached files whose ttl has passed. */
     struct fy_timer tick;
     struct fy_timer_queue tick_queue;
 
-    /* Connection timeouts; a connection's timer sits in one of these. */
+    /* Connection timeouts; a connection's timer sits in one of these.
+     * drain_timeouts: stopping, how long an idle connection may stay silent. */
     struct fy_timer_queue header_timeouts, keepalive_timeouts, write_timeouts, linger_timeouts,
-                          handshake_timeouts;
+                          handshake_timeouts, drain_timeouts;
+    struct fy_timer_queue rate_ticks;  /* responses paused by limit-rate */
+    struct fy_per_ip per_ip;     /* connections per client address (max-connections-per-ip) */
 
     unsigned nconns;
     struct fy_conn *conns;       /* active connections, doubly linked */
@@ -98,6 +106,11 @@ struct fy_server_env {
 int  fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const struct fy_server_env *env,
                      char *err, size_t errlen);
 
+/* For -t: opens what fy_server_start would open of cfg's files (the MIME
+ * table, every docroot and alias directory, the chroot directory) and
+ * closes it again.  Returns 0, or -1 with start's one-line message. */
+int  fy_server_check(const struct fy_config *cfg, char *err, size_t errlen);
+
 /* Serves until SIGTERM/SIGINT and the graceful stop that follows. */
 int  fy_server_run(struct fy_server *srv);
 void fy_server_free(struct fy_server *srv);
@@ -111,5 +124,10 @@ const char *fy_server_date(struct fy_server *srv);
 
 /* The connection pool, used by the accept path and by conn.c. */
 void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c);
+
+/* max-connections-per-ip: counts c under its peer; false (counted as
+ * refused) when the address holds the most already.  For a connection
+ * whose peer the PROXY header has just named, from conn.c. */
+bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c);
 
 #endif

@@ -68,7 +68,7 @@ static int group_fill(struct fy_socket_group *g, unsigned nfd, char *err, size_t
 {
     if (!g->reuseport)
         nfd = 1;
-    if (g->nfd == 0 && g->reuseport && probe_free(&g->addr, err, errlen) < 0)
+    if (g->nfd == 0 && g->reuseport && !g->join && probe_free(&g->addr, err, errlen) < 0)
         return -1;
     while (g->nfd < nfd) {
         int fd = open_one(&g->addr, g->reuseport, err, errlen);
@@ -153,16 +153,19 @@ static int adopt_activated(struct fy_sockets *s, int n, char *err, size_t errlen
 
 /* --- opening ------------------------------------------------------------------ */
 
-/* Sockets systemd passed speak TLS when the configuration says so of
- * their address. */
-static void mark_tls(struct fy_sockets *s, const struct fy_config *cfg)
+/* Sockets systemd passed take the options (tls, proxy-protocol) the
+ * configuration gives their address. */
+static void mark_options(struct fy_sockets *s, const struct fy_config *cfg)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct fy_listen *a = &s->group[i].addr;
-        a->tls = false;
-        for (size_t j = 0; j < cfg->nlisten; j++)
-            if (cfg->listen[j].addrlen == a->addrlen && memcmp(&cfg->listen[j].addr, &a->addr, a->addrlen) == 0)
+        a->tls = a->proxy_protocol = false;
+        for (size_t j = 0; j < cfg->nlisten; j++) {
+            if (cfg->listen[j].addrlen == a->addrlen && memcmp(&cfg->listen[j].addr, &a->addr, a->addrlen) == 0) {
                 a->tls = cfg->listen[j].tls;
+                a->proxy_protocol = cfg->listen[j].proxy_protocol;
+            }
+        }
     }
 }
 
@@ -176,7 +179,7 @@ int fy_sockets_open(struct fy_sockets *s, const struct fy_config *cfg, bool reus
     if (n > 0) {
         if (adopt_activated(s, n, err, errlen) < 0)
             return -1;
-        mark_tls(s, cfg);
+        mark_options(s, cfg);
         return 0;
     }
     return fy_sockets_prepare(s, NULL, cfg, reuseport, nsock, err, errlen);
@@ -199,7 +202,7 @@ int fy_sockets_prepare(struct fy_sockets *next, const struct fy_sockets *cur, co
 {
     if (cur && cur->activated) {
         *next = *cur;
-        mark_tls(next, cfg);
+        mark_options(next, cfg);
         return 0;
     }
     *next = (struct fy_sockets){0};
@@ -209,8 +212,10 @@ int fy_sockets_prepare(struct fy_sockets *next, const struct fy_sockets *cur, co
         if (old) {
             *g = *old;
             g->addr.tls = cfg->listen[i].tls; /* the new configuration says */
+            g->addr.proxy_protocol = cfg->listen[i].proxy_protocol;
         } else
-            *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport};
+            *g = (struct fy_socket_group){.addr = cfg->listen[i], .reuseport = reuseport,
+                                          .join = reuseport && cfg->reuseport_join};
         if (group_fill(g, nsock, err, errlen) < 0) {
             fy_sockets_close_except(next, cur);
             return -1;
@@ -233,6 +238,7 @@ size_t fy_sockets_pick(const struct fy_sockets *s, unsigned w, unsigned n, struc
                 out[k].fd = g->fd[j];
                 out[k].shared = g->nfd == 1 && n > 1;
                 out[k].tls = g->addr.tls;
+                out[k].proxy_protocol = g->addr.proxy_protocol;
                 snprintf(out[k].text, sizeof out[k].text, "%s", g->addr.text);
             }
             k++;

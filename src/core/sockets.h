@@ -20,6 +20,7 @@
 struct fy_socket_group {
     struct fy_listen addr;
     bool reuseport;              /* nfd sockets in an SO_REUSEPORT group */
+    bool join;                   /* the group may share the port with another process's */
     unsigned nfd;
     int fd[FY_CONFIG_MAX_WORKERS];
 };
@@ -37,6 +38,7 @@ struct fy_listen_fd {
     int fd;
     bool shared;                 /* other processes accept on it too */
     bool tls;                    /* its connections speak TLS */
+    bool proxy_protocol;         /* its connections start with a PROXY protocol header */
     char text[64];               /* its address, for messages */
 };
 

@@ -21,6 +21,7 @@
 enum fy_counter {
     FY_C_ACCEPTED,               /* connections accepted */
     FY_C_REFUSED,                /* answered 503 at max-connections */
+    FY_C_REFUSED_PER_IP,         /* answered 503 at max-connections-per-ip */
     FY_C_REQ_1XX, FY_C_REQ_2XX, FY_C_REQ_3XX, FY_C_REQ_4XX, FY_C_REQ_5XX,
     FY_C_BYTES_1XX, FY_C_BYTES_2XX, FY_C_BYTES_3XX, FY_C_BYTES_4XX, FY_C_BYTES_5XX,
     FY_C_READS_SUBMITTED, FY_C_READS_COMPLETED, FY_C_BYTES_READ, FY_C_SHORT_READS, FY_C_READ_ERRORS,
@@ -39,6 +40,9 @@ enum fy_counter {
     FY_C_DENIED,                 /* refused (403) by allow/deny or status-allow */
     FY_C_COMPRESSED,             /* responses sent from a compressed copy (compress) */
     FY_C_COMPRESSIONS,           /* compressed copies made */
+    /* file digests (etag = digest, Repr-Digest) */
+    FY_C_DIGESTS_HASHED, FY_C_DIGEST_BYTES, FY_C_DIGESTS_FROM_XATTR, FY_C_DIGESTS_XATTR_STORED,
+    FY_C_DIGESTS_CHANGED, FY_C_DIGESTS_FAILED, FY_C_DIGESTS_EVICTED,
     FY_NCOUNTERS
 };
 
@@ -46,6 +50,7 @@ enum fy_gauge {
     FY_G_ACTIVE, FY_G_READING, FY_G_WRITING, FY_G_IDLE,
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
     FY_G_AUTH_WAITING,           /* password checks queued or running */
+    FY_G_DIGEST_ENTRIES, FY_G_DIGESTS_PENDING,
     FY_NGAUGES
 };
 

@@ -157,8 +157,9 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"workers\": {\"configured\": %llu, \"processes\": %u},\n", shm_get(&shm->workers),
         v->t.processes);
     put(o, "  \"connections\": {\"active\": %llu, \"reading\": %llu, \"writing\": %llu, \"idle\": %llu, "
-        "\"accepted\": %llu, \"refused\": %llu},\n", (ull)g[FY_G_ACTIVE], (ull)g[FY_G_READING],
-        (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED]);
+        "\"accepted\": %llu, \"refused\": %llu, \"refused_per_ip\": %llu},\n", (ull)g[FY_G_ACTIVE],
+        (ull)g[FY_G_READING], (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED],
+        (ull)c[FY_C_REFUSED_PER_IP]);
     json_classes(o, "requests", c + FY_C_REQ_1XX);
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
     json_site(o, c);
@@ -178,6 +179,11 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"auth\": {\"checks\": %llu, \"checks_waiting\": %llu, \"cache_hits\": %llu, \"refused\": %llu, "
         "\"busy\": %llu},\n", (ull)c[FY_C_AUTH_CHECKS], (ull)g[FY_G_AUTH_WAITING], (ull)c[FY_C_AUTH_CACHE_HITS],
         (ull)c[FY_C_AUTH_REFUSED], (ull)c[FY_C_AUTH_BUSY]);
+    put(o, "  \"digests\": {\"entries\": %llu, \"pending\": %llu, \"hashed\": %llu, \"bytes_hashed\": %llu, "
+        "\"from_xattr\": %llu, \"xattr_stored\": %llu, \"changed\": %llu, \"failed\": %llu, \"evicted\": %llu},\n",
+        (ull)g[FY_G_DIGEST_ENTRIES], (ull)g[FY_G_DIGESTS_PENDING], (ull)c[FY_C_DIGESTS_HASHED],
+        (ull)c[FY_C_DIGEST_BYTES], (ull)c[FY_C_DIGESTS_FROM_XATTR], (ull)c[FY_C_DIGESTS_XATTR_STORED],
+        (ull)c[FY_C_DIGESTS_CHANGED], (ull)c[FY_C_DIGESTS_FAILED], (ull)c[FY_C_DIGESTS_EVICTED]);
     json_processes(o, shm);
     put(o, "}\n");
 }
@@ -262,6 +268,28 @@ static void prom_auth(struct text *o, const struct view *v)
            (ull)c[FY_C_AUTH_BUSY]);
 }
 
+static void prom_digests(struct text *o, const struct view *v)
+{
+    static const struct {
+        const char *name, *help;
+        enum fy_counter c;
+    } counters[] = {
+        {"digests_hashed_total", "Files read and hashed (SHA-256) by the digest threads.", FY_C_DIGESTS_HASHED},
+        {"digest_bytes_total", "Bytes read to hash files.", FY_C_DIGEST_BYTES},
+        {"digests_from_xattr_total", "Digests read from the user.ferry.sha256 attribute.", FY_C_DIGESTS_FROM_XATTR},
+        {"digests_xattr_stored_total", "Digests written to the user.ferry.sha256 attribute.",
+         FY_C_DIGESTS_XATTR_STORED},
+        {"digests_changed_total", "Digests dropped because the file changed.", FY_C_DIGESTS_CHANGED},
+        {"digests_failed_total", "Files that could not be hashed.", FY_C_DIGESTS_FAILED},
+        {"digests_evicted_total", "Digests forgotten to make room (digest-cache-size).", FY_C_DIGESTS_EVICTED},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        metric(o, counters[i].name, "counter", counters[i].help, (ull)v->t.counter[counters[i].c]);
+    metric(o, "digest_cache_entries", "gauge", "File versions whose digest is remembered or being computed.",
+           (ull)v->t.gauge[FY_G_DIGEST_ENTRIES]);
+    metric(o, "digests_pending", "gauge", "Files waiting for or being hashed.", (ull)v->t.gauge[FY_G_DIGESTS_PENDING]);
+}
+
 static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -283,6 +311,8 @@ static void render_prometheus(struct text *o, const struct view *v)
     metric(o, "connections_accepted_total", "counter", "Connections accepted.", (ull)c[FY_C_ACCEPTED]);
     metric(o, "connections_refused_total", "counter", "Connections answered 503 at max-connections.",
            (ull)c[FY_C_REFUSED]);
+    metric(o, "connections_refused_per_ip_total", "counter",
+           "Connections answered 503 at max-connections-per-ip.", (ull)c[FY_C_REFUSED_PER_IP]);
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
@@ -291,6 +321,7 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_backend(o, v);
     prom_tls(o, c);
     prom_auth(o, v);
+    prom_digests(o, v);
 }
 
 /* --- the response ------------------------------------------------------------- */
@@ -355,7 +386,7 @@ int fy_status_respond(struct fy_conn *c)
 {
     struct fy_server *srv = c->srv;
     const struct fy_request *r = &c->req;
-    if (!fy_status_allowed(&srv->cfg, &c->peer)) {
+    if (!fy_status_allowed(&srv->cfg, &c->client)) {
         fy_stats_add(srv->slot, FY_C_DENIED, 1);
         return 403;
     }

@@ -15,7 +15,7 @@ bool fy_access_allowed(struct fy_conn *c, const struct fy_file_request *x)
     subj.file_name = fy_url_file_name(subj.url);
     struct fy_path_settings set;
     fy_rules_resolve(cfg, &subj, &set);
-    if (fy_acl_allows(set.acl, set.nacl, &c->peer))
+    if (fy_acl_allows(set.acl, set.nacl, &c->client))
         return true;
     fy_stats_add(c->srv->slot, FY_C_DENIED, 1);
     return false;

@@ -202,16 +202,35 @@ static size_t put_hex(char *out, unsigned long long v)
     return n;
 }
 
-size_t fy_file_etag(const struct stat *st, char *out)
+size_t fy_file_etag(const struct stat *st, enum fy_etag_mode mode, char *out)
 {
     size_t n = 0;
+    out[0] = '\0';
+    if (mode == FY_ETAG_OFF)
+        return 0;
     out[n++] = '"';
-    n += put_hex(out + n, (unsigned long long)st->st_ino);
-    out[n++] = '-';
+    if (mode == FY_ETAG_INODE_SIZE_MTIME) {
+        n += put_hex(out + n, (unsigned long long)st->st_ino);
+        out[n++] = '-';
+    }
     n += put_hex(out + n, (unsigned long long)st->st_size);
     out[n++] = '-';
     n += put_hex(out + n, (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
                               (unsigned long long)st->st_mtim.tv_nsec);
+    out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}
+
+size_t fy_file_etag_digest(const unsigned char sha[32], char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    out[n++] = '"';
+    for (size_t i = 0; i < 32; i++) {
+        out[n++] = hex[sha[i] >> 4];
+        out[n++] = hex[sha[i] & 15];
+    }
     out[n++] = '"';
     out[n] = '\0';
     return n;

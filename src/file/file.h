@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "core/config.h"
 #include "file/file_cache.h"
 #include "file/mime.h"
 #include "file/path.h"
@@ -59,9 +60,17 @@ int  fy_file_open_uncached(const struct fy_docroot *root, const struct fy_path *
 /* openat2() under dirfd: beneath it, or, with follow, wherever symlinks lead. */
 int fy_open_under(int dirfd, const char *name, int flags, bool follow);
 
-/* A strong validator from inode, size and mtime (nanoseconds), quoted:
- * out needs FY_ETAG_MAX bytes.  Returns its length. */
-#define FY_ETAG_MAX 64
-size_t fy_file_etag(const struct stat *st, char *out);
+/* A strong validator, quoted, as `mode` says: "SIZE-MTIME" (hex; mtime
+ * in nanoseconds), which identical copies of a file on other machines
+ * share (cp -p, rsync -t), or "INODE-SIZE-MTIME", which they do not.
+ * out needs FY_ETAG_MAX bytes.  Returns its length; 0 (out "") for
+ * FY_ETAG_OFF.  FY_ETAG_DIGEST gives SIZE-MTIME (what it stands for until
+ * the digest is known). */
+#define FY_ETAG_MAX 80
+size_t fy_file_etag(const struct stat *st, enum fy_etag_mode mode, char *out);
+
+/* The strong validator of etag = digest: the SHA-256 in hex, quoted, as
+ * sha256sum(1) prints it.  Returns its length. */
+size_t fy_file_etag_digest(const unsigned char sha[32], char *out);
 
 #endif

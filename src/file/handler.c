@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/health.h"
 #include "core/server.h"
 #include "core/stats.h"
 #include "core/status.h"
@@ -244,6 +245,9 @@ static int open_request_file(struct fy_conn *c, struct fy_file_request *x, const
 
 int fy_handler_respond(struct fy_conn *c)
 {
+    /* Before redirect-to-https: a balancer checks the plain port too. */
+    if (fy_health_wants(c))
+        return fy_health_respond(c);
     const struct fy_request *r = &c->req;
     struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
     if (fy_conn_wants_https(c) && !is_acme_challenge(r->path))

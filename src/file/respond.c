@@ -16,8 +16,10 @@
 #include "http/http_response.h"
 #include "http/multipart.h"
 #include "http/range.h"
+#include "http/repr_digest.h"
 
 #define MULTIPART_TYPE_MAX 200 /* longer Content-Types get the whole file instead of parts */
+#define RATE_READ_MIN (64 * 1024) /* the smallest read of a paced response (limit-rate) */
 
 static void put_header(struct fy_buf *b, const char *name, const char *value, size_t len)
 {
@@ -42,13 +44,58 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
     fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
 }
 
-/* ETag and Last-Modified, the validators a cache revalidates with. */
+/* What the heads of one file response say about the file. */
+struct about {
+    struct fy_validators v;      /* ETag (and the one it replaced), Last-Modified */
+    char etag[FY_ETAG_MAX], alt[FY_ETAG_MAX];
+    char digest[FY_REPR_DIGEST_MAX]; /* the Repr-Digest value, or "" */
+};
+
+/* ETag and Last-Modified, the validators a cache revalidates with (no
+ * ETag with etag = off). */
 static void put_validators(struct fy_buf *b, const struct stat *st, struct fy_str etag)
 {
     char date[FY_HTTP_DATE_LEN + 1];
     fy_http_date(st->st_mtim.tv_sec, date);
     put_header(b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
-    put_header(b, "ETag: ", etag.p, etag.len);
+    if (etag.len)
+        put_header(b, "ETag: ", etag.p, etag.len);
+}
+
+/* The file's SHA-256 when this response needs it and it is known; asking
+ * starts computing it off the loop (digest.h).  Needed for etag = digest
+ * and for a client whose Want-Repr-Digest asks for sha-256. */
+static bool find_digest(struct fy_conn *c, const struct fy_file_request *x, int want, unsigned char *sha)
+{
+    if (x->set.etag != FY_ETAG_DIGEST && want <= 0)
+        return false;
+    return fy_digests_get(&c->srv->digests, c->file.fd, &c->file.st, sha);
+}
+
+/* The validators and the Repr-Digest of c->file.  etag = digest: the
+ * SHA-256 in hex once known, with the size-mtime tag, which it replaces,
+ * still matching in conditions (a download begun before the hash was
+ * known resumes); until then size-mtime alone.  Repr-Digest goes with
+ * etag = digest, unless Want-Repr-Digest refuses sha-256, and whenever
+ * Want-Repr-Digest asks for it; only once known, never waited for. */
+static void describe(struct fy_conn *c, const struct fy_file_request *x, struct about *a)
+{
+    const struct stat *st = &c->file.st;
+    unsigned char sha[FY_SHA256_LEN];
+    int want = fy_want_sha256(&c->req);
+    bool known = find_digest(c, x, want, sha);
+    enum fy_etag_mode mode = x->set.etag == FY_ETAG_DIGEST ? FY_ETAG_SIZE_MTIME : x->set.etag;
+    a->v = (struct fy_validators){.etag = {a->etag, fy_file_etag(st, mode, a->etag)}, .mtime = st->st_mtim.tv_sec};
+    a->digest[0] = '\0';
+    if (!known)
+        return;
+    if (x->set.etag == FY_ETAG_DIGEST) {
+        memcpy(a->alt, a->etag, a->v.etag.len + 1);
+        a->v.alt = (struct fy_str){a->alt, a->v.etag.len};
+        a->v.etag.len = fy_file_etag_digest(sha, a->etag);
+    }
+    if (want > 0 || (want < 0 && x->set.etag == FY_ETAG_DIGEST))
+        fy_repr_digest_value(sha, a->digest);
 }
 
 static void put_body_headers(struct fy_buf *b, const char *type, uint64_t length)
@@ -80,16 +127,21 @@ static int finish_file_head(struct fy_conn *c, const struct fy_file_request *x, 
     c->xfer.file_fd = c->file.fd;
     c->xfer.offset = offset;
     c->xfer.end = end;
+    c->rate = (struct fy_rate){.rate = x->set.limit_rate, .after = x->set.limit_rate_after};
+    if (c->rate.rate) /* a second's worth per read, so a buffer is not held for long */
+        c->xfer.read_max = c->rate.rate < RATE_READ_MIN ? RATE_READ_MIN : (size_t)c->rate.rate;
     return 0;
 }
 
 static void start_head(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b, int status,
-                       struct fy_str etag)
+                       const struct about *a)
 {
     fy_response_start(b, status, fy_server_date(c->srv));
-    put_validators(b, &c->file.st, etag);
+    put_validators(b, &c->file.st, a->v.etag);
     if (status != 304)
         fy_buf_puts(b, "Accept-Ranges: bytes\r\n");
+    if (status != 304 && a->digest[0])
+        put_header(b, "Repr-Digest: ", a->digest, strlen(a->digest));
     if (x->encoding && status != 304) {
         fy_buf_puts(b, "Content-Encoding: ");
         fy_buf_puts(b, x->encoding);
@@ -98,9 +150,9 @@ static void start_head(struct fy_conn *c, const struct fy_file_request *x, struc
 }
 
 static int respond_single(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                          struct fy_str etag, struct fy_range r)
+                          const struct about *a, struct fy_range r)
 {
-    start_head(c, x, b, 206, etag);
+    start_head(c, x, b, 206, a);
     put_body_headers(b, c->file.content_type, (uint64_t)(r.last - r.first + 1));
     fy_buf_puts(b, "Content-Range: bytes ");
     fy_buf_put_u64(b, (uint64_t)r.first);
@@ -115,12 +167,12 @@ static int respond_single(struct fy_conn *c, const struct fy_file_request *x, st
 /* The head, then the first part's head in the same buffer (so they leave
  * together); conn.c starts the other parts and the trailer. */
 static int respond_multipart(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                             struct fy_str etag, const struct fy_range *ranges, size_t n)
+                             const struct about *a, const struct fy_range *ranges, size_t n)
 {
     struct fy_multipart *mp = &c->mp;
     uint64_t seed = (uint64_t)c->srv->loop.now_ms ^ ((uint64_t)c->nrequests << 40) ^ (uint64_t)c->file.st.st_ino;
     fy_multipart_init(mp, ranges, (unsigned)n, c->file.st.st_size, c->file.content_type, seed);
-    start_head(c, x, b, 206, etag);
+    start_head(c, x, b, 206, a);
     fy_buf_puts(b, "Content-Type: multipart/byteranges; boundary=");
     fy_buf_puts(b, mp->boundary);
     fy_buf_puts(b, "\r\nContent-Length: ");
@@ -166,8 +218,9 @@ static bool wants_ranges(const struct fy_request *r, const struct fy_validators 
 /* Whether the Range header decided the answer (206 or 416, built);
  * false for the whole file. */
 static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                       const struct fy_validators *v)
+                       const struct about *a)
 {
+    const struct fy_validators *v = &a->v;
     const struct fy_request *r = &c->req;
     struct fy_range ranges[FY_RANGE_MAX];
     size_t n = 0;
@@ -183,19 +236,19 @@ static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struc
         break;
     }
     if (n == 1) {
-        respond_single(c, x, b, v->etag, ranges[0]);
+        respond_single(c, x, b, a, ranges[0]);
         return true;
     }
     if (strlen(c->file.content_type) > MULTIPART_TYPE_MAX)
         return false;
-    respond_multipart(c, x, b, v->etag, ranges, n);
+    respond_multipart(c, x, b, a, ranges, n);
     return true;
 }
 
 static int respond_not_modified(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                                struct fy_str etag)
+                                const struct about *a)
 {
-    start_head(c, x, b, 304, etag);
+    start_head(c, x, b, 304, a);
     return finish_file_head(c, x, b, 304, 0, 0);
 }
 
@@ -203,19 +256,19 @@ int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x)
 {
     const struct stat *st = &c->file.st;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    char etag[FY_ETAG_MAX];
-    struct fy_validators v = {.etag = {etag, fy_file_etag(st, etag)}, .mtime = st->st_mtim.tv_sec};
+    struct about a;
+    describe(c, x, &a);
 
-    int cond = fy_cond_evaluate(&c->req, true, &v);
+    int cond = fy_cond_evaluate(&c->req, true, &a.v);
     if (cond == 304)
-        return respond_not_modified(c, x, &b, v.etag);
+        return respond_not_modified(c, x, &b, &a);
     if (cond == 412) {
         fy_file_close(&c->file);
         return fy_respond_error(c, x->site, 412, NULL);
     }
-    if (try_ranges(c, x, &b, &v))
+    if (try_ranges(c, x, &b, &a))
         return 0;
-    start_head(c, x, &b, 200, v.etag);
+    start_head(c, x, &b, 200, &a);
     put_body_headers(&b, c->file.content_type, (uint64_t)st->st_size);
     return finish_file_head(c, x, &b, 200, 0, st->st_size);
 }

@@ -69,6 +69,12 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
     }
     if (r->auth_user_file)
         out->auth_user_file = fy_config_text(cfg, r->auth_user_file);
+    if (r->etag != FY_ETAG_UNSET)
+        out->etag = r->etag;
+    if (r->limit_rate >= 0)
+        out->limit_rate = (uint64_t)r->limit_rate;
+    if (r->limit_rate_after >= 0)
+        out->limit_rate_after = (uint64_t)r->limit_rate_after;
 }
 
 bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r, const struct fy_rule_subject *subj)
@@ -89,6 +95,8 @@ void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject 
     *out = (struct fy_path_settings){.compress_min_size = FY_COMPRESS_MIN_SIZE};
     FOR_EACH_MATCH(cfg, subj, r)
         apply_rule(cfg, r, out);
+    if (out->etag == FY_ETAG_UNSET)
+        out->etag = FY_ETAG_SIZE_MTIME;
 }
 
 void fy_rules_put_headers(const struct fy_config *cfg, const struct fy_rule_subject *subj, struct fy_buf *b)

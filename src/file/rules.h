@@ -47,6 +47,9 @@ struct fy_path_settings {
     unsigned compress;           /* codings, packed as in fy_rule_config; 0: off */
     const char *compress_types;  /* NULL: the default list */
     uint64_t compress_min_size;
+    enum fy_etag_mode etag;      /* never FY_ETAG_UNSET: size-mtime when no rule says */
+    uint64_t limit_rate;         /* bytes per second; 0: not limited */
+    uint64_t limit_rate_after;
 };
 
 /* Whether rule r applies to subj: its host, and one of its patterns. */

@@ -100,20 +100,31 @@ static bool header_date(struct fy_str s, time_t *t)
     return s.p != NULL && fy_http_date_parse(s.p, s.len, t) == 0;
 }
 
+/* Whether the list names the file's ETag, or its other tag. */
+static bool list_matches(struct fy_field_lines list, const struct fy_validators *v, bool weak)
+{
+    return fy_etag_list_match(list, v->etag, weak) || (v->alt.len && fy_etag_list_match(list, v->alt, weak));
+}
+
+static bool same_tag(struct fy_str tag, struct fy_str etag)
+{
+    return etag.len && tag.len == etag.len && memcmp(tag.p, etag.p, tag.len) == 0;
+}
+
 int fy_cond_evaluate(const struct fy_request *req, bool safe, const struct fy_validators *v)
 {
     time_t t;
     /* Steps 1 and 2: the preconditions a client sets before changing a
      * resource; a static file can only fail them. */
     if (fy_field_present(req->if_match)) {
-        if (!fy_etag_list_match(req->if_match, v->etag, false))
+        if (!list_matches(req->if_match, v, false))
             return 412;
     } else if (header_date(req->if_unmodified_since, &t) && v->mtime > t) {
         return 412;
     }
     /* Steps 3 and 4: cache revalidation. */
     if (fy_field_present(req->if_none_match)) {
-        if (fy_etag_list_match(req->if_none_match, v->etag, true))
+        if (list_matches(req->if_none_match, v, true))
             return safe ? 304 : 412;
     } else if (safe && header_date(req->if_modified_since, &t) && v->mtime <= t) {
         return 304;
@@ -138,8 +149,8 @@ bool fy_cond_if_range(struct fy_str if_range, const struct fy_validators *v)
     if (starts_like_etag(p, end)) {
         struct fy_str tag;
         bool is_weak;
-        return next_etag(&p, end, &tag, &is_weak) && p == end && !is_weak && tag.len == v->etag.len &&
-               memcmp(tag.p, v->etag.p, tag.len) == 0;
+        return next_etag(&p, end, &tag, &is_weak) && p == end && !is_weak &&
+               (same_tag(tag, v->etag) || same_tag(tag, v->alt));
     }
     time_t t;
     return header_date(if_range, &t) && t == v->mtime;

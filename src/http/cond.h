@@ -11,8 +11,10 @@
 #include "http/http_parse.h"
 
 struct fy_validators {
-    struct fy_str etag;        /* strong, quoted: "\"...\"" */
+    struct fy_str etag;        /* strong, quoted: "\"...\""; len 0: none (etag = off), no tag matches */
     time_t mtime;              /* seconds; HTTP dates have no finer grain */
+    struct fy_str alt;         /* len 0, or another strong tag of the same version, which matches too
+                                * (the size-mtime tag a digest ETag replaced) */
 };
 
 /* 0 to go on with the request, 304 (Not Modified) or 412 (Precondition

@@ -9,9 +9,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/realip.h"
 #include "core/server.h"
 #include "file/handler.h"
 #include "http/http_response.h"
+#include "http/proxy_protocol.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 /* Write timeouts a response may spend queued behind other clients for the
@@ -40,7 +42,7 @@ static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
 static void conn_log_response(struct fy_conn *c)
 {
     struct fy_access_entry e = {
-        .peer = &c->peer,
+        .peer = &c->client,
         .req = c->have_request ? &c->req : NULL,
         .status = c->status,
         .body_bytes = c->body_bytes,
@@ -51,6 +53,9 @@ static void conn_log_response(struct fy_conn *c)
 
 static void conn_end_transfer(struct fy_conn *c)
 {
+    c->rate.rate = 0;
+    c->xfer.read_max = 0;
+    fy_timer_disarm(&c->rate_timer);
     if (c->xfer.state)
         c->srv->backend->ops->cancel(c->srv->backend, &c->xfer);
     c->xfer.state = NULL;
@@ -124,11 +129,47 @@ static void conn_drain(struct fy_conn *c)
     }
 }
 
+/* Why this drains without a client error (issue 15): a server that
+ * closes a keep-alive connection races the client's next request, which
+ * may be on the wire already; the client then reads a reset or an EOF
+ * instead of its answer.  So nothing here closes a connection the client
+ * may still send on.  The response in flight keeps the keep-alive its head
+ * announced; the next request on the connection (conn_handle_request sees
+ * `stopping`) is answered, with "Connection: close", after which the
+ * client may send nothing more (RFC 9112 §9.6) and the close lingers
+ * (conn_linger) so that no reset destroys that answer.  Only a connection
+ * that stays silent for drain-idle-timeout is closed by the server: at
+ * that moment a request that has arrived is still answered (conn_drain_idle
+ * looks), and the close is a FIN, not a reset, so a request sent in the
+ * instant after gets a clean EOF with no byte of an answer, which clients
+ * retry (RFC 9110 §9.2.2) — the same race every keep-alive timeout has,
+ * made rare by the quiet second before it. */
 void fy_conn_shutdown(struct fy_conn *c)
 {
-    c->keep_alive = false;
-    if ((c->state == FY_CONN_READING && c->rlen == 0) || c->state == FY_CONN_HANDSHAKING)
-        conn_close_idle(c);
+    /* A TLS handshake under way goes on under its own timer: its request
+     * is answered with close like any other (conn_handshake). */
+    if (c->state == FY_CONN_READING && c->rlen == 0)
+        conn_arm(c, &c->srv->drain_timeouts);
+}
+
+/* Stopping, and the connection was silent for drain-idle-timeout. */
+static void conn_drain_idle(struct fy_conn *c)
+{
+    char byte;
+    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) { /* a request is arriving: it gets its answer (with close) */
+        c->readable = true;
+        conn_arm(c, &c->srv->header_timeouts);
+        conn_advance(c);
+        return;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        fy_conn_close(c);
+        return;
+    }
+    fy_transport_shutdown(&c->tp);
+    c->state = FY_CONN_LINGERING;
+    conn_arm(c, &c->srv->drain_timeouts); /* no answer of ours to protect: as short as the grace */
 }
 
 /* --- responding ----------------------------------------------------------- */
@@ -157,6 +198,19 @@ static void conn_respond_error(struct fy_conn *c, int status)
     c->head_nonbody = b.len - body;
     c->status = status;
     conn_start_sending(c, c->wbuf, b.len);
+}
+
+/* The answer leaves when the socket is writable: at once for a connection
+ * just added to the loop (edge-triggered, it reports writable first),
+ * or in the conn_advance() that called. */
+void fy_conn_refuse(struct fy_conn *c)
+{
+    if (c->state == FY_CONN_HANDSHAKING) {
+        fy_conn_close(c); /* a TLS client could not read a plain 503 (as at max-connections) */
+        return;
+    }
+    c->keep_alive = false;
+    conn_respond_error(c, 503);
 }
 
 static void conn_respond(struct fy_conn *c)
@@ -261,12 +315,33 @@ static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, s
     return r;
 }
 
+/* limit-rate holds the response back until the next tick; the backend
+ * gives back what it read ahead meanwhile. */
+static void conn_pause(struct fy_conn *c)
+{
+    struct fy_backend *b = c->srv->backend;
+    if (b->ops->pause && c->xfer.state)
+        b->ops->pause(b, &c->xfer);
+    fy_timer_arm(&c->srv->loop, &c->srv->rate_ticks, &c->rate_timer);
+}
+
+static void conn_on_rate_tick(struct fy_timer *t)
+{
+    conn_advance(container_of(t, struct fy_conn, rate_timer));
+}
+
 /* The budget bounds what one connection sends per loop turn, so one fast
- * download cannot starve the others; it spans the segments of a response. */
+ * download cannot starve the others; it spans the segments of a response.
+ * limit-rate bounds it further. */
 static void conn_send(struct fy_conn *c)
 {
-    size_t budget = c->srv->cfg.send_chunk_size, moved;
+    size_t budget = fy_rate_allowance(&c->rate, c->body_bytes, c->srv->loop.now_ms, c->srv->cfg.send_chunk_size);
+    size_t moved;
     enum fy_send_result r;
+    if (budget == 0) {
+        conn_pause(c);
+        return;
+    }
     while ((r = conn_send_segment(c, budget, &moved)) == FY_SEND_DONE && conn_next_segment(c)) {
         budget = moved < budget ? budget - moved : 0;
         if (budget == 0) {
@@ -311,7 +386,8 @@ static void conn_next_request(struct fy_conn *c)
     c->consumed = 0;
     c->scan = (struct fy_http_scan){0};
     c->state = FY_CONN_READING;
-    conn_arm(c, c->rlen ? &c->srv->header_timeouts : &c->srv->keepalive_timeouts);
+    struct fy_timer_queue *idle = c->srv->stopping ? &c->srv->drain_timeouts : &c->srv->keepalive_timeouts;
+    conn_arm(c, c->rlen ? &c->srv->header_timeouts : idle);
 }
 
 /* Reads what the socket has into rbuf.  Returns 1 if bytes arrived, 0 if
@@ -366,6 +442,10 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     const struct fy_config *cfg = &c->srv->cfg;
     c->nrequests++;
     c->have_request = parsed;
+    if (parsed && cfg->nreal_ip_from)
+        fy_realip(cfg, &c->peer, &c->req, &c->client);
+    else
+        c->client = c->peer;
     c->looked_up = false;
     c->fallback = false;
     c->consumed = parsed ? c->req.head_len : c->rlen;
@@ -384,11 +464,40 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     conn_respond(c);
 }
 
+/* A listener with proxy-protocol: the header comes before the first
+ * request, and says whose the connection is.  Returns true once it has
+ * been read (and taken out of rbuf); false while it is incomplete, or when
+ * it is not valid (then the connection is closed: whatever sent it is not
+ * the balancer this listener expects). */
+static bool conn_read_proxy(struct fy_conn *c)
+{
+    struct sockaddr_storage src;
+    long n = fy_proxy_parse(c->rbuf, c->rlen, conn_rbuf_size(c), &src);
+    if (n < 0 || (n == 0 && c->rlen == conn_rbuf_size(c))) {
+        fy_conn_close(c);
+        return false;
+    }
+    if (n == 0)
+        return false;
+    if (src.ss_family != AF_UNSPEC)
+        c->peer = c->client = src;
+    memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
+    c->rlen -= (size_t)n;
+    c->proxy_pending = false;
+    if (!fy_server_count_peer(c->srv, c)) {
+        fy_conn_refuse(c);
+        return false;
+    }
+    return true;
+}
+
 /* Parses what rbuf holds, reading more as needed. */
 static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
-        if (c->rlen > 0) {
+        if (c->rlen > 0 && c->proxy_pending && !conn_read_proxy(c) && c->state != FY_CONN_READING)
+            return; /* closed, or refused */
+        if (c->rlen > 0 && !c->proxy_pending) {
             int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->req);
             if (status != FY_HTTP_INCOMPLETE) {
                 bool parsed = status == 0;
@@ -429,10 +538,55 @@ static void conn_refuse_plain_http(struct fy_conn *c)
     conn_respond_error(c, 400);
 }
 
+/* A TLS listener with proxy-protocol: the balancer sends the PROXY header
+ * in plain text, then the client's TLS bytes follow.  The header is
+ * peeked at, and only its own bytes are taken from the socket, so that
+ * OpenSSL reads the handshake from the first byte.  Returns true once it
+ * has been taken; false while it is incomplete, or when the connection was
+ * closed (an invalid header, or max-connections-per-ip: a TLS client could
+ * not read a plain 503). */
+static bool conn_take_proxy_before_tls(struct fy_conn *c)
+{
+    size_t room = conn_rbuf_size(c);
+    ssize_t got = recv(c->io.fd, c->rbuf, room, MSG_PEEK | MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+        c->readable = false;
+        return false;
+    }
+    if (got <= 0) {
+        fy_conn_close(c);
+        return false;
+    }
+    struct sockaddr_storage src;
+    long n = fy_proxy_parse(c->rbuf, (size_t)got, room, &src);
+    if (n < 0 || (n == 0 && (size_t)got == room) || (n == 0 && c->peer_closed)) {
+        fy_conn_close(c);
+        return false;
+    }
+    if (n == 0) { /* more of it to come: the next bytes raise an event */
+        c->readable = false;
+        return false;
+    }
+    if (recv(c->io.fd, c->rbuf, (size_t)n, MSG_DONTWAIT) != n) { /* what was peeked is there */
+        fy_conn_close(c);
+        return false;
+    }
+    if (src.ss_family != AF_UNSPEC)
+        c->peer = c->client = src;
+    c->proxy_pending = false;
+    if (!fy_server_count_peer(c->srv, c)) {
+        fy_conn_close(c);
+        return false;
+    }
+    return true;
+}
+
 static void conn_handshake(struct fy_conn *c)
 {
     struct fy_stats_slot *slot = c->srv->slot;
     enum fy_tls_failure why;
+    if (c->proxy_pending && !conn_take_proxy_before_tls(c))
+        return;
     int r = fy_tls_handshake(c->tp.tls, &why);
     if (r == 0)
         return;
@@ -451,7 +605,7 @@ static void conn_handshake(struct fy_conn *c)
         fy_stats_add(slot, FY_C_TLS_KTLS, 1);
     c->state = FY_CONN_READING;
     c->readable = true; /* a request may have come with the handshake's last flight */
-    conn_arm(c, &c->srv->header_timeouts);
+    conn_arm(c, c->srv->stopping ? &c->srv->drain_timeouts : &c->srv->header_timeouts);
 }
 
 /* --- events --------------------------------------------------------------- */
@@ -525,7 +679,10 @@ static void conn_on_timeout(struct fy_timer *t)
         return;
     }
     if (c->state == FY_CONN_READING && c->rlen == 0) {
-        conn_close_idle(c);
+        if (c->srv->stopping)
+            conn_drain_idle(c); /* drain-idle-timeout: a request may be arriving */
+        else
+            conn_close_idle(c);
         return;
     }
     /* A client that started a request and stalled gets a 408; an idle one,
@@ -558,8 +715,10 @@ int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct 
         .tp = {.fd = fd},
         .srv = srv,
         .timer = {.handler = conn_on_timeout},
+        .rate_timer = {.handler = conn_on_rate_tick},
         .state = FY_CONN_READING,
         .peer = *peer,
+        .client = *peer,
         .rbuf = rbuf,
         .wbuf = wbuf,
         .file = {.fd = -1},

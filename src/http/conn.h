@@ -4,6 +4,10 @@
  *      ▲                                                                   │
  *      └──────── keep-alive: next (maybe pipelined) request ◄──────────────┘
  *
+ * On a proxy-protocol listener the PROXY header is read first: in READING
+ * before the first request, or, on a TLS listener, in HANDSHAKING before
+ * the handshake (the header is plain text in front of the TLS bytes).
+ *
  * One request is handled at a time, so responses leave in request order and
  * a flood of pipelined requests waits in the socket, bounded by the read
  * buffer.  Each state has its timer: the TLS handshake timeout first, the
@@ -22,6 +26,7 @@
 #include "file/file.h"
 #include "http/http_parse.h"
 #include "http/multipart.h"
+#include "http/rate.h"
 #include "net/transport.h"
 
 struct fy_server;
@@ -50,7 +55,10 @@ struct fy_conn {
     bool keep_alive;             /* after the current response */
     bool have_request;           /* req is valid (for the access log) */
     unsigned nrequests;
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer;    /* who connected (the PROXY header's source, when it came with one) */
+    struct sockaddr_storage client;  /* the request's client: peer, or X-Forwarded-For of a real-ip-from peer */
+    bool proxy_pending;              /* the PROXY protocol header is still to be read */
+    bool ip_counted;                 /* counted in the server's per_ip under peer */
 
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;
@@ -78,6 +86,8 @@ struct fy_conn {
      * the first, the parts of a multipart/byteranges body, or a body built
      * in memory (a listing, malloc'd, freed when the response ends). */
     struct fy_multipart mp;      /* mp.nranges 0: not multipart */
+    struct fy_rate rate;         /* limit-rate of this response (rate.rate 0: none) */
+    struct fy_timer rate_timer;  /* paused by limit-rate: the next tick */
     char *body_mem;
     size_t body_mem_len;
     bool body_mem_sent;
@@ -90,8 +100,11 @@ int  fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct
 /* Ends the connection now; safe to call in any state. */
 void fy_conn_close(struct fy_conn *c);
 
-/* Graceful stop: close if idle, otherwise close after the current response. */
+/* Graceful stop: see conn.c for how a connection drains. */
 void fy_conn_shutdown(struct fy_conn *c);
+
+/* Answers 503 at once and closes (max-connections-per-ip). */
+void fy_conn_refuse(struct fy_conn *c);
 
 /* For the handler, before it opens a file not in the open-file cache:
  * starts looking `path` up under dirfd off the loop, if the backend can.

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import BACKENDS, CANARY, Ferry, ferry_bin  # noqa: E402
+from helpers import BACKENDS, CANARY, Ferry, ferry_bin, tool_missing  # noqa: E402
 from tls_pki import PKI  # noqa: E402
 
 MiB = 1 << 20
@@ -138,7 +138,7 @@ def server1(ferry, site):
 @pytest.fixture
 def have_curl():
     if not shutil.which("curl"):
-        pytest.skip("curl is not installed")
+        tool_missing("curl is not installed")
 
 
 @pytest.fixture(scope="session")

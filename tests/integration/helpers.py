@@ -32,6 +32,15 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 CANARY = b"FERRY-CANARY-d41d8cd98f00b204e9800998ecf8427e: this file is outside the docroot\n"
 
 
+def tool_missing(message):
+    """A test whose tool is not installed: skipped on a developer's machine,
+    failed in CI (CI=true), where scripts/deps.sh must have installed it."""
+    import pytest
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI: scripts/deps.sh must install it)")
+    pytest.skip(message)
+
+
 def T(seconds):
     """A timeout, stretched when the server runs under the sanitizers."""
     return seconds * SCALE

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from helpers import tool_missing
 from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch
 
 KiB = 1 << 10
@@ -269,7 +270,7 @@ def test_no_file_data_is_read_on_the_loop(AIO, SEND, ferry, files, tmp_path):
     send() from the pool's mapping (aio-send = copy), or by sendfile() from
     one descriptor only, the /dev/shm pool (aio-send = sendfile)."""
     if not shutil.which("strace"):
-        pytest.skip("strace is not installed")
+        tool_missing("strace is not installed")
     root, data = files
     evict(root)
     server = ferry(docroot=root, backend=AIO, config=dict(SMALL_BLOCKS, **{"aio-send": SEND}))

@@ -18,6 +18,7 @@ import urllib.parse
 
 import pytest
 
+from helpers import tool_missing
 from helpers import BACKENDS, T, parse_access_line
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,9 +62,9 @@ def chromium():
 @pytest.fixture(scope="session")
 def video_site(tmp_path_factory):
     if not chromium():
-        pytest.skip("chromium is not installed (scripts/deps.sh installs it)")
+        tool_missing("chromium is not installed (scripts/deps.sh installs it)")
     if not shutil.which("ffmpeg"):
-        pytest.skip("ffmpeg is not installed (scripts/deps.sh installs it)")
+        tool_missing("ffmpeg is not installed (scripts/deps.sh installs it)")
     root = tmp_path_factory.mktemp("video") / "www"
     root.mkdir()
     r = subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi",

@@ -62,7 +62,8 @@ send-chunk-size = 256k
 
 def test_test_config_accepts_valid_file(tmp_path):
     conf = tmp_path / "ok.conf"
-    conf.write_text(VALID_CONFIG)
+    (tmp_path / "srv" / "www").mkdir(parents=True)  # -t opens the docroot, as a start would
+    conf.write_text(VALID_CONFIG.replace('"/srv/www"', f'"{tmp_path}/srv/www"'))
     r = run_ferry(["-t", "-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert "valid" in r.stdout

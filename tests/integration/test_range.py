@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from helpers import tool_missing
 from helpers import (BACKENDS, T, access_log_lines, assert_error, build_request, curl, fetch, parse_access_line,
                      parse_multipart)
 
@@ -301,7 +302,7 @@ def test_curl_multiple_ranges(server1, site, have_curl):
 @pytest.fixture
 def have_wget():
     if not shutil.which("wget"):
-        pytest.skip("wget is not installed")
+        tool_missing("wget is not installed")
 
 
 def test_wget_resumes_a_half_downloaded_file(server, site, tmp_path, have_wget):

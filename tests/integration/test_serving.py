@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import tool_missing
 from helpers import CANARY, HTTP_DATE, T, assert_error, build_request, curl, fetch, http_date
 
 MiB = 1 << 20
@@ -80,7 +81,7 @@ def test_curl_head(server, site, have_curl):
 
 def test_wget_downloads_file(server, site, tmp_path):
     if not shutil.which("wget"):
-        pytest.skip("wget is not installed")
+        tool_missing("wget is not installed")
     out = tmp_path / "w.out"
     r = subprocess.run(["wget", "-q", "-O", str(out), server.url("/big.bin")], timeout=T(30))
     assert r.returncode == 0
@@ -446,7 +447,7 @@ def test_unreadable_file_is_403(ferry):
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if not setpriv:
-            pytest.skip("running as root and setpriv is not installed")
+            tool_missing("running as root and setpriv is not installed")
         wrapper = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
     root = Path(tempfile.mkdtemp(prefix="ferry-perm-", dir="/tmp"))
     try:

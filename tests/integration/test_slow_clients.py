@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from helpers import tool_missing
 from helpers import T, Client, ConnectionClosed, build_request
 
 SUB_PAGE = b"a page in sub\n"
@@ -98,7 +99,7 @@ class NormalClient(threading.Thread):
 def slowhttptest_bin():
     path = shutil.which("slowhttptest")
     if path is None:
-        pytest.skip("slowhttptest is not installed (scripts/deps.sh installs it)")
+        tool_missing("slowhttptest is not installed (scripts/deps.sh installs it)")
     return path
 
 

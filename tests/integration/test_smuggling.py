@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from helpers import tool_missing
 from helpers import REPO, T, Client, Ferry, assert_error, build_request
 
 try:
@@ -139,7 +140,7 @@ def desync_server(tmp_path_factory, site):
 
 def test_desync_guardian_cases_are_there():
     if yaml is None:
-        pytest.skip("python3-yaml is not installed (scripts/deps.sh installs it)")
+        tool_missing("python3-yaml is not installed (scripts/deps.sh installs it)")
     if not DESYNC_DIR.is_dir():
         pytest.skip(f"{DESYNC_DIR} is missing: the desync-guardian cases were not run")
     tiers = {}

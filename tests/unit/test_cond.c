@@ -10,7 +10,7 @@
 #define DATE_BEFORE "Sun, 06 Nov 1994 08:49:36 GMT"
 #define DATE_AFTER "Sun, 06 Nov 1994 08:49:38 GMT"
 
-static const struct fy_validators v = {{ETAG, sizeof ETAG - 1}, MTIME};
+static const struct fy_validators v = {{ETAG, sizeof ETAG - 1}, MTIME, {NULL, 0}};
 
 static struct fy_str S(const char *s)
 {
@@ -178,11 +178,33 @@ static void test_if_range(void)
     CHECK(!fy_cond_if_range(S(""), &v));
 }
 
+/* A digest ETag with the size-mtime tag it replaced: both match, strong
+ * and weak; an absent ETag (etag = off) matches no tag, only "*". */
+static void test_alternative_and_absent_tags(void)
+{
+    const struct fy_validators d = {S("\"d1g\""), MTIME, S(ETAG)};
+    struct fy_request r = {0};
+    CHECK(fy_cond_if_range(S(ETAG), &d));
+    CHECK(fy_cond_if_range(S("\"d1g\""), &d));
+    CHECK(!fy_cond_if_range(S("\"x\""), &d));
+    struct fy_header h[1] = {{.value = S(ETAG)}};
+    r.if_match = (struct fy_field_lines){h, 1};
+    CHECK_INT(fy_cond_evaluate(&r, true, &d), 0);
+    r = (struct fy_request){0};
+    r.if_none_match = (struct fy_field_lines){h, 1};
+    CHECK_INT(fy_cond_evaluate(&r, true, &d), 304);
+    const struct fy_validators none = {{"", 0}, MTIME, {NULL, 0}};
+    CHECK_INT(fy_cond_evaluate(&r, true, &none), 0);
+    CHECK(!fy_cond_if_range(S("\"\""), &none));
+    h[0].value = S("*");
+    CHECK_INT(fy_cond_evaluate(&r, true, &none), 304);
+}
+
 /* "Wed, ..." starts with W like a weak tag "W/\"...\"" does: a date on a
  * Wednesday is still a date. */
 static void test_if_range_date_on_a_wednesday(void)
 {
-    const struct fy_validators wed = {{ETAG, sizeof ETAG - 1}, 1704283200}; /* 2024-01-03 12:00:00 */
+    const struct fy_validators wed = {{ETAG, sizeof ETAG - 1}, 1704283200, {NULL, 0}}; /* 2024-01-03 12:00:00 */
     CHECK(fy_cond_if_range(S("Wed, 03 Jan 2024 12:00:00 GMT"), &wed));
     CHECK(fy_cond_if_range(S("Wednesday, 03-Jan-24 12:00:00 GMT"), &wed));
     CHECK(fy_cond_if_range(S("Wed Jan  3 12:00:00 2024"), &wed));
@@ -231,6 +253,7 @@ int main(void)
     RUN(test_order);
     RUN(test_if_range);
     RUN(test_if_range_date_on_a_wednesday);
+    RUN(test_alternative_and_absent_tags);
     RUN(test_lists_over_several_lines);
     return CHECK_SUMMARY();
 }

@@ -170,6 +170,8 @@ static void test_errors(void)
     CHECK_STR(load_error("[path /a *.env]\nhidden-files = allow\n"),
               "F:2: hidden-files: not allowed in a [path] section with a *.EXT pattern "
               "(hidden paths are refused by their URL, before a file is known)");
+    CHECK_STR(load_error("[path /a]\netag = inode\n"),
+              "F:2: etag: unknown kind \"inode\" (want size-mtime, inode-size-mtime, digest or off)");
 }
 
 static void test_hidden_files(void)

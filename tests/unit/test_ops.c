@@ -51,6 +51,8 @@ static void test_keys(void)
     CHECK_INT(c.workers, 0);
     CHECK_INT(fy_config_set(&c, "reuseport", "off", "f", 1, true, err, sizeof err), 0);
     CHECK(!c.reuseport);
+    CHECK_INT(fy_config_set(&c, "reuseport", "join", "f", 1, true, err, sizeof err), 0);
+    CHECK(c.reuseport && c.reuseport_join);
     CHECK_INT(fy_config_set(&c, "user", "www-data", "f", 1, true, err, sizeof err), 0);
     CHECK_STR(c.user, "www-data");
     CHECK_INT(fy_config_set(&c, "group", "65534", "f", 1, true, err, sizeof err), 0);
@@ -72,7 +74,7 @@ static void test_key_errors(void)
     CHECK_STR(set_error("workers", "0"), "f.conf:3: workers: \"0\" is out of range (1 to 256)");
     CHECK_STR(set_error("workers", "257"), "f.conf:3: workers: \"257\" is out of range (1 to 256)");
     CHECK_STR(set_error("workers", "many"), "f.conf:3: workers: \"many\" is not a number");
-    CHECK_STR(set_error("reuseport", "yes"), "f.conf:3: reuseport: \"yes\" is neither on nor off");
+    CHECK_STR(set_error("reuseport", "yes"), "f.conf:3: reuseport: \"yes\" is not on, off or join");
     CHECK_STR(set_error("user", "a b"), "f.conf:3: user: \"a b\" is not a user or group name");
     CHECK_STR(set_error("group", "-g"), "f.conf:3: group: \"-g\" is not a user or group name");
     CHECK_STR(set_error("status-path", "status"), "f.conf:3: status-path: \"status\" does not start with '/'");

@@ -72,6 +72,19 @@ static void test_defaults_without_rules(void)
     struct fy_path_settings s = resolve(0, "/x", "x");
     CHECK(!s.cache_control && !s.listing && !s.precompressed && !s.listing_dotfiles);
     CHECK_INT(s.expires_s, 0);
+    CHECK_INT(s.etag, FY_ETAG_SIZE_MTIME);
+}
+
+/* etag: the default size-mtime, a global value, per-path exceptions. */
+static void test_etag_cascade(void)
+{
+    load("[path /old/]\netag = inode-size-mtime\n[path *.log]\netag = off\n");
+    CHECK_INT(resolve(0, "/a.txt", "a.txt").etag, FY_ETAG_SIZE_MTIME);
+    CHECK_INT(resolve(0, "/old/a.txt", "a.txt").etag, FY_ETAG_INODE_SIZE_MTIME);
+    CHECK_INT(resolve(0, "/old/a.log", "a.log").etag, FY_ETAG_OFF);
+    load("etag = off\n[path /v/]\netag = size-mtime\n");
+    CHECK_INT(resolve(0, "/a.txt", "a.txt").etag, FY_ETAG_OFF);
+    CHECK_INT(resolve(0, "/v/a.txt", "a.txt").etag, FY_ETAG_SIZE_MTIME);
 }
 
 static void test_prefixes_and_extensions(void)
@@ -135,6 +148,7 @@ static void test_fallback_cascades(void)
 int main(void)
 {
     RUN(test_defaults_without_rules);
+    RUN(test_etag_cascade);
     RUN(test_prefixes_and_extensions);
     RUN(test_switches_cascade);
     RUN(test_host_rules_come_last);
