@@ -1,88 +1,31 @@
-/* SHA-256 as FIPS 180-4 §6.2 describes it; see sha256.h. */
+/* SHA-256 through libcrypto's EVP interface; see sha256.h. */
 #include "core/sha256.h"
 
-#include <string.h>
+#include <openssl/evp.h>
 
-static const uint32_t K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static uint32_t ror(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
-
-static uint32_t load_be32(const unsigned char *p)
+static void fail(struct fy_sha256 *s)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void store_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-/* One 64-byte block into the state (§6.2.2). */
-static void compress(uint32_t h[8], const unsigned char *block)
-{
-    uint32_t w[64];
-    for (int t = 0; t < 16; t++)
-        w[t] = load_be32(block + 4 * t);
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t t1 = k + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + w[t];
-        uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-    }
-    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+    EVP_MD_CTX_free(s->ctx);
+    s->ctx = NULL;
 }
 
 void fy_sha256_init(struct fy_sha256 *s)
 {
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, iv, sizeof iv);
-    s->total = 0;
-    s->used = 0;
+    s->ctx = EVP_MD_CTX_new();
+    if (s->ctx && EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1)
+        fail(s);
 }
 
 void fy_sha256_update(struct fy_sha256 *s, const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    s->total += len;
-    while (len > 0) {
-        size_t take = sizeof s->block - s->used;
-        if (take > len)
-            take = len;
-        memcpy(s->block + s->used, p, take);
-        s->used += take, p += take, len -= take;
-        if (s->used == sizeof s->block) {
-            compress(s->h, s->block);
-            s->used = 0;
-        }
-    }
+    if (s->ctx && EVP_DigestUpdate(s->ctx, data, len) != 1)
+        fail(s);
 }
 
-void fy_sha256_final(struct fy_sha256 *s, unsigned char out[FY_SHA256_LEN])
+int fy_sha256_final(struct fy_sha256 *s, unsigned char out[FY_SHA256_LEN])
 {
-    uint64_t bits = s->total * 8;
-    unsigned char pad[72] = {0x80};
-    /* 0x80, zeros up to 56 mod 64, then the length in bits, big-endian. */
-    size_t npad = (s->used < 56 ? 56 : 120) - s->used;
-    for (int i = 0; i < 8; i++)
-        pad[npad + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
-    fy_sha256_update(s, pad, npad + 8);
-    for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, s->h[i]);
-    explicit_bzero(s, sizeof *s);
+    unsigned len = 0;
+    int ok = s->ctx && EVP_DigestFinal_ex(s->ctx, out, &len) == 1 && len == FY_SHA256_LEN;
+    fail(s);
+    return ok ? 0 : -1;
 }

@@ -285,7 +285,8 @@ static int check_credentials(struct fy_conn *c, const struct fy_file_request *x,
     struct fy_auth *a = c->srv->auth;
     struct fy_auth_request *ar = &c->auth;
     unsigned char d[FY_SHA256_LEN];
-    fy_auth_cache_digest(&a->cache, file, cr->user, cr->password, d);
+    if (fy_auth_cache_digest(&a->cache, file, cr->user, cr->password, d) < 0)
+        return fy_respond_error(c, x->site, 503, "Retry-After: 1\r\n"); /* no key for the cache or a check */
     const struct fy_htpasswd_user *u = fy_auth_cache_find(&a->cache, d);
     if (u) {
         fy_stats_add(c->srv->slot, FY_C_AUTH_CACHE_HITS, 1);

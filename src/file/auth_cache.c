@@ -19,8 +19,8 @@ int fy_auth_cache_init(struct fy_auth_cache *c)
     return 0;
 }
 
-void fy_auth_cache_digest(const struct fy_auth_cache *c, unsigned file, struct fy_str user, struct fy_str password,
-                          unsigned char out[FY_SHA256_LEN])
+int fy_auth_cache_digest(const struct fy_auth_cache *c, unsigned file, struct fy_str user, struct fy_str password,
+                         unsigned char out[FY_SHA256_LEN])
 {
     struct fy_sha256 s;
     unsigned char f[4] = {(unsigned char)(file >> 24), (unsigned char)(file >> 16), (unsigned char)(file >> 8),
@@ -31,7 +31,7 @@ void fy_auth_cache_digest(const struct fy_auth_cache *c, unsigned file, struct f
     fy_sha256_update(&s, user.p, user.len);
     fy_sha256_update(&s, "", 1); /* a user name holds no NUL: "ab"+"c" is not "a"+"bc" */
     fy_sha256_update(&s, password.p, password.len);
-    fy_sha256_final(&s, out);
+    return fy_sha256_final(&s, out);
 }
 
 static struct fy_auth_cache_entry *set_of(struct fy_auth_cache *c, const unsigned char d[FY_SHA256_LEN])

@@ -38,8 +38,9 @@ struct fy_auth_cache {
  * bytes can be had. */
 int fy_auth_cache_init(struct fy_auth_cache *c);
 
-/* The digest that stands for these credentials of user file `file`. */
-void fy_auth_cache_digest(const struct fy_auth_cache *c, unsigned file, struct fy_str user, struct fy_str password,
+/* The digest that stands for these credentials of user file `file`.
+ * Returns 0, or -1 when none could be made (out of memory). */
+int  fy_auth_cache_digest(const struct fy_auth_cache *c, unsigned file, struct fy_str user, struct fy_str password,
                           unsigned char out[FY_SHA256_LEN]);
 
 /* What was stored with digest d, or NULL when it is not cached. */

@@ -60,56 +60,6 @@ static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const
     return 0;
 }
 
-/* The Host header without its port, if it is a plain name or address (so
- * safe to put in a Location); len 0 if not. */
-static struct fy_str host_name(struct fy_str host)
-{
-    size_t n = 0;
-    bool v6 = host.len > 0 && host.p[0] == '[';
-    while (n < host.len && (v6 || host.p[n] != ':')) {
-        char ch = host.p[n++];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '.' || ch == '-' || ch == '_' || (v6 && (ch == ':' || ch == '[' || ch == ']'));
-        if (!ok)
-            return (struct fy_str){0};
-        if (ch == ']')
-            break;
-    }
-    return (struct fy_str){host.p, n};
-}
-
-/* ACME's http-01 challenge stays on plain HTTP: the first certificate
- * must be had before there is a TLS listener to redirect to. */
-static bool is_acme_challenge(struct fy_str path)
-{
-    static const char prefix[] = "/.well-known/acme-challenge/";
-    return path.len >= sizeof prefix - 1 && memcmp(path.p, prefix, sizeof prefix - 1) == 0;
-}
-
-/* redirect-to-https on a plain connection: the same host and target, over
- * TLS on the port of the first TLS listener. */
-static int respond_https_redirect(struct fy_conn *c, const struct fy_site *site)
-{
-    const struct fy_request *r = &c->req;
-    struct fy_str host = host_name(r->host);
-    if (host.len == 0)
-        return fy_respond_error(c, site, 400, NULL);
-    char port[8] = "";
-    if (c->srv->tls_port != 443)
-        snprintf(port, sizeof port, ":%d", c->srv->tls_port);
-    struct fy_str path = r->path.len && r->path.p[0] == '/' ? r->path : (struct fy_str){"/", 1}; /* OPTIONS * */
-    size_t cap = sizeof "Location: https://?\r\n" + host.len + sizeof port + path.len + r->query.len;
-    char *location = malloc(cap);
-    if (location)
-        snprintf(location, cap, "Location: https://%.*s%s%.*s%s%.*s\r\n", (int)host.len, host.p, port,
-                 (int)path.len, path.p, r->query.len ? "?" : "", (int)r->query.len, r->query.p);
-    if (!location)
-        return fy_respond_error(c, site, 503, NULL);
-    fy_respond_redirect(c, site, 301, location);
-    free(location);
-    return 0;
-}
-
 /* OPTIONS: what the resource (or, for "*", the server) allows. */
 static int respond_options(struct fy_conn *c)
 {
@@ -250,8 +200,8 @@ int fy_handler_respond(struct fy_conn *c)
         return fy_health_respond(c);
     const struct fy_request *r = &c->req;
     struct fy_file_request x = {.site = fy_sites_lookup(&c->srv->sites, r->host)};
-    if (fy_conn_wants_https(c) && !is_acme_challenge(r->path))
-        return respond_https_redirect(c, x.site);
+    if (fy_redirect_to_https(c, x.site))
+        return 0;
     if (fy_status_wants(c))
         return fy_status_respond(c);
     if (r->method == FY_METHOD_UNKNOWN)

@@ -1,6 +1,7 @@
 /* Configured redirects; see redirect.h. */
 #include "file/redirect.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,11 +101,9 @@ char *fy_redirect_location(const struct fy_config *cfg, const struct fy_redirect
 /* The ":PORT" of a Host value ("" when it names none). */
 static struct fy_str host_port(struct fy_str host)
 {
-    const char *p = host.p, *end = host.p + host.len;
-    if (host.len > 0 && p[0] == '[')
-        p = memchr(p, ']', host.len);
-    const char *colon = host.len > 0 && p ? memchr(p, ':', (size_t)(end - p)) : NULL;
-    return colon ? (struct fy_str){colon, (size_t)(end - colon)} : (struct fy_str){"", 0};
+    struct fy_str name, port;
+    fy_http_host_split(host, &name, &port);
+    return port;
 }
 
 static bool name_has_port(const char *name)
@@ -155,6 +154,45 @@ bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x)
     else
         fy_respond_redirect(c, x->site, status, location);
     free(location);
+    return true;
+}
+
+/* ACME's http-01 challenge stays on plain HTTP: the first certificate
+ * must be had before there is a TLS listener to redirect to. */
+static bool is_acme_challenge(struct fy_str path)
+{
+    static const char prefix[] = "/.well-known/acme-challenge/";
+    return path.len >= sizeof prefix - 1 && memcmp(path.p, prefix, sizeof prefix - 1) == 0;
+}
+
+bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site)
+{
+    const struct fy_request *r = &c->req;
+    if (!fy_conn_wants_https(c) || is_acme_challenge(r->path))
+        return false;
+    struct fy_str name, port;
+    fy_http_host_split(r->host, &name, &port); /* the parser let only a valid Host through */
+    if (name.len == 0) {
+        fy_respond_error(c, site, 400, NULL); /* HTTP/1.0 without Host: no name to send it to */
+        return true;
+    }
+    char tls_port[8] = "";
+    if (c->srv->tls_port != 443)
+        snprintf(tls_port, sizeof tls_port, ":%d", c->srv->tls_port);
+    struct fy_str path = r->path.len && r->path.p[0] == '/' ? r->path : (struct fy_str){"/", 1}; /* OPTIONS * */
+    struct location l;
+    if (!location_init(&l, sizeof "https://" + name.len + sizeof tls_port + path.len, "", r->query)) {
+        fy_respond_error(c, site, 503, NULL);
+        return true;
+    }
+    put(&l, "https://", 8);
+    put(&l, name.p, name.len);
+    put(&l, tls_port, strlen(tls_port));
+    put(&l, path.p, path.len); /* as the client wrote it: already a valid target */
+    put_query(&l, false, r->query);
+    put(&l, "\r\n", 2);
+    fy_respond_redirect(c, site, 301, l.p);
+    free(l.p);
     return true;
 }
 

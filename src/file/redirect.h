@@ -35,6 +35,11 @@ char *fy_redirect_location(const struct fy_config *cfg, const struct fy_redirect
  * response in c and returns true. */
 bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x);
 
+/* redirect-to-https: a request on a plain listener (ACME http-01
+ * challenges excepted) is answered 301 to the same host and target on the
+ * first TLS listener's port.  Returns true when it answered. */
+bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site);
+
 /* A redirect response with `location` ("Location: ...\r\n") and a small
  * page; a long Location gets a head buffer of its own.  Returns 0. */
 int fy_respond_redirect(struct fy_conn *c, const struct fy_site *site, int status, const char *location);

@@ -133,14 +133,11 @@ void fy_sites_close(struct fy_sites *s)
 
 const struct fy_site *fy_sites_lookup(const struct fy_sites *s, struct fy_str host)
 {
-    const char *p = host.p;
-    size_t n = host.len;
-    if (!p || n == 0)
+    struct fy_str name, port;
+    if (!host.p || host.len == 0)
         return &s->sites[0];
-    const char *stop = p[0] == '[' ? memchr(p, ']', n) : memchr(p, ':', n);
-    if (stop)
-        n = (size_t)(stop - p) + (p[0] == '[');
-    return &s->sites[fy_config_match_host(s->cfg, p, n)];
+    fy_http_host_split(host, &name, &port);
+    return &s->sites[fy_config_match_host(s->cfg, name.p, name.len)];
 }
 
 const struct fy_docroot *fy_site_map(const struct fy_site *site, const struct fy_path *url,

@@ -94,7 +94,7 @@ void fy_conn_close(struct fy_conn *c)
  * with a close_notify first. */
 static void conn_close_idle(struct fy_conn *c)
 {
-    fy_transport_shutdown(&c->tp);
+    fy_transport_close_notify(&c->tp);
     fy_conn_close(c);
 }
 

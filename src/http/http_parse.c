@@ -184,6 +184,16 @@ static bool host_is_valid(struct fy_str h, bool port_required)
     return *p == ':' && port_is_valid(p + 1, end);
 }
 
+void fy_http_host_split(struct fy_str host, struct fy_str *name, struct fy_str *port)
+{
+    const char *p = host.p, *end = host.p + host.len;
+    const char *after = host.len > 0 && p[0] == '[' ? memchr(p, ']', host.len) : p; /* IPv6 holds ':' */
+    const char *colon = after && after < end ? memchr(after, ':', (size_t)(end - after)) : NULL;
+    size_t n = colon ? (size_t)(colon - p) : host.len;
+    *name = (struct fy_str){p, n};
+    *port = colon ? (struct fy_str){colon, (size_t)(end - colon)} : (struct fy_str){"", 0};
+}
+
 /* The authority of an absolute-form target ("http://host:port/path"): the
  * scheme is case-insensitive (RFC 3986 §3.1); any other scheme is not ours
  * to serve. */

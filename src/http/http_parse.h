@@ -114,4 +114,9 @@ bool fy_str_eq_nocase(struct fy_str s, const char *lit);
 
 const char *fy_method_name(enum fy_method m);
 
+/* A Host value (valid, as fy_http_analyse leaves it) split at its port:
+ * "example.org:8080" → "example.org" and ":8080", "[::1]:80" → "[::1]"
+ * and ":80"; port.len is 0 when none is named. */
+void fy_http_host_split(struct fy_str host, struct fy_str *name, struct fy_str *port);
+
 #endif

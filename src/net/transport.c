@@ -61,9 +61,14 @@ int fy_transport_flush(struct fy_transport *t)
     return t->tls ? fy_tls_flush(t->tls) : 0;
 }
 
-void fy_transport_shutdown(struct fy_transport *t)
+void fy_transport_close_notify(struct fy_transport *t)
 {
     if (t->tls)
         fy_tls_close_notify(t->tls);
+}
+
+void fy_transport_shutdown(struct fy_transport *t)
+{
+    fy_transport_close_notify(t);
     shutdown(t->fd, SHUT_WR);
 }

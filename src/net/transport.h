@@ -52,4 +52,9 @@ int fy_transport_flush(struct fy_transport *t);
  * half-close.  Reading may go on (to drain what the client still sends). */
 void fy_transport_shutdown(struct fy_transport *t);
 
+/* Before a close(2) that needs no half-close first: TLS says it is
+ * closing (close_notify, best effort); plain TCP needs nothing, the close
+ * sends its FIN. */
+void fy_transport_close_notify(struct fy_transport *t);
+
 #endif

@@ -44,7 +44,7 @@ static const char *sha256_hex(const char *data, size_t len, size_t chunk)
     fy_sha256_init(&s);
     for (size_t at = 0; at < len; at += chunk)
         fy_sha256_update(&s, data + at, len - at < chunk ? len - at : chunk);
-    fy_sha256_final(&s, d);
+    CHECK(fy_sha256_final(&s, d) == 0);
     return hex(d, sizeof d);
 }
 
