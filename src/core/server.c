@@ -39,53 +39,96 @@ const char *fy_server_date(struct fy_server *srv)
 
 /* --- the connection pool ------------------------------------------------- */
 
-static void list_push(struct fy_conn **head, struct fy_conn *c)
+/* Spares kept past a tick: what one second of churn takes again, without
+ * holding the memory of a past crowd. */
+#define SPARE_LINKS 64
+#define SPARE_CONNS 8
+
+static void list_push(struct fy_link **head, struct fy_link *l)
 {
-    c->prev = NULL;
-    c->next = *head;
+    l->prev = NULL;
+    l->next = *head;
     if (*head)
-        (*head)->prev = c;
-    *head = c;
+        (*head)->prev = l;
+    *head = l;
 }
 
-static void list_unlink(struct fy_conn **head, struct fy_conn *c)
+static void list_unlink(struct fy_link **head, struct fy_link *l)
 {
-    if (c->prev)
-        c->prev->next = c->next;
+    if (l->prev)
+        l->prev->next = l->next;
     else
-        *head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+        *head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
 }
 
-static struct fy_conn *conn_take(struct fy_server *srv)
+static struct fy_link *link_take(struct fy_server *srv)
 {
-    struct fy_conn *c = srv->free_conns;
-    if (c)
-        list_unlink(&srv->free_conns, c);
-    else
-        c = calloc(1, sizeof *c);
-    return c;
+    struct fy_link *l = srv->free_links;
+    if (!l)
+        return calloc(1, sizeof *l);
+    list_unlink(&srv->free_links, l);
+    srv->nfree_links--;
+    return l;
 }
 
-void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c)
+static void link_put(struct fy_server *srv, struct fy_link *l)
 {
-    list_unlink(&srv->conns, c);
-    list_push(&srv->free_conns, c);
+    list_push(&srv->free_links, l);
+    srv->nfree_links++;
+}
+
+void fy_server_conn_closed(struct fy_server *srv, struct fy_link *l)
+{
+    list_unlink(&srv->conns, l);
+    link_put(srv, l);
     srv->nconns--;
     if (srv->stopping && srv->nconns == 0)
         fy_loop_stop(&srv->loop);
 }
 
-static void free_conn_list(struct fy_conn *c)
+struct fy_conn *fy_server_take_conn(struct fy_server *srv)
 {
-    while (c) {
-        struct fy_conn *next = c->next;
-        free(c->rbuf);
-        free(c->wbuf);
+    struct fy_conn *c = srv->free_conns;
+    if (c) {
+        srv->free_conns = c->next;
+        srv->nfree_conns--;
+        return c;
+    }
+    c = malloc(fy_conn_size(&srv->cfg));
+    if (!c)
+        return NULL;
+    fy_conn_init_buffers(c, &srv->cfg);
+    srv->nconn_buffers++;
+    return c;
+}
+
+void fy_server_put_conn(struct fy_server *srv, struct fy_conn *c)
+{
+    c->next = srv->free_conns;
+    srv->free_conns = c;
+    srv->nfree_conns++;
+}
+
+/* Frees the spares beyond `keep` (the most recently used stay).  Only on
+ * the tick: a connection closed deep in a call is still looked at by its
+ * callers, so nothing given back in this turn may go. */
+static void trim_spares(struct fy_server *srv, unsigned keep_links, unsigned keep_conns)
+{
+    while (srv->nfree_links > keep_links) {
+        struct fy_link *l = srv->free_links;
+        list_unlink(&srv->free_links, l);
+        srv->nfree_links--;
+        free(l);
+    }
+    while (srv->nfree_conns > keep_conns) {
+        struct fy_conn *c = srv->free_conns;
+        srv->free_conns = c->next;
+        srv->nfree_conns--;
+        srv->nconn_buffers--;
         free(c);
-        c = next;
     }
 }
 
@@ -113,16 +156,16 @@ static void admit(struct fy_server *srv, struct fy_listener *l, int fd, const st
         return;
     }
     fy_stats_add(srv->slot, FY_C_ACCEPTED, 1);
-    struct fy_conn *c = conn_take(srv);
+    struct fy_link *c = link_take(srv);
     if (!c) {
         close(fd);
         return;
     }
-    int err = fy_conn_open(srv, c, fd, peer, l->tls);
+    int err = fy_link_open(srv, c, fd, peer, l->tls);
     if (err) {
         fy_log(&srv->log, FY_LOG_ERROR, "cannot take a connection: %s", strerror(-err));
         close(fd);
-        list_push(&srv->free_conns, c);
+        link_put(srv, c);
         return;
     }
     list_push(&srv->conns, c);
@@ -212,7 +255,7 @@ static void close_listeners(struct fy_server *srv)
 static void close_all_conns(struct fy_server *srv)
 {
     while (srv->conns)
-        fy_conn_close(srv->conns);
+        fy_link_close(srv->conns);
 }
 
 /* Responses in progress end with "Connection: close"; idle keep-alive
@@ -223,11 +266,11 @@ static void close_all_conns(struct fy_server *srv)
  * busy server. */
 static void shutdown_conns(struct fy_server *srv, bool spare_new)
 {
-    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
+    for (struct fy_link *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        if (spare_new && c->nrequests == 0 && (c->state == FY_CONN_READING || c->state == FY_CONN_HANDSHAKING))
+        if (spare_new && c->nrequests == 0 && fy_link_awaits_request(c))
             continue;
-        fy_conn_shutdown(c);
+        fy_link_shutdown(c);
     }
 }
 
@@ -355,20 +398,19 @@ void fy_server_refresh_stats(struct fy_server *srv)
 {
     struct fy_stats_slot *slot = srv->slot;
     uint64_t reading = 0, writing = 0, idle = 0;
-    for (const struct fy_conn *c = srv->conns; c; c = c->next) {
-        bool answering = c->state == FY_CONN_READING && c->have_request; /* a status page, say */
-        if (c->state == FY_CONN_READING && c->rlen == 0)
-            idle++;
-        else if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING ||
-                 c->state == FY_CONN_HANDSHAKING)
-            reading++;
-        else
-            writing++;
+    for (const struct fy_link *c = srv->conns; c; c = c->next) {
+        enum fy_link_activity a = fy_link_activity(c);
+        idle += a == FY_LINK_IDLE;
+        reading += a == FY_LINK_READS;
+        writing += a == FY_LINK_WRITES;
     }
     fy_stats_gauge(slot, FY_G_ACTIVE, srv->nconns);
     fy_stats_gauge(slot, FY_G_READING, reading);
     fy_stats_gauge(slot, FY_G_WRITING, writing);
     fy_stats_gauge(slot, FY_G_IDLE, idle);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFERS, srv->nconn_buffers);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFERS_FREE, srv->nfree_conns);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFER_BYTES, (uint64_t)srv->nconn_buffers * fy_conn_size(&srv->cfg));
     struct fy_backend_stats b = {0};
     if (srv->backend && srv->backend->ops->stats)
         srv->backend->ops->stats(srv->backend, &b);
@@ -395,6 +437,7 @@ static void on_tick(struct fy_timer *t)
     /* Here, not only on a lookup of the same name: a file deleted or
      * rotated away would otherwise keep its disk space held. */
     fy_file_cache_expire(&srv->sites.cache, srv->loop.now_ms);
+    trim_spares(srv, SPARE_LINKS, SPARE_CONNS);
     if (srv->control.fd < 0 && srv->tls.tickets) /* alone: no master rotates them */
         fy_tls_tickets_tick(srv->tls.tickets, srv->loop.now_ms / 1000);
     fy_timer_arm(&srv->loop, &srv->tick_queue, &srv->tick);
@@ -591,8 +634,7 @@ void fy_server_free(struct fy_server *srv)
 {
     close_all_conns(srv);
     close_listeners(srv);
-    free_conn_list(srv->free_conns);
-    srv->free_conns = NULL;
+    trim_spares(srv, 0, 0);
     fy_auth_close(srv->auth); /* after the connections: they wait on its checks */
     srv->auth = NULL;
     if (srv->backend)

@@ -179,6 +179,9 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"request_buffers\": {\"in_use\": %llu, \"free\": %llu, \"bytes\": %llu},\n",
+        (ull)(g[FY_G_REQ_BUFFERS] - g[FY_G_REQ_BUFFERS_FREE]), (ull)g[FY_G_REQ_BUFFERS_FREE],
+        (ull)g[FY_G_REQ_BUFFER_BYTES]);
     put(o, "  \"tls\": {\"handshakes\": %llu, \"resumptions\": %llu, \"ktls_send\": %llu, \"failures\": "
         "{\"timeout\": %llu, \"protocol\": %llu, \"plain_http\": %llu, \"closed\": %llu}},\n",
         (ull)c[FY_C_TLS_HANDSHAKES], (ull)c[FY_C_TLS_RESUMED], (ull)c[FY_C_TLS_KTLS], (ull)c[FY_C_TLS_FAIL_TIMEOUT],
@@ -291,6 +294,10 @@ static void render_prometheus(struct text *o, const struct view *v)
     metric(o, "connections_accepted_total", "counter", "Connections accepted.", (ull)c[FY_C_ACCEPTED]);
     metric(o, "connections_refused_total", "counter", "Connections answered 503 at max-connections.",
            (ull)c[FY_C_REFUSED]);
+    family(o, "request_buffers", "gauge", "Request buffers (a connection holds one only while at work), by state.");
+    put(o, "ferry_request_buffers{state=\"used\"} %llu\n", (ull)(g[FY_G_REQ_BUFFERS] - g[FY_G_REQ_BUFFERS_FREE]));
+    put(o, "ferry_request_buffers{state=\"free\"} %llu\n", (ull)g[FY_G_REQ_BUFFERS_FREE]);
+    metric(o, "request_buffer_bytes", "gauge", "Bytes the request buffers take.", (ull)g[FY_G_REQ_BUFFER_BYTES]);
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
@@ -361,7 +368,7 @@ int fy_status_respond(struct fy_conn *c)
 {
     struct fy_server *srv = c->srv;
     const struct fy_request *r = &c->req;
-    if (!fy_status_allowed(&srv->cfg, &c->peer))
+    if (!fy_status_allowed(&srv->cfg, &c->link->peer))
         return 403;
     if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
         return 405;

@@ -251,10 +251,10 @@ static void log_refusal(struct fy_conn *c, bool known_user)
 {
     struct fy_basic_credentials cr;
     char addr[INET6_ADDRSTRLEN] = "?";
-    if (c->peer.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, addr, sizeof addr);
-    else if (c->peer.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->peer)->sin6_addr, addr, sizeof addr);
+    if (c->link->peer.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->link->peer)->sin_addr, addr, sizeof addr);
+    else if (c->link->peer.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->link->peer)->sin6_addr, addr, sizeof addr);
     if (fy_basic_auth_parse(&c->req, &cr) == FY_BASIC_OK)
         fy_log(&c->srv->log, FY_LOG_INFO, "auth-basic: %s: %s \"%.*s\"", addr,
                known_user ? "wrong password for user" : "no such user", (int)(cr.user.len > 64 ? 64 : cr.user.len),

@@ -6,8 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
 #include "core/server.h"
 #include "file/handler.h"
@@ -19,7 +17,7 @@
  * the buffers never come back (a disk that never answers holds them). */
 #define CONN_QUEUED_TIMEOUTS 4
 
-static void conn_advance(struct fy_conn *c);
+static void conn_wake(struct fy_transfer *t);
 static bool conn_discard(struct fy_conn *c);
 static void conn_next_request(struct fy_conn *c);
 
@@ -30,7 +28,37 @@ static size_t conn_rbuf_size(const struct fy_conn *c)
 
 static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
 {
-    fy_timer_arm(&c->srv->loop, q, &c->timer);
+    fy_link_arm(c->link, q);
+}
+
+size_t fy_conn_size(const struct fy_config *cfg)
+{
+    return sizeof(struct fy_conn) + cfg->max_request_header_size + FY_CONN_HEAD_BUFFER;
+}
+
+void fy_conn_init_buffers(struct fy_conn *c, const struct fy_config *cfg)
+{
+    c->rbuf = (char *)(c + 1);
+    c->wbuf = c->rbuf + cfg->max_request_header_size;
+}
+
+void fy_conn_start(struct fy_conn *c, struct fy_link *l)
+{
+    char *rbuf = c->rbuf, *wbuf = c->wbuf;
+    memset(c, 0, offsetof(struct fy_conn, req));
+    c->link = l;
+    c->srv = l->srv;
+    c->state = FY_CONN_READING;
+    c->rbuf = rbuf;
+    c->wbuf = wbuf;
+    c->file.fd = -1;
+    c->xfer.file_fd = -1;
+    c->xfer.wake = conn_wake;
+}
+
+bool fy_conn_idle(const struct fy_conn *c)
+{
+    return c->state == FY_CONN_READING && c->rlen == 0;
 }
 
 /* --- closing -------------------------------------------------------------- */
@@ -40,7 +68,7 @@ static void conn_arm(struct fy_conn *c, struct fy_timer_queue *q)
 static void conn_log_response(struct fy_conn *c)
 {
     struct fy_access_entry e = {
-        .peer = &c->peer,
+        .peer = &c->link->peer,
         .req = c->have_request ? &c->req : NULL,
         .status = c->status,
         .body_bytes = c->body_bytes,
@@ -65,77 +93,39 @@ static void conn_end_transfer(struct fy_conn *c)
     c->head_mem = NULL;
 }
 
-void fy_conn_close(struct fy_conn *c)
+/* Ends the connection now (an error, a client gone). */
+static void conn_close(struct fy_conn *c)
 {
-    if (c->state == FY_CONN_CLOSED)
-        return;
+    fy_link_close(c->link);
+}
+
+void fy_conn_end(struct fy_conn *c)
+{
     if (c->state == FY_CONN_SENDING)
         conn_log_response(c);
     if (c->lookup.state)
         c->srv->backend->ops->lookup_cancel(c->srv->backend, &c->lookup);
     fy_auth_cancel(c);
     conn_end_transfer(c);
-    fy_timer_disarm(&c->timer);
-    fy_loop_remove(&c->srv->loop, &c->io);
-    fy_tls_conn_free(c->tp.tls);
-    c->tp.tls = NULL;
-    close(c->io.fd);
-    c->io.fd = -1;
-    c->state = FY_CONN_CLOSED;
-    fy_server_conn_closed(c->srv, c);
-}
-
-/* A connection we end with nothing left to read or send: TLS says so
- * with a close_notify first. */
-static void conn_close_idle(struct fy_conn *c)
-{
-    fy_transport_shutdown(&c->tp);
-    fy_conn_close(c);
 }
 
 /* Closing a socket whose receive queue holds data makes the kernel send a
  * RST, which can destroy a response the client has not read yet.  So after
- * answering a client that may still be sending, shut our side and drain
- * theirs for a short while first. */
+ * answering a client that may still be sending, the link drains theirs for
+ * a short while first. */
 static void conn_linger(struct fy_conn *c)
 {
-    if (!c->readable && c->rlen == c->consumed && c->discard_left == 0) {
-        conn_close_idle(c);
-        return;
-    }
-    fy_transport_shutdown(&c->tp);
-    c->state = FY_CONN_LINGERING;
-    c->rlen = 0;
-    conn_arm(c, &c->srv->linger_timeouts);
-}
-
-static void conn_drain(struct fy_conn *c)
-{
-    for (;;) {
-        ssize_t n = read(c->io.fd, c->rbuf, conn_rbuf_size(c));
-        if (n > 0)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        fy_conn_close(c);
-        return;
-    }
-}
-
-void fy_conn_shutdown(struct fy_conn *c)
-{
-    c->keep_alive = false;
-    if ((c->state == FY_CONN_READING && c->rlen == 0) || c->state == FY_CONN_HANDSHAKING)
-        conn_close_idle(c);
+    if (!c->link->readable && c->rlen == c->consumed && c->discard_left == 0)
+        fy_link_close_idle(c->link);
+    else
+        fy_link_linger(c->link);
 }
 
 /* --- responding ----------------------------------------------------------- */
 
 static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
 {
-    c->xfer.out = &c->tp;
+    c->xfer.out = &c->link->tp;
     c->xfer.head = head;
     c->xfer.head_len = head_len;
     c->xfer.error = 0;
@@ -177,8 +167,9 @@ static void conn_respond(struct fy_conn *c)
 
 void fy_conn_resume(struct fy_conn *c)
 {
+    struct fy_link *l = c->link;
     conn_respond(c);
-    conn_advance(c);
+    fy_link_run(l);
 }
 
 static void conn_lookup_done(struct fy_lookup *l)
@@ -274,7 +265,7 @@ static void conn_send(struct fy_conn *c)
             break;
         }
     }
-    if (r == FY_SEND_DONE && fy_transport_flush(&c->tp) < 0) { /* TLS bytes still held */
+    if (r == FY_SEND_DONE && fy_transport_flush(&c->link->tp) < 0) { /* TLS bytes still held */
         r = errno == EAGAIN ? FY_SEND_AGAIN : FY_SEND_ERROR;
         c->xfer.error = errno;
     }
@@ -283,7 +274,7 @@ static void conn_send(struct fy_conn *c)
         conn_finish_response(c);
         break;
     case FY_SEND_YIELD:
-        fy_loop_defer(&c->srv->loop, &c->io);
+        fy_loop_defer(&c->srv->loop, &c->link->io);
         break;
     case FY_SEND_AGAIN:
     case FY_SEND_WAIT:
@@ -291,7 +282,7 @@ static void conn_send(struct fy_conn *c)
     case FY_SEND_ERROR:
         if (c->xfer.error != EPIPE && c->xfer.error != ECONNRESET)
             fy_log(&c->srv->log, FY_LOG_ERROR, "sending a response failed: %s", strerror(c->xfer.error));
-        fy_conn_close(c);
+        conn_close(c);
         break;
     }
 }
@@ -299,7 +290,7 @@ static void conn_send(struct fy_conn *c)
 static void conn_wake(struct fy_transfer *t)
 {
     struct fy_conn *c = container_of(t, struct fy_conn, xfer);
-    conn_advance(c);
+    fy_link_run(c->link);
 }
 
 /* --- reading -------------------------------------------------------------- */
@@ -318,10 +309,11 @@ static void conn_next_request(struct fy_conn *c)
  * none are there now, -1 if the connection is gone (and closed). */
 static int conn_fill(struct fy_conn *c)
 {
+    struct fy_link *l = c->link;
     size_t room = conn_rbuf_size(c) - c->rlen;
-    if (!c->readable || room == 0)
+    if (!l->readable || room == 0)
         return 0;
-    ssize_t n = fy_transport_read(&c->tp, c->rbuf + c->rlen, room);
+    ssize_t n = fy_transport_read(&l->tp, c->rbuf + c->rlen, room);
     if (n > 0) {
         if (c->rlen == 0 && c->state == FY_CONN_READING)
             conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
@@ -329,15 +321,15 @@ static int conn_fill(struct fy_conn *c)
         /* A short read emptied the socket; edge-triggered epoll says when more
          * comes.  Unless the client has shut its side: then no event will
          * come, and the EOF waiting behind the data must still be read. */
-        if ((size_t)n < room && !c->peer_closed)
-            c->readable = false;
+        if ((size_t)n < room && !l->peer_closed)
+            l->readable = false;
         return 1;
     }
     if (n < 0 && errno == EAGAIN) {
-        c->readable = false;
+        l->readable = false;
         return 0;
     }
-    fy_conn_close(c);
+    conn_close(c);
     return -1;
 }
 
@@ -364,7 +356,7 @@ static bool conn_discard(struct fy_conn *c)
 static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
 {
     const struct fy_config *cfg = &c->srv->cfg;
-    c->nrequests++;
+    c->nrequests = ++c->link->nrequests;
     c->have_request = parsed;
     c->looked_up = false;
     c->consumed = parsed ? c->req.head_len : c->rlen;
@@ -401,8 +393,8 @@ static void conn_read_request(struct fy_conn *c)
         if (got < 0)
             return;
         if (got == 0) {
-            if (c->peer_closed && c->state == FY_CONN_READING)
-                fy_conn_close(c); /* nothing more can arrive */
+            if (c->link->peer_closed && c->state == FY_CONN_READING)
+                conn_close(c); /* nothing more can arrive */
             return;
         }
     }
@@ -412,57 +404,23 @@ static void conn_read_request(struct fy_conn *c)
 
 bool fy_conn_wants_https(const struct fy_conn *c)
 {
-    return !c->tp.tls && c->srv->cfg.redirect_to_https && c->srv->tls_port;
+    return !c->link->tp.tls && c->srv->cfg.redirect_to_https && c->srv->tls_port;
 }
 
-/* Plain HTTP on a TLS port: answered in plain text, as nginx does, and
- * the connection closes. */
-static void conn_refuse_plain_http(struct fy_conn *c)
+void fy_conn_refuse_plain_http(struct fy_conn *c)
 {
-    fy_tls_conn_free(c->tp.tls);
-    c->tp.tls = NULL;
-    c->state = FY_CONN_READING;
     c->have_request = false;
     c->keep_alive = false;
-    c->readable = true; /* the request waits unread: linger drains it */
     conn_respond_error(c, 400);
-}
-
-static void conn_handshake(struct fy_conn *c)
-{
-    struct fy_stats_slot *slot = c->srv->slot;
-    enum fy_tls_failure why;
-    int r = fy_tls_handshake(c->tp.tls, &why);
-    if (r == 0)
-        return;
-    if (r < 0) {
-        fy_stats_add(slot, (enum fy_counter)(FY_C_TLS_FAIL_TIMEOUT + why - FY_TLS_FAIL_TIMEOUT), 1);
-        if (why == FY_TLS_FAIL_PLAIN_HTTP)
-            conn_refuse_plain_http(c);
-        else
-            fy_conn_close(c);
-        return;
-    }
-    fy_stats_add(slot, FY_C_TLS_HANDSHAKES, 1);
-    if (fy_tls_resumed(c->tp.tls))
-        fy_stats_add(slot, FY_C_TLS_RESUMED, 1);
-    if (fy_tls_kernel_sends(c->tp.tls))
-        fy_stats_add(slot, FY_C_TLS_KTLS, 1);
-    c->state = FY_CONN_READING;
-    c->readable = true; /* a request may have come with the handshake's last flight */
-    conn_arm(c, &c->srv->header_timeouts);
 }
 
 /* --- events --------------------------------------------------------------- */
 
-static void conn_advance(struct fy_conn *c)
+void fy_conn_advance(struct fy_conn *c)
 {
     for (;;) {
         enum fy_conn_state before = c->state;
         switch (c->state) {
-        case FY_CONN_HANDSHAKING:
-            conn_handshake(c);
-            break;
         case FY_CONN_READING:
             conn_read_request(c);
             break;
@@ -474,15 +432,12 @@ static void conn_advance(struct fy_conn *c)
             /* A client that hangs up while its password is checked has given
              * up (nginx treats it so too): the check, slow by design, is
              * dropped rather than left to delay the clients still there. */
-            if (c->peer_closed && fy_auth_waiting(c))
-                fy_conn_close(c);
+            if (c->link->peer_closed && fy_auth_waiting(c))
+                conn_close(c);
             return; /* conn_lookup_done() or the check's end goes on */
         case FY_CONN_SENDING:
             conn_send(c);
             break;
-        case FY_CONN_LINGERING:
-            conn_drain(c);
-            return;
         case FY_CONN_CLOSED:
             return;
         }
@@ -490,50 +445,24 @@ static void conn_advance(struct fy_conn *c)
          * response done and the next pipelined request already buffered. */
         if (c->state == before || c->state == FY_CONN_CLOSED)
             return;
-        if (c->state == FY_CONN_READING && c->rlen == 0 && !c->readable)
+        if (c->state == FY_CONN_READING && c->rlen == 0 && !c->link->readable)
             return;
     }
 }
 
-static void conn_on_io(struct fy_io *io, uint32_t events)
+void fy_conn_timeout(struct fy_conn *c)
 {
-    struct fy_conn *c = container_of(io, struct fy_conn, io);
-    if (c->state == FY_CONN_CLOSED)
-        return; /* an event harvested in the same turn the connection closed */
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        c->readable = true;
-    if (events & (EPOLLRDHUP | EPOLLHUP))
-        c->peer_closed = true;
-    if (events & EPOLLERR) {
-        fy_conn_close(c);
-        return;
-    }
-    /* TLS bytes the socket could not take (a handshake's last flight) go
-     * now, whatever the state: the client may be waiting for them. */
-    if (events & EPOLLOUT)
-        fy_transport_flush(&c->tp);
-    conn_advance(c);
-}
-
-static void conn_on_timeout(struct fy_timer *t)
-{
-    struct fy_conn *c = container_of(t, struct fy_conn, timer);
-    if (c->state == FY_CONN_HANDSHAKING) {
-        fy_stats_add(c->srv->slot, FY_C_TLS_FAIL_TIMEOUT, 1);
-        fy_conn_close(c);
-        return;
-    }
     if (c->state == FY_CONN_READING && c->rlen == 0) {
-        conn_close_idle(c);
+        fy_link_close_idle(c->link);
         return;
     }
-    /* A client that started a request and stalled gets a 408; an idle one,
-     * or one we cannot send to, is simply closed. */
-    if (c->state == FY_CONN_READING && c->rlen > 0) {
+    /* A client that started a request and stalled gets a 408; one we
+     * cannot send to is simply closed. */
+    if (c->state == FY_CONN_READING) {
         c->have_request = false;
         c->keep_alive = false;
         conn_respond_error(c, 408);
-        conn_advance(c);
+        fy_conn_advance(c);
         return;
     }
     /* Waiting for the backend's buffers behind other clients is not this
@@ -542,41 +471,5 @@ static void conn_on_timeout(struct fy_timer *t)
         conn_arm(c, &c->srv->write_timeouts);
         return;
     }
-    fy_conn_close(c);
-}
-
-int fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer, bool tls)
-{
-    char *rbuf = c->rbuf, *wbuf = c->wbuf;
-    if (!rbuf)
-        rbuf = malloc(srv->cfg.max_request_header_size);
-    if (!wbuf)
-        wbuf = malloc(FY_CONN_HEAD_BUFFER);
-    *c = (struct fy_conn){
-        .io = {.fd = fd, .handler = conn_on_io},
-        .tp = {.fd = fd},
-        .srv = srv,
-        .timer = {.handler = conn_on_timeout},
-        .state = FY_CONN_READING,
-        .peer = *peer,
-        .rbuf = rbuf,
-        .wbuf = wbuf,
-        .file = {.fd = -1},
-        .xfer = {.file_fd = -1, .wake = conn_wake},
-    };
-    if (!rbuf || !wbuf)
-        return -ENOMEM;
-    if (tls) {
-        if (!(c->tp.tls = fy_tls_conn_new(&srv->tls, fd)))
-            return -ENOMEM;
-        c->state = FY_CONN_HANDSHAKING;
-    }
-    int err = fy_loop_add(&srv->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-    if (err) {
-        fy_tls_conn_free(c->tp.tls);
-        c->tp.tls = NULL;
-        return err;
-    }
-    conn_arm(c, tls ? &srv->handshake_timeouts : &srv->header_timeouts);
-    return 0;
+    conn_close(c);
 }
