@@ -99,6 +99,24 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
     return FY_SEND_DONE;
 }
 
+enum fy_send_result fy_transfer_send_mem(struct fy_transfer *t, size_t budget)
+{
+    while (t->offset < t->end || t->head_len > 0) {
+        if (budget == 0)
+            return FY_SEND_YIELD;
+        size_t want = (size_t)(t->end - t->offset);
+        if (want > budget)
+            want = budget;
+        struct iovec iov[2] = {{(void *)t->head, t->head_len}, {(void *)(t->mem + t->offset), want}};
+        ssize_t n = fy_transport_writev(t->out, iov, 2, false);
+        if (n < 0)
+            return write_failed(t);
+        transfer_advance(t, (size_t)n);
+        budget = (size_t)n < budget ? budget - (size_t)n : 0;
+    }
+    return FY_SEND_DONE;
+}
+
 /* The body loop shared by the zero-copy and the copying way: from buf when
  * it is set, else from fd at fd_offset. */
 static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_offset, const char *buf,

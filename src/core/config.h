@@ -128,6 +128,7 @@ struct fy_config {
     size_t send_chunk_size;      /* bytes one connection may send per loop turn */
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
+    size_t body_cache_size;      /* bytes of small hot files kept in memory; 0: none */
 
     /* linux-aio-sendfile */
     size_t aio_block_size;       /* bytes per read */

@@ -411,6 +411,12 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_gauge(slot, FY_G_REQ_BUFFERS, srv->nconn_buffers);
     fy_stats_gauge(slot, FY_G_REQ_BUFFERS_FREE, srv->nfree_conns);
     fy_stats_gauge(slot, FY_G_REQ_BUFFER_BYTES, (uint64_t)srv->nconn_buffers * fy_conn_size(&srv->cfg));
+    const struct fy_body_cache *bc = &srv->sites.cache.bodies;
+    fy_stats_set(slot, FY_C_BODY_HITS, bc->hits);
+    fy_stats_set(slot, FY_C_BODY_FILLS, bc->fills);
+    fy_stats_set(slot, FY_C_BODY_EVICTIONS, bc->evictions);
+    fy_stats_gauge(slot, FY_G_BODY_ENTRIES, bc->count);
+    fy_stats_gauge(slot, FY_G_BODY_BYTES, bc->bytes);
     struct fy_backend_stats b = {0};
     if (srv->backend && srv->backend->ops->stats)
         srv->backend->ops->stats(srv->backend, &b);

@@ -34,6 +34,9 @@ enum fy_counter {
     FY_C_AUTH_CACHE_HITS,        /* requests let in by a remembered password, no hash */
     FY_C_AUTH_REFUSED,           /* 401s for credentials given: wrong, unknown user, malformed */
     FY_C_AUTH_BUSY,              /* 503s: too many checks waiting */
+    FY_C_BODY_HITS,              /* responses sent from a kept body (file/body_cache.h) */
+    FY_C_BODY_FILLS,             /* bodies read to be kept */
+    FY_C_BODY_EVICTIONS,         /* bodies dropped for room */
     FY_NCOUNTERS
 };
 
@@ -44,6 +47,8 @@ enum fy_gauge {
     FY_G_REQ_BUFFERS,            /* a request's buffers (struct fy_conn), allocated */
     FY_G_REQ_BUFFERS_FREE,       /* ... of them on the free list */
     FY_G_REQ_BUFFER_BYTES,       /* ... the bytes they take */
+    FY_G_BODY_ENTRIES,           /* bodies kept */
+    FY_G_BODY_BYTES,             /* ... their bytes */
     FY_NGAUGES
 };
 

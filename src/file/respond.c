@@ -39,13 +39,44 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
     fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
 }
 
-/* ETag and Last-Modified, the validators a cache revalidates with. */
-static void put_validators(struct fy_buf *b, const struct stat *st, struct fy_str etag)
+/* Last-Modified and ETag, the validators a cache revalidates with, as
+ * header lines; *etag points at the ETag's value in them. */
+struct validators {
+    char text[FY_FILE_CACHE_VALIDATORS];
+    struct fy_buf b;
+    struct fy_str etag;
+};
+
+static void make_validators(const struct stat *st, struct validators *v)
 {
-    char date[FY_HTTP_DATE_LEN + 1];
+    char date[FY_HTTP_DATE_LEN + 1], etag[FY_ETAG_MAX];
+    size_t etag_len = fy_file_etag(st, etag);
     fy_http_date(st->st_mtim.tv_sec, date);
-    put_header(b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
-    put_header(b, "ETag: ", etag.p, etag.len);
+    v->b = (struct fy_buf){.p = v->text, .cap = sizeof v->text};
+    put_header(&v->b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
+    fy_buf_puts(&v->b, "ETag: ");
+    v->etag = (struct fy_str){v->text + v->b.len, etag_len};
+    put_header(&v->b, "", etag, etag_len);
+}
+
+/* A file kept open has them made once, with its entry: they follow from
+ * its stat alone, which the entry does not change. */
+static struct fy_str file_validators(const struct fy_file *f, struct validators *v, struct fy_str *etag)
+{
+    struct fy_file_cache_entry *e = f->cached;
+    if (e && e->validators_len) {
+        *etag = (struct fy_str){e->validators + e->etag_off, e->etag_len};
+        return (struct fy_str){e->validators, e->validators_len};
+    }
+    make_validators(&f->st, v);
+    *etag = v->etag;
+    if (e && !v->b.overflow) {
+        memcpy(e->validators, v->text, v->b.len);
+        e->validators_len = (unsigned short)v->b.len;
+        e->etag_off = (unsigned short)(v->etag.p - v->text);
+        e->etag_len = (unsigned short)v->etag.len;
+    }
+    return (struct fy_str){v->text, v->b.len};
 }
 
 static void put_body_headers(struct fy_buf *b, const char *type, uint64_t length)
@@ -77,14 +108,16 @@ static int finish_file_head(struct fy_conn *c, const struct fy_file_request *x, 
     c->xfer.file_fd = c->file.fd;
     c->xfer.offset = offset;
     c->xfer.end = end;
+    if (c->file.cached && (c->body = fy_body_cache_get(&c->srv->sites.cache.bodies, c->file.cached)))
+        c->xfer.mem = c->body->bytes;
     return 0;
 }
 
 static void start_head(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b, int status,
-                       struct fy_str etag)
+                       struct fy_str validators)
 {
     fy_response_start(b, status, fy_server_date(c->srv));
-    put_validators(b, &c->file.st, etag);
+    fy_buf_put(b, validators.p, validators.len);
     if (status != 304)
         fy_buf_puts(b, "Accept-Ranges: bytes\r\n");
     if (x->encoding && status != 304) {
@@ -95,9 +128,9 @@ static void start_head(struct fy_conn *c, const struct fy_file_request *x, struc
 }
 
 static int respond_single(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                          struct fy_str etag, struct fy_range r)
+                          struct fy_str validators, struct fy_range r)
 {
-    start_head(c, x, b, 206, etag);
+    start_head(c, x, b, 206, validators);
     put_body_headers(b, c->file.content_type, (uint64_t)(r.last - r.first + 1));
     fy_buf_puts(b, "Content-Range: bytes ");
     fy_buf_put_u64(b, (uint64_t)r.first);
@@ -112,12 +145,12 @@ static int respond_single(struct fy_conn *c, const struct fy_file_request *x, st
 /* The head, then the first part's head in the same buffer (so they leave
  * together); conn.c starts the other parts and the trailer. */
 static int respond_multipart(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                             struct fy_str etag, const struct fy_range *ranges, size_t n)
+                             struct fy_str validators, const struct fy_range *ranges, size_t n)
 {
     struct fy_multipart *mp = &c->mp;
     uint64_t seed = (uint64_t)c->srv->loop.now_ms ^ ((uint64_t)c->nrequests << 40) ^ (uint64_t)c->file.st.st_ino;
     fy_multipart_init(mp, ranges, (unsigned)n, c->file.st.st_size, c->file.content_type, seed);
-    start_head(c, x, b, 206, etag);
+    start_head(c, x, b, 206, validators);
     fy_buf_puts(b, "Content-Type: multipart/byteranges; boundary=");
     fy_buf_puts(b, mp->boundary);
     fy_buf_puts(b, "\r\nContent-Length: ");
@@ -163,7 +196,7 @@ static bool wants_ranges(const struct fy_request *r, const struct fy_validators 
 /* Whether the Range header decided the answer (206 or 416, built);
  * false for the whole file. */
 static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                       const struct fy_validators *v)
+                       const struct fy_validators *v, struct fy_str validators)
 {
     const struct fy_request *r = &c->req;
     struct fy_range ranges[FY_RANGE_MAX];
@@ -180,19 +213,19 @@ static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struc
         break;
     }
     if (n == 1) {
-        respond_single(c, x, b, v->etag, ranges[0]);
+        respond_single(c, x, b, validators, ranges[0]);
         return true;
     }
     if (strlen(c->file.content_type) > MULTIPART_TYPE_MAX)
         return false;
-    respond_multipart(c, x, b, v->etag, ranges, n);
+    respond_multipart(c, x, b, validators, ranges, n);
     return true;
 }
 
 static int respond_not_modified(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
-                                struct fy_str etag)
+                                struct fy_str validators)
 {
-    start_head(c, x, b, 304, etag);
+    start_head(c, x, b, 304, validators);
     return finish_file_head(c, x, b, 304, 0, 0);
 }
 
@@ -200,19 +233,20 @@ int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x)
 {
     const struct stat *st = &c->file.st;
     struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    char etag[FY_ETAG_MAX];
-    struct fy_validators v = {.etag = {etag, fy_file_etag(st, etag)}, .mtime = st->st_mtim.tv_sec};
+    struct validators made;
+    struct fy_validators v = {.mtime = st->st_mtim.tv_sec};
+    struct fy_str validators = file_validators(&c->file, &made, &v.etag);
 
     int cond = fy_cond_evaluate(&c->req, true, &v);
     if (cond == 304)
-        return respond_not_modified(c, x, &b, v.etag);
+        return respond_not_modified(c, x, &b, validators);
     if (cond == 412) {
         fy_file_close(&c->file);
         return fy_respond_error(c, x->site, 412, NULL);
     }
-    if (try_ranges(c, x, &b, &v))
+    if (try_ranges(c, x, &b, &v, validators))
         return 0;
-    start_head(c, x, &b, 200, v.etag);
+    start_head(c, x, &b, 200, validators);
     put_body_headers(&b, c->file.content_type, (uint64_t)st->st_size);
     return finish_file_head(c, x, &b, 200, 0, st->st_size);
 }

@@ -85,6 +85,10 @@ static void conn_end_transfer(struct fy_conn *c)
     c->xfer.file_fd = -1;
     c->xfer.offset = c->xfer.end = 0;
     fy_file_close(&c->file);
+    if (c->body)
+        fy_body_release(c->body);
+    c->body = NULL;
+    c->xfer.mem = NULL;
     c->mp.nranges = 0;
     free(c->body_mem);
     c->body_mem = NULL;
@@ -235,15 +239,17 @@ static size_t conn_account(struct fy_conn *c, size_t head_sent, off_t file_sent)
     return head_sent + (size_t)file_sent;
 }
 
-/* One step of sending: the backend for a file range, plain send() for a
- * segment that is all head. */
+/* One step of sending: the backend for a file range (or one writev() when
+ * the body cache holds the file), plain send() for a segment that is all
+ * head. */
 static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, size_t *moved)
 {
     struct fy_backend *b = c->srv->backend;
     off_t before = c->xfer.offset;
     size_t head_before = c->xfer.head_len;
-    enum fy_send_result r = c->xfer.offset < c->xfer.end ? b->ops->send(b, &c->xfer, budget)
-                                                         : fy_transfer_send_head(&c->xfer, false);
+    enum fy_send_result r = c->xfer.offset >= c->xfer.end ? fy_transfer_send_head(&c->xfer, false)
+                            : c->xfer.mem                 ? fy_transfer_send_mem(&c->xfer, budget)
+                                                          : b->ops->send(b, &c->xfer, budget);
     *moved = conn_account(c, head_before - c->xfer.head_len, c->xfer.offset - before);
     if (*moved) {
         conn_arm(c, &c->srv->write_timeouts);

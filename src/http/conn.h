@@ -60,7 +60,8 @@ struct fy_conn {
                                   * carrying a long target); malloc'd, freed when the
                                   * response ends */
     struct fy_file file;
-    struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
+    struct fy_body *body;        /* file's bytes in memory (file/body_cache.h), or NULL */
+    struct fy_transfer xfer;     /* the head in wbuf, then the body from file (or body) */
     unsigned queued_timeouts;    /* write timeouts passed queued, since bytes last moved */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
     bool looked_up;              /* this request's lookup is done (or was not needed) */
