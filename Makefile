@@ -3,7 +3,7 @@
 
 CC       ?= gcc
 PKGS     := liburing libssl libcrypto libxcrypt
-LIBS     := -laio -pthread
+LIBS     := -laio -lz -lzstd -lbrotlienc -pthread
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT      ?= -O2 -g
@@ -36,10 +36,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 
 -include $(OBJS:.o=.d)
 
-# The benchmark's download client (bench/fetch.c): libc only, so no LDLIBS.
+# The benchmark's download client (bench/fetch.c): libc and OpenSSL (its -s, HTTPS), not ferry's LDLIBS.
 $(BUILD)/fetch: bench/fetch.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags openssl) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs openssl)
 
 # What each way from the disk to the socket costs (bench/sendpath.c).
 $(BUILD)/sendpath: bench/sendpath.c
@@ -49,11 +49,14 @@ $(BUILD)/sendpath: bench/sendpath.c
 deps:
 	@scripts/deps.sh
 
-# A local demo: as root (a fresh machine, CI) it says so explicitly with -u root,
+# The welcome page (www/index.html) and its demo: doc/demo.conf serves www/ on 127.0.0.1:8080, the
+# docs from the source tree (/source/), a listing of www/demo/, whose large file and video
+# scripts/demo.sh makes once.  As root (a fresh machine, CI) it says so explicitly with -u root,
 # since ferry otherwise refuses to serve as root.
 run: deps all
-	@echo "ferry: serving www/ on http://127.0.0.1:8080/ (Ctrl-C stops)"
-	$(BUILD)/ferry -r www -l 127.0.0.1:8080 $(if $(filter 0,$(shell id -u)),-u root)
+	@scripts/demo.sh www/demo
+	@echo "ferry: serving $(CURDIR)/www on http://127.0.0.1:8080/ (Ctrl-C stops; a line per request below)"
+	$(BUILD)/ferry -c doc/demo.conf $(if $(filter 0,$(shell id -u)),-u root)
 
 unit: $(UNIT_BINS)
 
@@ -84,7 +87,7 @@ soak: deps all
 bench-small: deps all
 	bench/small.sh
 
-# The benchmark suite (bench/run.sh, bench/README.md): W1-W6, ferry's backends vs nginx and lighttpd.
+# The benchmark suite (bench/run.sh, bench/README.md): W1-W7, ferry's backends vs nginx and lighttpd.
 # Writes bench/out/results.tsv, report.md and PNG plots.  bench-quick: fewer, shorter points (about 3 min).
 bench: deps all $(BUILD)/fetch
 	bench/run.sh

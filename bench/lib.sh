@@ -47,11 +47,18 @@ show_logs() {
     return 0
 }
 
-# write_nginx_conf CONF PREFIX PORT DOCROOT [EXTRA_HTTP_DIRECTIVES]
+# write_nginx_conf CONF PREFIX PORT DOCROOT [EXTRA_HTTP_DIRECTIVES] [CERT KEY] [EXTRA_SERVER_DIRECTIVES]
 # One worker, sendfile, access log off, a million keep-alive requests; the
-# extra directives go into the http block (e.g. "aio threads; directio 4m;").
+# extra directives go into the http block (e.g. "aio threads; directio 4m;"),
+# or the server block (e.g. a location). With CERT and KEY (empty: none) the
+# port speaks TLS (see tls_nginx_lines).
 write_nginx_conf() {
-    local conf=$1 prefix=$2 port=$3 docroot=$4 extra=${5:-} user_line=""
+    local conf=$1 prefix=$2 port=$3 docroot=$4 extra=${5:-} cert=${6:-} key=${7:-} server_extra=${8:-}
+    local user_line="" ssl="" tls=""
+    if [[ -n $cert ]]; then
+        ssl=" ssl"
+        tls=$(tls_nginx_lines "$cert" "$key")
+    fi
     # As root, nginx workers would switch to "nobody" and might not read the
     # docroot (a mktemp dir is mode 0700); keep them as root.
     [[ $(id -u) -eq 0 ]] && user_line="user root;"
@@ -72,7 +79,7 @@ http {
     open_file_cache_valid 30s;
     keepalive_requests 1000000;
     keepalive_timeout 65;
-    types { application/octet-stream bin; text/html html; }
+    types { application/octet-stream bin; text/html html; text/javascript js; }
     client_body_temp_path $prefix/body;
     proxy_temp_path $prefix/proxy;
     fastcgi_temp_path $prefix/fastcgi;
@@ -80,8 +87,10 @@ http {
     scgi_temp_path $prefix/scgi;
     $extra
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$ssl;
         root $docroot;
+        $tls
+        $server_extra
     }
 }
 EOF
@@ -145,4 +154,112 @@ fmt_latency() {
         else if (u < 1000000) printf "%.2fms\n", u / 1000
         else printf "%.2fs\n", u / 1000000
     }'
+}
+
+# --- TLS (the T workloads of run.sh) -------------------------------------------
+# Every server gets the same ECDSA P-256 key and self-signed certificate, made
+# at bench time, and keeps its TLS defaults except where said.
+
+# make_tls_cert DIR — DIR/key.pem and DIR/cert.pem: an ECDSA P-256 key and a
+# self-signed certificate for 127.0.0.1 and localhost, valid two days.
+make_tls_cert() {
+    local dir=$1
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj "/CN=localhost" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$dir/openssl.log" 2>&1 ||
+        die "openssl could not make the test certificate: $(tail -n 3 "$dir/openssl.log")"
+}
+
+# tls_fingerprint PEM — the certificate's SHA-256 fingerprint (hex with colons).
+tls_fingerprint() {
+    openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null | sed 's/^.*=//'
+}
+
+# tls_nginx_lines CERT KEY — nginx's server-block TLS lines: the session
+# cache on (the usual production setting), TLS 1.3 enabled (nginx 1.22's
+# default protocols stop at TLS 1.2; ferry's default is 1.2 and 1.3).
+tls_nginx_lines() {
+    printf '%s ' "ssl_certificate $1;" "ssl_certificate_key $2;" "ssl_protocols TLSv1.2 TLSv1.3;" \
+        "ssl_session_cache shared:SSL:10m;" "ssl_session_timeout 1h;"
+}
+
+# write_lighttpd_conf CONF DIR PORT DOCROOT [CERT KEY] — lighttpd 1.4 with
+# its default backends, a million keep-alive requests, many connections;
+# with CERT and KEY, TLS through mod_openssl (its defaults: TLS 1.2 and 1.3,
+# session tickets).
+write_lighttpd_conf() {
+    local conf=$1 dir=$2 port=$3 docroot=$4 cert=${5:-} key=${6:-}
+    {
+        [[ -n $cert ]] && echo 'server.modules += ("mod_openssl")'
+        cat <<EOF
+server.document-root = "$docroot"
+server.port = $port
+server.bind = "127.0.0.1"
+server.errorlog = "$dir/error.log"
+server.pid-file = "$dir/lighttpd.pid"
+server.max-keep-alive-requests = 1000000
+server.max-fds = $(ulimit -n)
+server.max-connections = 20000
+index-file.names = ("index.html")
+EOF
+        if [[ -n $cert ]]; then
+            printf 'ssl.engine = "enable"\nssl.pemfile = "%s"\nssl.privkey = "%s"\n' "$cert" "$key"
+        fi
+    } >"$conf"
+}
+
+# write_h2o_conf CONF DIR PORT DOCROOT CERT KEY — h2o (TLS only here): one
+# thread, no access log, many connections, OCSP stapling off (a self-signed
+# certificate has no responder). Its private-key process (neverbleed) stays:
+# that is h2o's design, and it runs on the server's CPU like the rest.
+write_h2o_conf() {
+    local conf=$1 dir=$2 port=$3 docroot=$4 cert=$5 key=$6
+    {
+        echo "num-threads: 1"
+        echo "max-connections: 20000"
+        echo "pid-file: $dir/h2o.pid"
+        echo "error-log: $dir/error.log"
+        # As root h2o would switch to "nobody", who may not read the docroot.
+        [[ $(id -u) -eq 0 ]] && echo "user: root"
+        cat <<EOF
+listen:
+  host: 127.0.0.1
+  port: $port
+  ssl:
+    certificate-file: $cert
+    key-file: $key
+    ocsp-update-interval: 0
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $docroot
+EOF
+    } >"$conf"
+}
+
+# tls_describe HOST:PORT CAFILE DIR — how a default OpenSSL client's
+# connection goes, one line: "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519,
+# resumes: yes"; the last from a second connection offering the first one's
+# session (ticket or ID), as wrk's reconnections do. Each connection sends a
+# request and reads to the end: TLS 1.3 tickets come after the handshake.
+# Exit status 1 if the server's certificate is not the one in CAFILE.
+tls_describe() {
+    local hp=$1 ca=$2 dir=$3 out proto cipher group served req
+    req="GET /1k.bin HTTP/1.1\r\nHost: $hp\r\nConnection: close\r\n\r\n"
+    # shellcheck disable=SC2059
+    out=$(printf "$req" | timeout 10 openssl s_client -connect "$hp" -CAfile "$ca" -verify_return_error \
+        -sess_out "$dir/tls-session.pem" -ign_eof 2>&1 | tr -d '\000')
+    served=$(sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' <<<"$out" |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/^.*=//')
+    [[ -n $served && $served == "$(tls_fingerprint "$ca")" ]] || return 1
+    proto=$(awk '/^New, / { sub(/,$/, "", $2); print $2; exit }' <<<"$out")
+    cipher=$(awk '/^New, / { print $NF; exit }' <<<"$out")
+    group=$(awk -F': ' '/^(Server|Negotiated) Temp Key/ { sub(/,.*/, "", $2); print $2; exit }' <<<"$out")
+    # shellcheck disable=SC2059
+    out=$(printf "$req" | timeout 10 openssl s_client -connect "$hp" -CAfile "$ca" \
+        -sess_in "$dir/tls-session.pem" -ign_eof 2>&1 | tr -d '\000')
+    printf '%s %s %s, resumes: %s\n' "${proto:-?}" "${cipher:-?}" "${group:-?}" \
+        "$(grep -q '^Reused,' <<<"$out" && echo yes || echo no)"
 }

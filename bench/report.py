@@ -5,9 +5,10 @@ usage: report.py --out DIR [--plots 0|1]
 
 Each figure is the median over the runs of that point that had no errors;
 a point whose every run had errors shows ERROR.  The "errors" column counts
-the runs with errors.  Ratios compare with the best peer (nginx, lighttpd) at
-the same point: higher is better for throughput, lower for latency, CPU and
-memory.
+the runs with errors.  Ratios compare with the best peer (nginx, lighttpd;
+h2o too in the TLS tables) at the same point: higher is better for
+throughput, lower for latency, CPU and memory.  The TLS tables add the
+spread (lowest-highest clean run) of their main figure.
 """
 
 import argparse
@@ -16,7 +17,8 @@ import statistics
 import subprocess
 from collections import OrderedDict, defaultdict
 
-HIGHER = {"rps", "mibps", "idle_pct", "idle_rps", "load_rps", "load_dl_mibps", "conns_open"}
+HIGHER = {"rps", "mibps", "idle_pct", "idle_rps", "load_rps", "load_dl_mibps", "conns_open", "full_rps",
+          "full_idle_pct", "res_rps", "res_idle_pct", "res_pct"}
 
 COLD_NOTE = (
     "Backends that read through the page cache (ferry sendfile and writev, nginx sendfile, lighttpd) "
@@ -82,6 +84,18 @@ class Results:
         if not clean:
             return None
         return statistics.median(clean)
+
+    def spread(self, w, label, conc, metric, digits=0):
+        """lowest-highest of the clean runs; "–" with fewer than two."""
+        runs = self.vals.get((w, label, conc, metric), {})
+        bad = self.err_runs.get((w, label, conc), set())
+        clean = [v for r, v in runs.items() if r not in bad]
+        if len(clean) < 2:
+            return "–"
+        return "%s–%s" % (fmt(min(clean), digits), fmt(max(clean), digits))
+
+    def has(self, w, metric):
+        return any(k[0] == w and k[3] == metric for k in self.vals)
 
     def errors(self, w, label, conc):
         return "%d/%d" % (len(self.err_runs.get((w, label, conc), ())), len(self.all_runs.get((w, label, conc), ())))
@@ -165,9 +179,9 @@ def fio_line(res):
             ", ".join(parts) + ".\n")
 
 
-def md_cold(res, w, title):
+def md_cold(res, w, title, intro=""):
     cs = res.concs[w]
-    out = ["## %s\n" % title, COLD_NOTE + "\n", fio_line(res)]
+    out = ["## %s\n" % title] + ([intro + "\n"] if intro else []) + [COLD_NOTE + "\n", fio_line(res)]
     rows = []
     for lb in res.labels[w]:
         r = [lb]
@@ -189,6 +203,10 @@ def md_cold(res, w, title):
         rows.append(r)
     out.append("Server CPU (its one core): idle % over the point / CPU-seconds per GiB served:\n\n" +
                table(["server/backend"] + ["C=%s" % c for c in cs], rows))
+    if res.has(w, "client_busy_pct"):
+        rows = [[lb] + [cell(res, w, lb, c, "client_busy_pct") for c in cs] for lb in res.labels[w]]
+        out.append("Load generator (fetch, CPU 1) busy %: near 100 the figure above measures the client:\n\n" +
+                   table(["server/backend"] + ["C=%s" % c for c in cs], rows))
     return "\n".join(out)
 
 
@@ -241,6 +259,141 @@ def md_w6(res):
             "RSS is VmRSS of the server's processes (nginx: master + worker), before connecting and at its peak.\n\n" +
             table(["server/backend", "open at end", "RSS idle MiB", "RSS peak MiB", "KiB/conn",
                    "peak RSS × best peer", "p50 ms", "p99 ms", "p99 × best peer", "requests", "error runs"], rows))
+
+
+def codings(res, w, label, conc):
+    """The content codings a server answered W7 with (its coding_NAME metrics)."""
+    names = sorted({k[3][len("coding_"):] for k in res.vals
+                    if k[:3] == (w, label, conc) and k[3].startswith("coding_")})
+    return ", ".join(names) or "–"
+
+
+def md_w7(res):
+    w = "W7"
+    c = res.concs[w][0]
+    nginx = next((lb for lb in ["nginx/sendfile"] + res.peers(w) if lb in res.peers(w) and lb.startswith("nginx/")),
+                 None)
+
+    def vs_nginx(lb, metric):
+        v = res.median(w, lb, c, metric)
+        b = res.median(w, nginx, c, metric) if nginx else None
+        return None if v is None or not b else v / b
+
+    def fr(x):
+        return "–" if x is None else "%.2f" % x
+
+    def first_warm(lb):
+        # The copies outlive a run: only the first run of an instance waits for them.
+        runs = res.vals.get((w, lb, c, "warm_s"), {})
+        return fmt(max(runs.values()), 2) if runs else "–"
+
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, codings(res, w, lb, c), cell(res, w, lb, c, "rps", 0), fr(vs_nginx(lb, "rps")),
+                     res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"), cell(res, w, lb, c, "p99_ms", 2),
+                     cell(res, w, lb, c, "bytes_per_resp", 0), fr(vs_nginx(lb, "bytes_per_resp")),
+                     cell(res, w, lb, c, "body_bytes", 0), cell(res, w, lb, c, "cpu_us_per_req", 1),
+                     cell(res, w, lb, c, "idle_pct"), cell(res, w, lb, c, "client_busy_pct"),
+                     first_warm(lb), res.errors(w, lb, c)])
+    out = ["## W7 compressed responses: two 40 KiB files (HTML, JavaScript), Accept-Encoding: gzip, br, zstd, "
+           "wrk -c%s\n" % c,
+           "ferry `compress = zstd br gzip` (each file compressed once by a helper thread, then sent from the copy; "
+           "\"warm s\": how long the first requests took to come back compressed, the longest of the runs), nginx `gzip on` at level 6 "
+           "(on every response), lighttpd `mod_deflate` with `deflate.cache-dir` and the encodings in ferry's order "
+           "(once per file). Bytes per response: all bytes wrk read ÷ responses (head, body and chunk framing); "
+           "body: the mean compressed body, from one request per file, which must decode to the file.\n",
+           table(["server/backend", "coding", "req/s", "× nginx", "× best peer", "spread", "p99 ms",
+                  "bytes/response", "bytes × nginx", "body bytes", "server CPU µs/req", "server CPU idle %",
+                  "wrk busy %", "warm s", "error runs"], rows)]
+    lines = []
+    for lb in res.labels[w]:
+        if not lb.startswith("ferry/"):
+            continue
+        r, b = vs_nginx(lb, "rps"), vs_nginx(lb, "bytes_per_resp")
+        if r is None or b is None:
+            lines.append("- %s: no comparison (%s)" % (lb, "no nginx row" if not nginx else "no figure"))
+        else:
+            lines.append("- %s: %.2f× nginx's req/s at %.2f× its bytes per response: **%s**" % (
+                lb, r, b, "met" if r >= 2 and b <= 1 else "not met"))
+    if lines:
+        out.append("Target (issue 17): at least 2× nginx's req/s at no more bytes per response than nginx's "
+                   "gzip.\n\n" + "\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+# --- TLS -------------------------------------------------------------------------
+
+TLS_NOTE = (
+    "Every server has the same ECDSA P-256 key and self-signed certificate (made at the start of the run) "
+    "and keeps its TLS defaults, except nginx: `ssl_protocols TLSv1.2 TLSv1.3` (1.22 stops at 1.2 by default) "
+    "and `ssl_session_cache shared:SSL:10m`. One client CPU has to do about as much cryptography as the "
+    "server's, so where the load generator's CPU (\"client busy\") is near 100 % the throughput measures the "
+    "client; the server's CPU per request (or per GiB) is then the figure to compare."
+)
+
+
+def md_tls_intro(tls):
+    if not tls:
+        return ""
+    rows = [[lb, info] for lb, info in tls]
+    return ("## TLS: the servers' side of it\n\n" + TLS_NOTE + "\n\n"
+            "What a default OpenSSL client negotiates with each (`openssl s_client`, like wrk and fetch), and "
+            "whether a second connection offering the first one's session resumes it:\n\n" +
+            table(["server/backend", "protocol, cipher, key exchange, resumption"], rows))
+
+
+def md_t1(res):
+    w = "T1"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"),
+                     cell(res, w, lb, c, "p50_ms", 3), cell(res, w, lb, c, "p99_ms", 3),
+                     cell(res, w, lb, c, "cpu_us_per_req", 1), res.ratio(w, lb, c, "cpu_us_per_req"),
+                     cell(res, w, lb, c, "idle_pct"), cell(res, w, lb, c, "client_busy_pct"),
+                     res.errors(w, lb, c)])
+    return ("## T1 small hot over TLS: 1 KiB file, keep-alive, wrk -c%s https://\n\n" % c +
+            table(["server/backend", "req/s", "× best peer", "spread", "p50 ms", "p99 ms", "server CPU µs/req",
+                   "CPU/req × best peer", "server CPU idle %", "client busy %", "error runs"], rows))
+
+
+def md_t2(res):
+    w = "T2"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"),
+                     cell(res, w, lb, c, "p99_ms", 2), cell(res, w, lb, c, "cpu_us_per_req", 0),
+                     res.ratio(w, lb, c, "cpu_us_per_req"), cell(res, w, lb, c, "idle_pct"),
+                     cell(res, w, lb, c, "client_busy_pct"), res.errors(w, lb, c)])
+    out = ["## T2 TLS handshakes: a new connection per request for a 1 KiB file, %s clients\n" % c,
+           "**wrk** (`-H 'Connection: close'`, the figure most published comparisons use) reconnects "
+           "offering its previous session, and how often a server resumes it depends on the server's ticket "
+           "policy (during development h2o resumed half of wrk's reconnections, nginx nearly all): its "
+           "figure mixes resumed and full handshakes in a proportion the harness cannot see. The fetch rows "
+           "below control it. CPU in µs per connection.\n",
+           table(["server/backend", "wrk req/s", "× best peer", "spread", "p99 ms", "server CPU µs",
+                  "CPU × best peer", "server CPU idle %", "wrk busy %", "error runs"], rows)]
+    for px, what in (("full", "**Full handshakes** (fetch, no session offered: X25519 and an ECDSA P-256 "
+                              "signature by the server on every connection)"),
+                     ("res", "**Resumed** (fetch `-r`: each client offers the session of its previous "
+                             "connection; \"resumed\" is the share the server accepted)")):
+        if not res.has(w, px + "_rps"):
+            continue
+        rows = []
+        for lb in res.labels[w]:
+            r = [lb, cell(res, w, lb, c, px + "_rps", 0), res.ratio(w, lb, c, px + "_rps"),
+                 res.spread(w, lb, c, px + "_rps"), cell(res, w, lb, c, px + "_cpu_us", 0),
+                 res.ratio(w, lb, c, px + "_cpu_us"), cell(res, w, lb, c, px + "_idle_pct"),
+                 cell(res, w, lb, c, px + "_client_busy_pct")]
+            if px == "res":
+                r.append(cell(res, w, lb, c, "res_pct"))
+            rows.append(r)
+        out.append(what + ", %s clients opening their connections one after the other:\n\n" % c +
+                   table(["server/backend", "handshakes/s", "× best peer", "spread", "server CPU µs",
+                          "CPU × best peer", "server CPU idle %", "fetch busy %"] +
+                         (["resumed %"] if px == "res" else []), rows))
+    return "\n".join(out)
 
 
 # --- plots ---------------------------------------------------------------------
@@ -356,10 +509,12 @@ def main():
     rows, meta = load(a.out)
     res = Results(rows)
     m = OrderedDict()
-    notes, lsblk = [], []
+    notes, lsblk, tls = [], [], []
     for k, v in meta:
         if k == "note":
             notes.append(v)
+        elif k == "tls":
+            tls.append(tuple(v.split("\t", 1)) if "\t" in v else (v, ""))
         elif k == "lsblk":
             lsblk.append(v)
         else:
@@ -368,7 +523,7 @@ def main():
     md = ["# ferry benchmark report\n"]
     md.append("| | |\n|---|---|")
     for k in ("mode", "runs", "commit", "date", "cpus", "memory", "kernel", "disk", "filesystem",
-              "ferry", "nginx", "lighttpd", "wall", "wall per workload", "load average", "settle", "params"):
+              "ferry", "nginx", "lighttpd", "h2o", "openssl", "tls certificate", "kernel TLS", "wall", "wall per workload", "load average", "settle", "params"):
         if k in m:
             md.append("| %s | %s |" % (k, m[k]))
     md.append("")
@@ -383,7 +538,7 @@ def main():
               "access logs off; ferry with `max-keepalive-requests = 0`, nginx `keepalive_requests 1000000`, "
               "lighttpd `server.max-keep-alive-requests = 1000000`. Cold points start after "
               "`sync; echo 3 > /proc/sys/vm/drop_caches` and wait until the VM's free-page reporting "
-              "(`reported_kib`) has settled. \"× best peer\" divides by the best of nginx and lighttpd at the "
+              "(`reported_kib`) has settled. \"× best peer\" divides by the best of nginx and lighttpd (and h2o over TLS) at the "
               "same point (higher is better for throughput, lower for latency, CPU and memory).\n")
     if notes:
         md.append("Notes:\n")
@@ -404,7 +559,7 @@ def main():
             plot_lines(res, "W3", "idle_pct", a.out, "w3_idle.png",
                        "W3 cold: server CPU idle % vs concurrency", "CPU 0 idle %")
             md.append("![W3 MiB/s](w3_mibps.png)\n\n![W3 CPU idle](w3_idle.png)\n")
-    elif "fio" in res.labels:
+    elif "fio" in res.labels and "T3" not in res.labels:
         md.append("## Disk\n\n" + fio_line(res))
     if "S" in res.labels:
         md.append(md_cold(res, "S", "Seed-exact: cold cache, N clients each download the same big file once"))
@@ -423,6 +578,23 @@ def main():
         md.append(md_w5(res))
     if "W6" in res.labels:
         md.append(md_w6(res))
+    if "W7" in res.labels:
+        md.append(md_w7(res))
+    if any(w in res.labels for w in ("T1", "T2", "T3")):
+        md.append(md_tls_intro(tls) or "## TLS\n\n" + TLS_NOTE + "\n")
+    if "T1" in res.labels:
+        md.append(md_t1(res))
+    if "T2" in res.labels:
+        md.append(md_t2(res))
+    if "T3" in res.labels:
+        md.append(md_cold(res, "T3", "T3 the seed's table over TLS: cold cache, each client downloads a distinct "
+                          "file once", "The W3 files and client (fetch, with `-s`: TLS 1.3 as negotiated above, "
+                          "bodies decrypted and dropped)."))
+        if a.plots:
+            plot_lines(res, "T3", "mibps", a.out, "t3_mibps.png",
+                       "T3 cold over TLS: total MiB/s vs concurrency", "MiB/s (total, log scale)", fio=True,
+                       logy=True)
+            md.append("![T3 MiB/s](t3_mibps.png)\n")
     md.append("Every figure of every run: `results.tsv` (workload, server, backend, concurrency, metric, value, run).\n")
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(md))

@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # bench/run.sh — ferry's benchmark suite: ferry (one row per backend) vs nginx
-# (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3).
+# (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3) and W7
+# (compressed responses, issue 17), and over TLS ferry vs nginx, lighttpd and
+# h2o on T1–T3.
 #
-# Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--runs N]
+# Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--tls] [--runs N]
 #                     [--workloads W1,W3,...] [--servers ferry,nginx,...] [--out DIR]
 #   (default)      full run: every figure the median of 3 runs
-#   --quick        fewer and shorter points, smaller files, 1 run (≤ 3 minutes)
-#   --smoke        one tiny point of each workload against ferry only (< 30 s);
-#                  exits non-zero if any point errors; output in bench/out/smoke/
+#   --quick        fewer and shorter points, smaller files, 1 run (≤ 5 minutes)
+#   --smoke        one tiny point of each workload against ferry only, or the
+#                  --servers named (< 30 s); exits non-zero if any point
+#                  errors; output in bench/out/smoke/
 #   --seed-exact   the seed's measurement instead of W1–W6: one 700 MiB file,
 #                  N clients each downloading it once from a cold cache
+#   --tls          the TLS workloads only: --workloads T1,T2,fio,T3
 #   --runs N       runs per figure (default 3; 1 in --quick and --smoke)
-#   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 fio
+#   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 W7 fio T1 T2 T3
 #   --servers L    comma-separated instance ids or server names (ferry, nginx,
-#                  lighttpd, ferry-sendfile, nginx-aio, ...)
+#                  lighttpd, h2o, ferry-sendfile, nginx-aio, nginx-tls, ...)
 #   --out DIR      output directory (default bench/out, bench/out/smoke)
 #   --dry-run      list the server instances and the expected time, then stop
-# Environment (defaults): FERRY_BIN (build/ferry), BENCH_DATA (bench/data), FETCH (build/fetch).
+# Environment (defaults): FERRY_BIN (build/ferry), BENCH_DATA (bench/data), FETCH (build/fetch),
+#   FERRY_TLS_BACKEND (ferry's default) for the ferry-tls instance.
 #
 # Servers run on CPU 0, every load generator (wrk, fetch, loadgen.py, fio) on
 # CPU 1. Output: DIR/results.tsv (every figure), DIR/report.md, DIR/*.png.
@@ -33,15 +38,18 @@ source "$SCRIPT_DIR/lib.sh"
 
 MODE=full
 SEED_EXACT=0
+TLS_ONLY=0
 DRY_RUN=0
 RUNS_OPT=""
 WORKLOADS_OPT=""
 SERVERS_OPT=""
 OUT_OPT=""
-ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6"
+ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6 W7 T1 T2 T3"
+TLS_WORKLOADS="T1 T2 T3"
+PLAIN_WORKLOADS="W1 W2 W3 W4 W5 W6 W7 S"
 
 usage() {
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 
@@ -52,6 +60,7 @@ parse_args() {
             --smoke) MODE=smoke ;;
             --full) MODE=full ;;
             --seed-exact) SEED_EXACT=1 ;;
+            --tls) TLS_ONLY=1 ;;
             --dry-run) DRY_RUN=1 ;;
             --runs) RUNS_OPT=${2:?--runs wants a number}; shift ;;
             --workloads) WORKLOADS_OPT=${2:?--workloads wants a list}; shift ;;
@@ -79,6 +88,12 @@ set_params() {
     W5_RANGE_FRAC=0.2
     W6_RESTART=0
     SEED_SIZE_MIB=700
+    T_CONNS=50               # T1 and T2: wrk -c, and T2's full-handshake clients
+    T3_CONC="1 5 10"
+    W7_CONNS=50
+    W7_ACCEPT="gzip, br, zstd"
+    W7_PATHS="/w7/page.html /w7/app.js"
+    W7_WAIT=10               # seconds a server may take to answer compressed (ferry: its copy made)
     case $MODE in
         full)
             RUNS=3
@@ -90,6 +105,8 @@ set_params() {
             W5_FILES=400; W5_MAX=$((64 * MIB)); W5_CLIENTS=32; W5_BYTES=$((2048 * MIB)); W5_TAG=full
             W6_CONNS=10000; W6_DUR=15; W6_RESTART=1
             SEED_CONC="1 2 5 10 16 32"
+            T_DUR=10; T2F_PER=100
+            W7_DUR=10
             ;;
         quick)
             RUNS=1
@@ -102,6 +119,8 @@ set_params() {
             W5_FILES=40; W5_MAX=$((64 * MIB)); W5_CLIENTS=16; W5_BYTES=$((160 * MIB)); W5_TAG=quick
             W6_CONNS=1000; W6_DUR=2; W6_INTERVAL="1 2"
             SEED_CONC="1 5"
+            T_DUR=2; T2F_PER=40
+            W7_DUR=2
             ;;
         smoke)
             RUNS=1
@@ -114,11 +133,14 @@ set_params() {
             W6_CONNS=50; W6_DUR=1; W6_INTERVAL="0.3 0.6"
             SETTLE_MAX=2         # the smoke run proves the scripts, not the figures
             SEED_CONC="2"; SEED_SIZE_MIB=16
+            T_DUR=1; T_CONNS=10; T2F_PER=5; T3_CONC="2"
+            W7_DUR=1; W7_CONNS=10
             ;;
     esac
     [[ -n $RUNS_OPT ]] && RUNS=$RUNS_OPT
     WORKLOADS=$ALL_WORKLOADS
     ((SEED_EXACT)) && WORKLOADS="fio S"
+    ((TLS_ONLY)) && WORKLOADS="T1 T2 fio T3"
     [[ -n $WORKLOADS_OPT ]] && WORKLOADS=${WORKLOADS_OPT//,/ }
     local w
     for w in $WORKLOADS; do
@@ -131,6 +153,13 @@ set_params() {
 }
 
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+# want_kind tls|plain — a workload over TLS (T*) or plain HTTP (W*, S) is wanted.
+want_kind() {
+    local w list=$PLAIN_WORKLOADS
+    [[ $1 == tls ]] && list=$TLS_WORKLOADS
+    for w in $list; do want "$w" && return 0; done
+    return 1
+}
 
 # --- tools, paths -------------------------------------------------------------
 
@@ -155,18 +184,33 @@ check_tools() {
         WORKLOADS=${WORKLOADS/fio/}
         note "fio not installed: the smoke run skips the fio point"
     fi
+    if want_kind tls; then
+        need+=(openssl)
+        # The TLS peers, when the run includes them (smoke: only if named).
+        if [[ $MODE != smoke ]] || selected h2o-tls h2o; then need+=(/usr/bin/h2o); fi
+        if [[ $MODE != smoke ]] || selected lighttpd-tls lighttpd; then
+            [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || missing+=(/usr/lib/lighttpd/mod_openssl.so)
+        fi
+    fi
+    if want W7; then
+        # lighttpd's compression is a module of its own package; the check decodes br and zstd.
+        if [[ $MODE != smoke ]] || { [[ -n $SERVERS_OPT ]] && selected lighttpd lighttpd; }; then
+            [[ -e /usr/lib/lighttpd/mod_deflate.so ]] || missing+=(/usr/lib/lighttpd/mod_deflate.so)
+        fi
+        "$PYTHON" -c 'import brotli, zstandard' 2>/dev/null || missing+=("$PYTHON's brotli and zstandard")
+    fi
     for tool in "${need[@]}"; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     ((${#missing[@]} == 0)) ||
-        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd fio gnuplot-nox curl iproute2 python3; run scripts/deps.sh)"
+        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o openssl fio gnuplot-nox curl iproute2 python3 python3-brotli python3-zstandard; run scripts/deps.sh)"
     [[ -x $FERRY_BIN ]] || die "ferry binary $FERRY_BIN not found (run make)"
-    if want W2 || want W3 || want W4 || want S; then resolve_fetch; fi
+    if want W2 || want W3 || want W4 || want S || want T2 || want T3; then resolve_fetch; fi
     if ! taskset -c 0 true 2>/dev/null || ! taskset -c 1 true 2>/dev/null; then
         die "needs CPUs 0 and 1 (servers on 0, load on 1); this machine has $(nproc)"
     fi
     if ((EUID != 0)); then
-        note "not root: page caches cannot be dropped, so W3/W4/W5 are NOT cold-cache figures"
+        note "not root: page caches cannot be dropped, so W3/W4/W5/T3 are NOT cold-cache figures"
     fi
     # Many connections (W6) and many open files: raise the descriptor limit.
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
@@ -211,7 +255,7 @@ LOADAVG=""
 # estimate_minutes — a rough guess of the run's length on an idle machine:
 # cold reads ~400 MiB/s plus ~1 s of page-reporting settle per 200 MiB freed.
 estimate_minutes() {
-    local n=${#INSTANCES[@]} sumc=0 c s=0
+    local n=${#PLAIN_INSTANCES[@]} sumc=0 c s=0
     for c in $W3_CONC; do sumc=$((sumc + c)); done
     want W1 && s=$((s + n * (W1_DUR + W1_WARMUP + 1)))
     want W2 && s=$((s + n * (W2_MIB * W2_CLIENTS / 800 + 2)))
@@ -219,8 +263,16 @@ estimate_minutes() {
     want W4 && s=$((s + n * (2 * W4_DUR + 2 + W4_DUR * 2)))
     want W5 && s=$((s + n * (W5_BYTES / MIB * 2 / 400 + 1)))
     want W6 && s=$((s + n * (W6_DUR + W6_CONNS / 2000 + 1 + 2 * W6_RESTART)))
+    want W7 && s=$((s + n * (W7_DUR + W1_WARMUP + 2)))
     want S && for c in $SEED_CONC; do s=$((s + n * (SEED_SIZE_MIB * 3 / 400 + 3))); done
     want fio && s=$((s + 2 * FIO_RUNTIME + 2))
+    # TLS: the instances that speak it; full handshakes at ~1,000/s (the
+    # client's OpenSSL 3 costs ~1 ms of CPU 1 per handshake).
+    local nt=${#TLS_INSTANCES[@]} sumt=0
+    for c in $T3_CONC; do sumt=$((sumt + c)); done
+    want T1 && s=$((s + nt * (T_DUR + W1_WARMUP + 1)))
+    want T2 && s=$((s + nt * (T_DUR + 2 * T_CONNS * T2F_PER / 1000 + 2)))
+    want T3 && s=$((s + nt * (sumt * W3_MIB * 3 / 400 + 3)))
     echo $(((s * RUNS + 20 + 59) / 60))
 }
 
@@ -245,7 +297,7 @@ prepare_data() {
     # Rough space check before writing gigabytes.
     want W2 && need=$((need + W2_MIB))
     COLD_NEEDED=0
-    if want W3 || want W4 || { want fio && ! want S; }; then COLD_NEEDED=1; fi
+    if want W3 || want W4 || want T3 || { want fio && ! want S; }; then COLD_NEEDED=1; fi
     ((COLD_NEEDED)) && need=$((need + COLD_FILES * W3_MIB))
     want S && need=$((need + SEED_SIZE_MIB))
     want W5 && need=$((need + W5_FILES * W5_MAX / MIB / 6))
@@ -293,6 +345,10 @@ prepare_data() {
             grep -q "^${f##*/} " "$W5_MANIFEST" || rm -f "$f"
         done
         log "W5 set: $W5_FILES files, $((W5_SET_BYTES / MIB)) MiB"
+    fi
+    if want W7; then
+        "$PYTHON" "$SCRIPT_DIR/w7.py" make "$DATA/w7"
+        w7_lua >"$WORK/w7.lua"
     fi
     sync
 }
@@ -369,8 +425,10 @@ cold_take() {
 
 # --- server instances ---------------------------------------------------------
 
-declare -A I_SERVER=() I_BACKEND=() I_CONF=()
+declare -A I_SERVER=() I_BACKEND=() I_CONF=() I_TLS=()
 INSTANCES=()
+PLAIN_INSTANCES=()   # INSTANCES split by what they speak: plain HTTP (W*, S) ...
+TLS_INSTANCES=()     # ... or HTTPS (T*)
 declare -A PIDS=() PORTS=() RANGE_NOTED=()
 
 add_instance() {
@@ -379,16 +437,22 @@ add_instance() {
     I_BACKEND[$1]=$3
 }
 
+# ferry_conf CONF BACKEND [BLOCK] [LINE...] — an instance's configuration: the
+# settings every instance has, its backend and block size, more top-level
+# lines, and (W7, when this ferry has compress) compression for /w7/ with a
+# cache directory of the instance's own.
 ferry_conf() {
     local conf=$1 backend=$2 block=${3:-} line
+    shift $(($# < 3 ? $# : 3))
     {
         echo "max-keepalive-requests = 0"
         echo "access-log = off"
         echo "log-level = warn"
         echo "max-connections = 20000"
-        echo "backend = $backend"
+        if [[ -n $backend ]]; then echo "backend = $backend"; fi
         if [[ -n $block ]]; then echo "aio-block-size = $block"; fi
-        for line in "${FERRY_EXTRA[@]}"; do echo "$line"; done
+        for line in "${FERRY_EXTRA[@]}" "$@"; do echo "$line"; done
+        if ((FERRY_W7)); then w7_ferry_lines "${conf%.conf}.compress"; fi
     } >"$conf"
 }
 
@@ -401,9 +465,95 @@ selected() {
     return 1
 }
 
+# detect_instances — the server instances of this run: ferry's backends and
+# the plain peers when a plain workload is wanted, ferry-tls and the TLS
+# peers when a TLS one is; --servers filters, --smoke keeps ferry only
+# unless --servers names others.
 detect_instances() {
-    local b conf block
     ferry_extra_lines "$FERRY_BIN" "$WORK"
+    want W7 && w7_detect_ferry
+    if want_kind plain; then
+        detect_ferry_backends
+        if [[ $MODE == smoke && -z $SERVERS_OPT ]]; then
+            local first=${INSTANCES[0]:-}
+            [[ -n $first ]] || die "no ferry backend works"
+            INSTANCES=("$first")
+        else
+            detect_plain_peers
+        fi
+    fi
+    if want_kind tls; then
+        detect_ferry_tls
+        [[ $MODE == smoke && -z $SERVERS_OPT ]] || detect_tls_peers
+    fi
+    ((${#INSTANCES[@]})) || die "no server selected by --servers '$SERVERS_OPT'"
+    split_instances
+    drop_idle_workloads
+}
+
+# split_instances — PLAIN_INSTANCES and TLS_INSTANCES from INSTANCES.
+split_instances() {
+    local id
+    PLAIN_INSTANCES=()
+    TLS_INSTANCES=()
+    for id in "${INSTANCES[@]}"; do
+        if [[ -n ${I_TLS[$id]:-} ]]; then TLS_INSTANCES+=("$id"); else PLAIN_INSTANCES+=("$id"); fi
+    done
+}
+
+# drop_idle_workloads — a workload without a server of its kind (e.g. the
+# TLS ones when ferry has no TLS in --smoke, or W1-W6 with --servers h2o)
+# leaves the run, with a note.
+drop_idle_workloads() {
+    local w kept=() no_tls=() no_plain=()
+    for w in $WORKLOADS; do
+        if [[ " $TLS_WORKLOADS " == *" $w "* ]] && ((${#TLS_INSTANCES[@]} == 0)); then
+            no_tls+=("$w")
+        elif [[ " $PLAIN_WORKLOADS " == *" $w "* ]] && ((${#PLAIN_INSTANCES[@]} == 0)); then
+            no_plain+=("$w")
+        else
+            kept+=("$w")
+        fi
+    done
+    ((${#no_tls[@]} == 0)) || note "${no_tls[*]}: no TLS server in this run, skipped"
+    ((${#no_plain[@]} == 0)) || note "${no_plain[*]}: no plain-HTTP server in this run, skipped"
+    WORKLOADS=${kept[*]}
+}
+
+# detect_ferry_tls — the ferry-tls instance if this ferry speaks TLS: ferry
+# -t with --tls-cert/--tls-key must accept the bench certificate. A ferry
+# that does not know the options (before issue 13) is skipped with a note;
+# one that knows them but refuses the setup is an error.
+detect_ferry_tls() {
+    selected ferry-tls ferry || return 0
+    local conf="$WORK/ferry-tls.conf" backend=${FERRY_TLS_BACKEND:-} out
+    ferry_conf "$conf" "$backend"
+    if out=$("$FERRY_BIN" -t -c "$conf" -r "$DATA" -l "127.0.0.1:$(free_port)"         --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" 2>&1); then
+        add_instance ferry-tls ferry "tls${backend:+-$backend}"
+        I_CONF[ferry-tls]=$conf
+        I_TLS[ferry-tls]=1
+    elif grep -qiE "(unrecognized|unknown|invalid) option" <<<"$out"; then
+        note "ferry: no TLS in this build ($(basename "$FERRY_BIN") -t --tls-cert: $(head -n 1 <<<"$out")):" \
+            "ferry-tls skipped, the TLS workloads measure the peers only"
+    else
+        note "ERROR: ferry rejects its TLS setup (ferry -t -c $conf --tls-cert ... --tls-key ...):" \
+            "$(head -n 3 <<<"$out" | tr '\n' ' '); ferry-tls left out of this run"
+        ERROR_POINTS=$((ERROR_POINTS + 1))
+    fi
+}
+
+detect_tls_peers() {
+    local server
+    for server in nginx lighttpd h2o; do
+        if selected "$server-tls" "$server"; then
+            add_instance "$server-tls" "$server" tls
+            I_TLS[$server-tls]=1
+        fi
+    done
+}
+
+detect_ferry_backends() {
+    local b conf block
     for b in sendfile writev linux-aio-sendfile io-uring auto; do
         if [[ $b == linux-aio-sendfile ]]; then
             if ! "$FERRY_BIN" -t -B "$b" >/dev/null 2>&1; then
@@ -422,8 +572,7 @@ detect_instances() {
             done
             # The seed's exact way: sendfile() from the pool (aio-send = sendfile).
             conf="$WORK/ferry-aio-1m-sendfile.conf"
-            ferry_conf "$conf" "$b" 1m
-            echo "aio-send = sendfile" >>"$conf"
+            ferry_conf "$conf" "$b" 1m "aio-send = sendfile"
             if "$FERRY_BIN" -t -c "$conf" >/dev/null 2>&1; then
                 selected "ferry-aio-1m-sendfile" ferry && add_instance "ferry-aio-1m-sendfile" ferry "$b-1m-sendfile"
                 I_CONF[ferry-aio-1m-sendfile]=$conf
@@ -447,16 +596,9 @@ detect_instances() {
             note "ferry backend $b: not in this build (ferry -t -B $b exits non-zero), skipped"
         fi
     done
-    if [[ $MODE == smoke ]]; then
-        # ferry only, its default backend (or those named with --servers).
-        if [[ -z $SERVERS_OPT ]]; then
-            local first=${INSTANCES[0]:-}
-            [[ -n $first ]] || die "no ferry backend works"
-            INSTANCES=("$first")
-        fi
-        return 0
-    fi
+}
 
+detect_plain_peers() {
     if selected nginx nginx; then add_instance nginx nginx sendfile; fi
     # nginx-aio: "aio on" needs file AIO compiled in; Debian's nginx-light has
     # only --with-threads, so fall back to "aio threads".
@@ -479,42 +621,47 @@ detect_instances() {
         add_instance nginx-aio nginx "${label// /-}+directio"
     fi
     if selected lighttpd lighttpd; then add_instance lighttpd lighttpd default; fi
-    ((${#INSTANCES[@]})) || die "no server selected by --servers '$SERVERS_OPT'"
 }
 
 start_instance() {
-    local id=$1 port dir="$WORK/$1"
+    local id=$1 port dir="$WORK/$1" tls=() scheme=http
     port=$(free_port)
     mkdir -p "$dir"
+    # A TLS instance: every server the same key and certificate.
+    if [[ -n ${I_TLS[$id]:-} ]]; then
+        tls=("$TLS_CERT" "$TLS_KEY")
+        scheme=https
+    fi
     case ${I_SERVER[$id]} in
         ferry)
-            taskset -c 0 "$FERRY_BIN" -c "${I_CONF[$id]}" -r "$DATA" -l "127.0.0.1:$port" \
+            local args=()
+            ((${#tls[@]})) && args=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+            taskset -c 0 "$FERRY_BIN" -c "${I_CONF[$id]}" -r "$DATA" -l "127.0.0.1:$port" "${args[@]}" \
                 >"$dir/out.log" 2>&1 &
             ;;
         nginx)
-            local extra=""
+            local extra="" server_extra=""
             [[ $id == nginx-aio ]] && extra="$NGINX_AIO directio 4m; output_buffers 2 1m;"
-            write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra"
+            want W7 && ((${#tls[@]} == 0)) && server_extra=$W7_NGINX
+            write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra" "${tls[0]:-}" "${tls[1]:-}" \
+                "$server_extra"
             /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -t -q >"$dir/out.log" 2>&1 ||
                 { show_logs "$dir/out.log"; die "nginx rejected $dir/nginx.conf"; }
             taskset -c 0 /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
                 -g 'daemon off;' >>"$dir/out.log" 2>&1 &
             ;;
         lighttpd)
-            cat >"$dir/lighttpd.conf" <<EOF
-server.document-root = "$DATA"
-server.port = $port
-server.bind = "127.0.0.1"
-server.errorlog = "$dir/error.log"
-server.pid-file = "$dir/lighttpd.pid"
-server.max-keep-alive-requests = 1000000
-server.max-fds = $(ulimit -n)
-server.max-connections = 20000
-index-file.names = ("index.html")
-EOF
+            write_lighttpd_conf "$dir/lighttpd.conf" "$dir" "$port" "$DATA" "${tls[@]}"
+            want W7 && ((${#tls[@]} == 0)) && w7_lighttpd_lines "$dir/deflate-cache" >>"$dir/lighttpd.conf"
             /usr/sbin/lighttpd -tt -f "$dir/lighttpd.conf" >"$dir/out.log" 2>&1 ||
                 { show_logs "$dir/out.log"; die "lighttpd rejected $dir/lighttpd.conf"; }
             taskset -c 0 /usr/sbin/lighttpd -D -f "$dir/lighttpd.conf" >>"$dir/out.log" 2>&1 &
+            ;;
+        h2o)
+            write_h2o_conf "$dir/h2o.conf" "$dir" "$port" "$DATA" "${tls[@]}"
+            /usr/bin/h2o -t -c "$dir/h2o.conf" >"$dir/out.log" 2>&1 ||
+                { show_logs "$dir/out.log"; die "h2o rejected $dir/h2o.conf"; }
+            taskset -c 0 /usr/bin/h2o -c "$dir/h2o.conf" >>"$dir/out.log" 2>&1 &
             ;;
     esac
     PIDS[$id]=$!
@@ -528,7 +675,8 @@ EOF
             unset "PIDS[$id]"
             return 1
         fi
-        curl -fsS --max-time 2 "http://127.0.0.1:$port/1k.bin" -o "$body" 2>/dev/null && break
+        curl -fsS --max-time 2 ${tls[0]:+--cacert "$TLS_CERT"} "$scheme://127.0.0.1:$port/1k.bin" -o "$body" \
+            2>/dev/null && break
         sleep 0.1
     done
     if ((i == 50)); then
@@ -544,7 +692,17 @@ EOF
         unset "PIDS[$id]"
         return 1
     fi
+    # curl trusted the bench certificate; the served one must be it, and
+    # what a default client negotiates goes into the report.
+    if ((${#tls[@]})) && ! TLS_INFO[$id]=$(tls_describe "127.0.0.1:$port" "$TLS_CERT" "$dir"); then
+        START_ERROR="$id does not serve the bench certificate"
+        stop_pid "$id" "${PIDS[$id]}"
+        unset "PIDS[$id]"
+        return 1
+    fi
+    return 0
 }
+declare -A TLS_INFO=()
 
 # start_all — start every instance; one that fails to start is reported as an
 # error (a note in the report, exit status 1) and left out of the run.
@@ -560,6 +718,8 @@ start_all() {
     done
     ((${#ok[@]})) || die "no server started"
     INSTANCES=("${ok[@]}")
+    split_instances
+    drop_idle_workloads
     log "servers up: $(for id in "${INSTANCES[@]}"; do printf '%s:%s ' "$id" "${PORTS[$id]}"; done)"
 }
 
@@ -653,22 +813,25 @@ resolve_fetch() {
 }
 
 # download_point ID PATH:BYTES... — every download at once, one connection
-# each, by one fetch process pinned to CPU 1. fetch prints one line per
-# argument: "SIZE CODE", or "SIZE 000 REASON" for a failure.
-# Sets DL_BYTES DL_US DL_TICKS DL_ERRS DL_DETAIL.
+# each, by one fetch process pinned to CPU 1 (over TLS for a TLS instance).
+# fetch prints one line per argument: "SIZE CODE", or "SIZE 000 REASON" for
+# a failure. Sets DL_BYTES DL_US DL_TICKS DL_CLIENT_CPU DL_ERRS DL_DETAIL.
 download_point() {
-    local id=$1 port=${PORTS[$1]} i=0 spec srv lines=()
+    local id=$1 port=${PORTS[$1]} i=0 spec srv lines=() tls=()
     shift
+    [[ -n ${I_TLS[$id]:-} ]] && tls=(-s "$TLS_CERT")
     mapfile -t srv < <(server_pids "$id")
-    local c0 t0 c1 t1
+    local c0 t0 c1 t1 TIMEFORMAT='%U %S'
     c0=$(cpu_ticks "${srv[@]}")
     t0=${EPOCHREALTIME/./}
-    taskset -c 1 "$FETCH" -t "$DL_TIMEOUT" "127.0.0.1:$port" "$@" >"$WORK/dl.out" 2>"$WORK/dl.err" || true
+    { time taskset -c 1 "$FETCH" -t "$DL_TIMEOUT" "${tls[@]}" "127.0.0.1:$port" "$@" \
+        >"$WORK/dl.out" 2>"$WORK/dl.err"; } 2>"$WORK/dl.cpu" || true
     t1=${EPOCHREALTIME/./}
     c1=$(cpu_ticks "${srv[@]}")
     mapfile -t lines <"$WORK/dl.out"
     DL_US=$((t1 - t0))
     DL_TICKS=$((c1 - c0))
+    DL_CLIENT_CPU=$(client_cpu "$WORK/dl.cpu")
     DL_BYTES=0
     DL_ERRS=0
     DL_DETAIL=""
@@ -680,7 +843,7 @@ download_point() {
         read -r size code rest <<<"${lines[$i]}"
         if [[ $code != 200 || $size != "${spec##*:}" || -n $rest ]]; then
             DL_ERRS=$((DL_ERRS + 1))
-            DL_DETAIL+=" [${spec%:*}: ${lines[$i]}]"
+            ((DL_ERRS > 5)) || DL_DETAIL+=" [${spec%:*}: ${lines[$i]}]"
         fi
         [[ $size =~ ^[0-9]+$ ]] && DL_BYTES=$((DL_BYTES + size))
         i=$((i + 1))
@@ -696,17 +859,38 @@ record_download() {
     record "$w" "$id" "$c" "$run" mibps "$mibps" bytes "$DL_BYTES" wall_s "$wall" cpu_s "$cpu" \
         cpu_s_per_gib "$(awk -v c="$cpu" -v b="$DL_BYTES" 'BEGIN { if (b) printf "%.3f\n", c / (b / 1073741824); else print "-" }')" \
         idle_pct "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.1f\n", 100 - c / w * 100 }')" \
-        errors "$DL_ERRS"
+        client_busy_pct "$(busy_pct "$DL_CLIENT_CPU" "$DL_US")" errors "$DL_ERRS"
     point_errors "$w $id c=$c run $run" "$DL_ERRS" "$DL_DETAIL"
     log "$(printf '%-4s %-20s c=%-3s run %d: %8s MiB/s  cpu %ss  (%s s)%s' "$w" "$id" "$c" "$run" \
         "$mibps" "$cpu" "$wall" "$( ((DL_ERRS)) && echo "  ERRORS $DL_ERRS")")"
 }
 
+# client_cpu FILE — the CPU-seconds bash's `time` wrote there (TIMEFORMAT
+# '%U %S': user and system of the load generator, CPU 1).
+client_cpu() {
+    awk 'NF >= 2 { c = $(NF - 1) + $NF } END { printf "%.3f\n", c }' "$1" 2>/dev/null || echo 0
+}
+
+# busy_pct CPU_SECONDS MICROSECONDS — percent of one CPU busy over the wall.
+busy_pct() {
+    awk -v c="$1" -v u="$2" 'BEGIN { if (u > 0) printf "%.1f\n", c / (u / 1e6) * 100; else print "-" }'
+}
+
 # --- wrk ----------------------------------------------------------------------
 
-# run_wrk ID CONNS SECONDS OUT — wrk on /1k.bin pinned to CPU 1.
+# run_wrk ID CONNS SECONDS OUT [WRK_ARGS...] — wrk on /1k.bin pinned to CPU 1,
+# https for a TLS instance; its CPU-seconds (user, system) go to OUT.cpu.
 run_wrk() {
-    taskset -c 1 wrk -t1 -c"$2" -d"$3"s --latency "http://127.0.0.1:${PORTS[$1]}/1k.bin" >"$4" 2>&1 || true
+    local id=$1 conns=$2 secs=$3 out=$4 scheme=http TIMEFORMAT='%U %S'
+    shift 4
+    [[ -n ${I_TLS[$id]:-} ]] && scheme=https
+    { time taskset -c 1 wrk -t1 -c"$conns" -d"$secs"s --latency "$@" "$scheme://127.0.0.1:${PORTS[$id]}/1k.bin" \
+        >"$out" 2>&1; } 2>"$out.cpu" || true
+}
+
+# wrk_requests OUT — the number of requests wrk completed (0 if none).
+wrk_requests() {
+    awk '$2 == "requests" && $3 == "in" { n = $1 } END { print n + 0 }' "$1"
 }
 
 # wrk_figures OUT — sets WRK_RPS WRK_P50 WRK_P99 WRK_MAX (ms) WRK_ERRS WRK_DETAIL.
@@ -958,6 +1142,222 @@ W6_point() {
         "$id" "$run" "$openn" "$W6_CONNS" "$rss0" "$rss1" "$p99" "$reqs")"
 }
 
+# --- W7: compressed responses -------------------------------------------------
+# Two 40 KiB text files (bench/w7.py make: an HTML page and a script) asked for
+# in turn by clients that take zstd, br and gzip. Each server compresses /w7/
+# as it would in production: ferry once per file, in a helper thread, into its
+# cache (compress = zstd br gzip); nginx on every response (gzip on, level 6:
+# its gzip_static would need files compressed by hand); lighttpd once per file
+# into its mod_deflate cache directory, with the encodings in ferry's order.
+
+FERRY_W7=0
+# w7_detect_ferry — FERRY_W7=1 when this ferry knows compress (ferry -t).
+w7_detect_ferry() {
+    { printf '%s\n' "${FERRY_EXTRA[@]}"; w7_ferry_lines "$WORK/probe.compress"; } >"$WORK/probe-w7.conf"
+    if "$FERRY_BIN" -t -c "$WORK/probe-w7.conf" >/dev/null 2>&1; then
+        FERRY_W7=1
+    else
+        note "ferry: no compress in this build (ferry -t refuses it): its W7 rows are uncompressed"
+    fi
+}
+
+# w7_ferry_lines CACHE_DIR — ferry's settings for W7 (the last part of a configuration).
+w7_ferry_lines() {
+    printf 'compress-cache-dir = %s\n[path /w7/]\ncompress = zstd br gzip\n' "$1"
+}
+
+W7_NGINX="location /w7/ { gzip on; gzip_comp_level 6; gzip_types text/javascript; gzip_vary on; }"
+
+# w7_lighttpd_lines CACHE_DIR — lighttpd's (with the types of the W7 files,
+# which its other workloads do not need). Without deflate.allowed-encodings,
+# lighttpd 1.4.69 compressed nothing here; their order is its preference.
+w7_lighttpd_lines() {
+    cat <<LIGHTTPD
+server.modules += ("mod_deflate")
+mimetype.assign = (".html" => "text/html", ".js" => "text/javascript", ".bin" => "application/octet-stream")
+\$HTTP["url"] =~ "^/w7/" {
+    deflate.mimetypes = ("text/html", "text/javascript")
+    deflate.allowed-encodings = ("zstd", "br", "gzip")
+    deflate.cache-dir = "$1"
+}
+LIGHTTPD
+}
+
+# w7_lua — wrk's script: the W7 files in turn, Accept-Encoding on every
+# request, and at the end the exact bytes read per response (heads included).
+w7_lua() {
+    local p paths=""
+    for p in $W7_PATHS; do paths+="\"$p\", "; done
+    cat <<LUA
+local paths = { ${paths%, } }
+local i = 0
+wrk.headers["Accept-Encoding"] = "$W7_ACCEPT"
+request = function()
+    i = i % #paths + 1
+    return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+    io.write(string.format("w7: %d bytes in %d responses\n", summary.bytes, summary.requests))
+end
+LUA
+}
+
+# w7_check ID OUT [WAIT] — bench/w7.py check: every W7 file asked for until it
+# comes compressed (at most WAIT s, default W7_WAIT), decoded and compared.
+w7_check() {
+    local paths
+    paths=$(tr ' ' , <<<"$W7_PATHS")
+    taskset -c 1 "$PYTHON" "$SCRIPT_DIR/w7.py" check --port "${PORTS[$1]}" --root "$DATA" --paths "$paths" \
+        --accept "$W7_ACCEPT" --wait "${3:-$W7_WAIT}" >"$2" 2>"$2.err" || true
+}
+
+describe_W7() {
+    log "W7 compressed: $(wc -w <<<"$W7_PATHS") files of 40 KiB (HTML, JavaScript) in turn, Accept-Encoding: $W7_ACCEPT," \
+        "wrk -t1 -c$W7_CONNS -d${W7_DUR}s (keep-alive); ferry compress = zstd br gzip (its copies made first)," \
+        "nginx gzip level 6, lighttpd mod_deflate with its cache"
+}
+W7_point() {
+    local id=$1 run=$2 chk="$WORK/w7.$1.$2.check" coding body head waited errs kinds bpr after aerrs akinds
+    # Warm: the first answers of ferry (until its copy is made) and of
+    # lighttpd (the one that fills its cache) are not what is measured.
+    w7_check "$id" "$chk.before"
+    read -r coding body head waited errs kinds < <(json_fields "$chk.before" coding body_mean head_mean waited_s \
+        errors error_kinds)
+    [[ $errs == - ]] && errs=1 kinds="w7.py check failed: $(tail -c 300 "$chk.before.err")" coding=none
+    # wrk's timeout (2 s) raised: nginx compressing every response answers
+    # 50 connections a few hundred times a second, slowly, but it answers.
+    ((W1_WARMUP)) && run_wrk "$id" "$W7_CONNS" "$W1_WARMUP" "$WORK/warm.txt" -s "$WORK/w7.lua" --timeout 10s
+    wrk_cpu_point W7 "$id" "$run" "$W7_CONNS" "$W7_DUR" -s "$WORK/w7.lua" --timeout 10s
+    bpr=$(awk '/^w7: [0-9]+ bytes in [0-9]+ responses/ { if ($5 > 0) printf "%.1f\n", $2 / $5; f = 1 }
+        END { if (!f) print "-" }' "$WORK/w7.$id.$run.txt")
+    # Still the same coding, the same bytes, after the load.
+    w7_check "$id" "$chk.after" 0
+    read -r after aerrs akinds < <(json_fields "$chk.after" coding errors error_kinds)
+    [[ $aerrs == - ]] && aerrs=1 akinds="w7.py check failed: $(tail -c 300 "$chk.after.err")"
+    if [[ $aerrs == 0 && $after != "$coding" ]]; then aerrs=1 akinds="coding $coding before the load, $after after"; fi
+    errs=$((errs + aerrs + TP_ERRS))
+    record W7 "$id" "$W7_CONNS" "$run" bytes_per_resp "$bpr" body_bytes "$body" head_bytes "$head" \
+        warm_s "$waited" "coding_$coding" 1 errors "$errs"
+    point_errors "W7 $id run $run" "$errs" "wrk: $TP_DETAIL; check: $kinds $akinds"
+    log "$(printf 'W7   %-20s run %d: %s, %s bytes/response (body %s), warm after %s s' "$id" "$run" "$coding" \
+        "$bpr" "$body" "$waited")"
+}
+
+# --- TLS workloads ------------------------------------------------------------
+# T1-T3 run against the TLS instances (ferry-tls, nginx-tls, lighttpd-tls,
+# h2o-tls), all with the bench certificate (ECDSA P-256, made at start). Next
+# to its figure each point records the server's CPU per request (or per GiB)
+# and how busy the load generator's CPU was: one client CPU must do about as
+# much cryptography as the server's, so a figure with CPU 1 near 100 % busy
+# measures the client, and the server's CPU cost is the comparable number.
+
+# us_per CPU_SECONDS N — microseconds of CPU per item ("-" for no items).
+us_per() {
+    awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.1f\n", c / n * 1e6; else print "-" }'
+}
+
+# wrk_cpu_point W ID RUN CONNS SECONDS [WRK_ARGS...] — one wrk run (over TLS
+# for a TLS instance), with the server's and wrk's CPU around it; records W's
+# figures but its errors, which it leaves in TP_ERRS and TP_DETAIL. wrk's
+# output is in $WORK/W.ID.RUN.txt (W in lower case).
+wrk_cpu_point() {
+    local w=$1 id=$2 run=$3 conns=$4 secs=$5 out srv c0 c1 t0 t1 n cpu busy
+    shift 5
+    out="$WORK/${w,,}.$id.$run.txt"
+    mapfile -t srv < <(server_pids "$id")
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    run_wrk "$id" "$conns" "$secs" "$out" "$@"
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    wrk_figures "$out"
+    n=$(wrk_requests "$out")
+    cpu=$(fdiv $((c1 - c0)) "$CLK_TCK" %.3f)
+    busy=$(busy_pct "$(client_cpu "$out.cpu")" "$((t1 - t0))")
+    record "$w" "$id" "$conns" "$run" rps "$WRK_RPS" p50_ms "$WRK_P50" p99_ms "$WRK_P99" max_ms "$WRK_MAX" \
+        requests "$n" cpu_us_per_req "$(us_per "$cpu" "$n")" \
+        idle_pct "$(awk -v c="$cpu" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", 100 - c / (u / 1e6) * 100 }')" \
+        client_busy_pct "$busy"
+    TP_ERRS=$WRK_ERRS
+    TP_DETAIL=$WRK_DETAIL
+    log "$(printf '%-4s %-20s run %d: %10s req/s  p99 %sms  server %s µs/req  wrk CPU %s%%' "$w" "$id" "$run" \
+        "$WRK_RPS" "$WRK_P99" "$(us_per "$cpu" "$n")" "$busy")"
+}
+
+describe_T1() { log "T1 small hot over TLS: /1k.bin, wrk -t1 -c$T_CONNS -d${T_DUR}s https://... (keep-alive)"; }
+T1_point() {
+    local id=$1 run=$2
+    ((W1_WARMUP)) && run_wrk "$id" "$T_CONNS" "$W1_WARMUP" "$WORK/warm.txt"
+    wrk_cpu_point T1 "$id" "$run" "$T_CONNS" "$T_DUR"
+    record T1 "$id" "$T_CONNS" "$run" errors "$TP_ERRS"
+    point_errors "T1 $id run $run" "$TP_ERRS" "$TP_DETAIL"
+}
+
+describe_T2() {
+    log "T2 TLS handshakes, a new connection per request: wrk -c$T_CONNS -d${T_DUR}s -H 'Connection: close';" \
+        "then fetch, $T_CONNS clients x $T2F_PER connections each: full handshakes (no session offered), and" \
+        "reconnections offering the client's previous session (resumed where the server accepts)"
+}
+T2_point() {
+    local id=$1 run=$2 errs
+    wrk_cpu_point T2 "$id" "$run" "$T_CONNS" "$T_DUR" -H "Connection: close"
+    errs=$TP_ERRS
+    point_errors "T2 $id run $run" "$TP_ERRS" "wrk: $TP_DETAIL"
+    fetch_handshakes "$id" "$run" full
+    errs=$((errs + HS_ERRS))
+    fetch_handshakes "$id" "$run" res -r
+    errs=$((errs + HS_ERRS))
+    record T2 "$id" "$T_CONNS" "$run" errors "$errs"
+}
+
+# fetch_handshakes ID RUN PREFIX [-r] — T_CONNS clients, each opening
+# T2F_PER TLS connections one after the other for /1k.bin (fetch -n): with
+# -r each offers its previous session (resumption where the server accepts,
+# counted by fetch), without it none (a full handshake each: a key exchange
+# and an ECDSA signature by the server). Records PREFIX_rps, _cpu_us (server
+# CPU per connection), _idle_pct, _client_busy_pct, _errors (and res_pct,
+# the resumed share, with -r); HS_ERRS is the error count.
+fetch_handshakes() {
+    local id=$1 run=$2 px=$3 n=$((T_CONNS * T2F_PER)) out="$WORK/t2$3.$1.$2" specs=() i srv c0 c1 t0 t1
+    local ok bad first cpu busy rps extra=() TIMEFORMAT='%U %S'
+    shift 3
+    for ((i = 0; i < n; i++)); do specs+=("/1k.bin:1024"); done
+    mapfile -t srv < <(server_pids "$id")
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    { time taskset -c 1 "$FETCH" -t "$DL_TIMEOUT" -n "$T2F_PER" -s "$TLS_CERT" "$@" "127.0.0.1:${PORTS[$id]}" \
+        "${specs[@]}" >"$out.out" 2>"$out.err"; } 2>"$out.cpu" || true
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    read -r ok bad first < <(awk -v n="$n" '$1 == 1024 && $2 == 200 && NF == 2 { ok++; next }
+        { bad++; if (first == "") first = $0 }
+        END { if (ok + bad < n) { bad += n - ok - bad; if (first == "") first = "missing lines" }
+              print ok + 0, bad + 0, first }' "$out.out")
+    cpu=$(fdiv $((c1 - c0)) "$CLK_TCK" %.3f)
+    busy=$(busy_pct "$(client_cpu "$out.cpu")" "$((t1 - t0))")
+    rps=$(awk -v k="$ok" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", k / (u / 1e6) }')
+    if [[ ${1:-} == -r ]]; then
+        extra=(res_pct "$(awk '/^fetch: tls: [0-9]+ of [0-9]+ handshakes resumed/ {
+            if ($5 > 0) printf "%.1f\n", $3 / $5 * 100; else print "-"; f = 1 } END { if (!f) print "-" }' "$out.err")")
+    fi
+    record T2 "$id" "$T_CONNS" "$run" "${px}_rps" "$rps" "${px}_cpu_us" "$(us_per "$cpu" "$n")" \
+        "${px}_idle_pct" "$(awk -v c="$cpu" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", 100 - c / (u / 1e6) * 100 }')" \
+        "${px}_client_busy_pct" "$busy" "${px}_errors" "$bad" "${extra[@]}"
+    HS_ERRS=$bad
+    point_errors "T2 $id $px handshakes run $run" "$bad" "(first: $first; $(grep -v '^fetch: tls:' "$out.err" | tail -n 1))"
+    log "$(printf 'T2   %-20s run %d: %10s %s handshakes/s  server %s µs each  fetch CPU %s%%%s' "$id" "$run" \
+        "$rps" "$px" "$(us_per "$cpu" "$n")" "$busy" "${extra[1]:+  resumed ${extra[1]}%}")"
+}
+
+describe_T3() { log "T3 cold over TLS: concurrency $T3_CONC, each client a distinct never-read $W3_MIB MiB file (fetch -s)"; }
+T3_point() {
+    local id=$1 run=$2 c=$3 i specs=()
+    cold_take "$c"
+    for i in "${COLD_TAKEN[@]}"; do specs+=("$(cold_path "$i"):$((W3_MIB * MIB))"); done
+    download_point "$id" "${specs[@]}"
+    record_download T3 "$id" "$c" "$run"
+}
+
 # --- report -------------------------------------------------------------------
 
 write_meta() {
@@ -978,17 +1378,39 @@ write_meta() {
         printf 'ferry\t%s\n' "$("$FERRY_BIN" -V 2>&1 | head -1)"
         printf 'nginx\t%s\n' "$(/usr/sbin/nginx -v 2>&1 | head -1)"
         printf 'lighttpd\t%s\n' "$(/usr/sbin/lighttpd -v 2>&1 | head -1)"
+        if want_kind tls; then
+            printf 'h2o\t%s\n' "$(/usr/bin/h2o -v 2>/dev/null | head -1)"
+            printf 'openssl\t%s\n' "$(openssl version 2>&1 | head -1)"
+            printf 'tls certificate\tECDSA P-256, self-signed, made at start (openssl req -x509 -newkey ec); SHA-256 %s\n' \
+                "$(tls_fingerprint "$TLS_CERT")"
+            printf 'kernel TLS\t%s\n' "$(if [[ -e /proc/net/tls_stat ]]; then
+                echo "the tls module is loaded (a server may hand encryption to the kernel)"
+            else echo "not loaded (/proc/net/tls_stat absent): every server encrypts in user space"; fi)"
+            for n in "${TLS_INSTANCES[@]}"; do
+                printf 'tls\t%s\t%s\n' "${I_SERVER[$n]}/${I_BACKEND[$n]}" "${TLS_INFO[$n]:-not started}"
+            done
+        fi
         printf 'wall\t%s s\n' "$(( (${EPOCHREALTIME/./} - START_US) / 1000000 ))"
         printf 'wall per workload\t%s\n' "${TIMES%, }"
         printf 'load average\t%s\n' "${LOADAVG%; }"
         printf 'settle\t%s s in %s cache drops\n' "$((SETTLE_TOTAL_US / 1000000))" "$DROPS"
-        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; fio %ss; seed %s MiB C=%s\n' \
+        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; W7 c%s %ss; fio %ss; seed %s MiB C=%s; T1/T2 c%s %ss, T2 fetch %s x %s; T3 C=%s\n' \
             "$W1_CONNS" "$W1_DUR" "$W2_MIB" "$W2_CLIENTS" "$W3_MIB" "${W3_CONC// /,}" "$W4_CONNS" "$W4_DUR" "$W4_DL" \
             "$W5_FILES" "$W5_CLIENTS" "$((W5_BYTES / MIB))" "$(awk -v f="$W5_RANGE_FRAC" 'BEGIN { print f * 100 }')" \
-            "$W6_CONNS" "$W6_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}"
+            "$W6_CONNS" "$W6_DUR" "$W7_CONNS" "$W7_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}" \
+            "$T_CONNS" "$T_DUR" "$T_CONNS" "$T2F_PER" "${T3_CONC// /,}"
         for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
         lsblk -o NAME,SIZE,ROTA,TYPE,MOUNTPOINTS 2>/dev/null | sed 's/^/lsblk\t/'
     } >"$m"
+}
+
+# rotate RUN ID... — the ids one per line, starting with the RUN-th (cyclic).
+rotate() {
+    local run=$1 i
+    shift
+    for ((i = 0; i < $#; i++)); do
+        echo "${@:$(((i + run - 1) % $# + 1)):1}"
+    done
 }
 
 main() {
@@ -1003,8 +1425,14 @@ main() {
     trap 'exit 143' TERM
     check_tools
     busy_check "at start"
+    if want_kind tls; then
+        make_tls_cert "$WORK/tls"
+        TLS_CERT=$WORK/tls/cert.pem
+        TLS_KEY=$WORK/tls/key.pem
+    fi
     detect_instances
     log "mode $MODE, $RUNS run(s); workloads: $WORKLOADS; servers: ${INSTANCES[*]}"
+    ((DRY_RUN)) && want_kind tls && log "TLS workloads (T1-T3) on: ${TLS_INSTANCES[*]:-none}"
     log "expect roughly $(estimate_minutes) min on an idle machine (not counting making the test files once)"
     ((DRY_RUN)) && exit 0
     prepare_data
@@ -1013,7 +1441,7 @@ main() {
     RESULTS="$OUT/results.tsv"
     printf 'workload\tserver\tbackend\tconcurrency\tmetric\tvalue\trun\n' >"$RESULTS"
 
-    local w run i id order c
+    local w run i id order c plain tls
     [[ $WORKLOADS == fio ]] || start_all
     for w in $WORKLOADS; do
         [[ $w == fio ]] || "describe_$w"
@@ -1023,17 +1451,19 @@ main() {
         want fio && timed fio fio_run "$run"
         # Rotate the order of the instances from run to run, so slow drift
         # and "who goes first after a drop" hit every one alike.
-        order=()
-        for ((i = 0; i < ${#INSTANCES[@]}; i++)); do
-            order+=("${INSTANCES[$(((i + run - 1) % ${#INSTANCES[@]}))]}")
-        done
+        mapfile -t plain < <(rotate "$run" "${PLAIN_INSTANCES[@]}")
+        mapfile -t tls < <(rotate "$run" "${TLS_INSTANCES[@]}")
         for w in $WORKLOADS; do
             case $w in
                 fio) ;;
                 W3) for c in $W3_CONC; do
-                        for id in "${order[@]}"; do timed W3 W3_point "$id" "$run" "$c"; done
+                        for id in "${plain[@]}"; do timed W3 W3_point "$id" "$run" "$c"; done
                     done ;;
-                *) for id in "${order[@]}"; do timed "$w" "${w}_point" "$id" "$run"; done ;;
+                T3) for c in $T3_CONC; do
+                        for id in "${tls[@]}"; do timed T3 T3_point "$id" "$run" "$c"; done
+                    done ;;
+                T*) for id in "${tls[@]}"; do timed "$w" "${w}_point" "$id" "$run"; done ;;
+                *) for id in "${plain[@]}"; do timed "$w" "${w}_point" "$id" "$run"; done ;;
             esac
         done
     done

@@ -4,8 +4,8 @@
 set -eu
 
 PACKAGES="gcc make pkg-config curl wget openssl python3 python3-pytest python3-yaml liburing-dev libaio-dev libssl-dev
-          libcrypt-dev apache2-utils whois
-          strace wrk nginx-light lighttpd slowhttptest testssl.sh
+          libcrypt-dev apache2-utils whois zlib1g-dev libzstd-dev libbrotli-dev python3-brotli python3-zstandard
+          strace wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o slowhttptest testssl.sh
           chromium ffmpeg fio gnuplot-nox iproute2"
 
 missing=""
@@ -21,9 +21,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
-# The Debian nginx/lighttpd packages start system services; ferry's tests and
+# The Debian nginx/lighttpd/h2o packages start system services; ferry's tests and
 # benchmarks start their own instances, so stop those to keep ports and CPUs free.
-for svc in nginx lighttpd; do
+for svc in nginx lighttpd h2o; do
     if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true; fi
     if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
 done

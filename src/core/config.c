@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "backend/backend.h"
+#include "file/encoder.h"
 
 #define LINE_LIMIT 8192               /* longest line, newline excluded */
 #define MAX_DURATION_MS (24LL * 3600 * 1000)
@@ -262,6 +263,10 @@ static void *field(struct fy_config *c, const struct key *k)
         base = (char *)&c->rules[c->scope_rule];
     return base + k->off;
 }
+
+/* Defined with the sections, used by some keys too. */
+static int check_host_name(const char *w, size_t n, char *msg, size_t len);
+static bool word_in_list(const char *list, size_t n, const char *w, size_t wlen);
 
 /* --- the text arena ------------------------------------------------------ */
 
@@ -685,6 +690,137 @@ static int set_header_text(struct fy_config *c, const struct key *k, const char 
     return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
 }
 
+/* A URL path naming a file of the host, as fallback takes it: normalised,
+ * no trailing '/', nothing that decoding would change; "off" (stored as "")
+ * for none. */
+static int set_url_file(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (strcmp(v, "off") == 0)
+        v = "";
+    size_t n = strlen(v);
+    if (n > 0 && check_url_path(v, &n, msg, len) < 0)
+        return -1;
+    if (n != strlen(v) || (n == 1 && v[0] == '/'))
+        return fail(msg, len, "\"%s\" names a directory (want a file, e.g. /index.html)", v);
+    if (has_control_char(v) || strpbrk(v, "?#%"))
+        return fail(msg, len, "\"%s\" holds a character a plain path cannot ('?', '#', '%%', control)", v);
+    return text_add(c, v, n, (fy_text *)field(c, k), msg, len);
+}
+
+/* Bytes a URL may hold as written: RFC 3986's unreserved and reserved
+ * characters and '%' (anything else must be percent-encoded). */
+static bool is_url_char(char ch)
+{
+    return isalnum((unsigned char)ch) || (ch && strchr("-._~:/?#[]@!$&'()*+,;=%", ch));
+}
+
+/* redirect's TO: "/path..." or "http(s)://authority/...". */
+static int check_redirect_target(const char *w, size_t n, char *msg, size_t len)
+{
+    size_t skip = n >= 8 && strncasecmp(w, "https://", 8) == 0 ? 8
+                : n >= 7 && strncasecmp(w, "http://", 7) == 0 ? 7 : 0;
+    if (skip > 0 && (skip == n || strchr("/?#", w[skip])))
+        return fail(msg, len, "\"%.*s\" has no host after the scheme", (int)n, w);
+    if (skip == 0 && (w[0] != '/' || (n > 1 && w[1] == '/')))
+        return fail(msg, len, "\"%.*s\" is not a target (want /PATH or http(s)://HOST/PATH)", (int)n, w);
+    for (size_t i = 0; i < n; i++)
+        if (!is_url_char(w[i]))
+            return fail(msg, len, "\"%.*s\" holds '%c', which a URL cannot (percent-encode it)", (int)n, w,
+                        w[i]);
+    return 0;
+}
+
+/* redirect's FROM: a normalised path as requests are matched (decoded),
+ * exact, or a prefix when it ends in '/'. */
+static int check_redirect_source(const char *w, size_t n, char *msg, size_t len)
+{
+    size_t m = n;
+    if (check_url_path(w, &m, msg, len) < 0)
+        return -1;
+    if ((n > 1 && memmem(w, n, "//", 2)) || memchr(w, '?', n) || memchr(w, '#', n) || memchr(w, '%', n))
+        return fail(msg, len, "\"%.*s\" is not a plain path (no '//', '?', '#' or '%%': it is matched decoded)",
+                    (int)n, w);
+    return 0;
+}
+
+/* redirect = FROM TO [301|302|303|307|308]; repeatable.  The rule of the
+ * scope says for which host and paths it holds. */
+static int set_redirect(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    const char *p = v, *from, *to, *code;
+    size_t from_len, to_len, code_len, extra;
+    int status = 301;
+    (void)k, (void)replace;
+    if (!(from = next_word(&p, &from_len)) || !(to = next_word(&p, &to_len)))
+        return fail(msg, len, "needs a path and a target (FROM TO [301|302|303|307|308])");
+    if (check_redirect_source(from, from_len, msg, len) < 0 || check_redirect_target(to, to_len, msg, len) < 0)
+        return -1;
+    if ((code = next_word(&p, &code_len))) {
+        bool digits = code_len == 3 && isdigit((unsigned char)code[0]) && isdigit((unsigned char)code[1]) &&
+                      isdigit((unsigned char)code[2]);
+        status = digits ? atoi(code) : 0;
+        if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+            return fail(msg, len, "\"%.*s\" is not a redirect status (want 301, 302, 303, 307 or 308)",
+                        (int)code_len, code);
+        if (next_word(&p, &extra))
+            return fail(msg, len, "unexpected text after the status");
+    }
+    /* A path target the FROM would match again redirects forever. */
+    size_t to_path = 0;
+    while (to_path < to_len && to[to_path] != '?' && to[to_path] != '#')
+        to_path++;
+    if (to[0] == '/' && ((from[from_len - 1] == '/' && to_path >= from_len && memcmp(to, from, from_len) == 0) ||
+                         (to_path == from_len && memcmp(to, from, from_len) == 0)))
+        return fail(msg, len, "%.*s would be redirected again by this line (a loop)", (int)to_len, to);
+    if (c->nredirects == FY_CONFIG_MAX_REDIRECTS)
+        return fail(msg, len, "too many redirects (at most %d)", FY_CONFIG_MAX_REDIRECTS);
+    for (unsigned i = 0; i < c->nredirects; i++) {
+        const char *other = fy_config_text(c, c->redirects[i].from);
+        if (c->redirects[i].rule == (unsigned)c->scope_rule && strlen(other) == from_len &&
+            memcmp(other, from, from_len) == 0)
+            return fail(msg, len, "duplicate redirect for %.*s", (int)from_len, from);
+    }
+    struct fy_redirect_config r = {.rule = (unsigned)c->scope_rule, .status = status};
+    if (text_add(c, from, from_len, &r.from, msg, len) < 0 || text_add(c, to, to_len, &r.to, msg, len) < 0)
+        return -1;
+    c->redirects[c->nredirects++] = r;
+    return 0;
+}
+
+/* redirect-host = NAME[:PORT], in a [host] section: every request for the
+ * host goes to the same path on NAME. */
+static int set_redirect_host(struct fy_config *c, const struct key *k, const char *v,
+                             bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (c->scope_host == 0)
+        return fail(msg, len, "only allowed in a [host] section");
+    const char *colon = v[0] == '[' ? strstr(v, "]:") : strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) + (v[0] == '[') : strlen(v);
+    if (colon && v[0] == '[')
+        colon++;
+    if (n == 0 || check_host_name(v, n, msg, len) < 0 || v[0] == '*')
+        return fail(msg, len, "\"%s\" is not a host name (want NAME or NAME:PORT)", v);
+    if (colon) {
+        const char *port = colon + 1;
+        uint64_t num = 0;
+        if (read_digits(&port, &num) != 0 || *port != '\0' || num < 1 || num > 65535)
+            return fail(msg, len, "bad port in \"%s\" (want 1 to 65535)", v);
+    }
+    char lower[256];
+    if (n >= sizeof lower)
+        return fail(msg, len, "\"%.40s...\" is too long", v);
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)tolower((unsigned char)v[i]);
+    if (!colon && word_in_list(fy_config_text(c, c->hosts[c->scope_host].names),
+                               strlen(fy_config_text(c, c->hosts[c->scope_host].names)), lower, n))
+        return fail(msg, len, "%s is a name of this section: every request would be sent to itself", v);
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
 /* expires = DURATION | off */
 static int set_expires(struct fy_config *c, const struct key *k, const char *v,
                        bool replace, char *msg, size_t len)
@@ -700,6 +836,102 @@ static int set_expires(struct fy_config *c, const struct key *k, const char *v,
 static bool is_tchar(char ch)
 {
     return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* The length of the token at s (RFC 9110 §5.6.2). */
+static size_t token_len(const char *s)
+{
+    size_t n = 0;
+    while (is_tchar(s[n]))
+        n++;
+    return n;
+}
+
+/* default-type = TYPE/SUBTYPE[; PARAMETERS] | off: a media type as
+ * Content-Type carries it. */
+static int set_media_type(struct fy_config *c, const struct key *k, const char *v,
+                          bool replace, char *msg, size_t len)
+{
+    (void)replace;
+    if (strcmp(v, "off") == 0)
+        v = "";
+    size_t type = token_len(v), sub = v[type] == '/' ? token_len(v + type + 1) : 0;
+    const char *rest = v + type + 1 + sub;
+    if (sub > 0)
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+    if (v[0] && (type == 0 || sub == 0 || (*rest && *rest != ';')))
+        return fail(msg, len, "\"%s\" is not a media type (want TYPE/SUBTYPE, e.g. text/plain)", v);
+    if (has_control_char(v))
+        return fail(msg, len, "control character in value");
+    return text_add(c, v, strlen(v), (fy_text *)field(c, k), msg, len);
+}
+
+/* compress = off | CODING ... (zstd, br, gzip), each once. */
+static int set_compress(struct fy_config *c, const struct key *k, const char *v,
+                        bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w;
+    size_t wlen, n = 0;
+    unsigned packed = FY_COMPRESS_SET;
+    (void)replace;
+    if (strcmp(v, "off") != 0) {
+        while ((w = next_word(&p, &wlen))) {
+            enum fy_coding cd = fy_coding_from_name(w, wlen);
+            if (cd == FY_CODING_NONE)
+                return fail(msg, len, "unknown coding \"%.*s\" (want zstd, br or gzip, or off)", (int)wlen, w);
+            for (size_t i = 0; i < n; i++)
+                if (FY_COMPRESS_CODING(packed, i) == (unsigned)cd)
+                    return fail(msg, len, "%.*s is named twice", (int)wlen, w);
+            packed |= (unsigned)cd << (4 * n++);
+        }
+        if (n == 0)
+            return fail(msg, len, "needs codings (zstd, br, gzip) or off");
+    }
+    *(unsigned *)field(c, k) = packed;
+    return 0;
+}
+
+/* compress-types = TYPE/SUBTYPE ...; a subtype "*" stands for any. */
+static int set_media_types(struct fy_config *c, const struct key *k, const char *v,
+                           bool replace, char *msg, size_t len)
+{
+    const char *p = v, *w;
+    size_t wlen;
+    char list[LINE_LIMIT + 1];
+    size_t used = 0;
+    (void)replace;
+    while ((w = next_word(&p, &wlen))) {
+        size_t type = 0;
+        while (type < wlen && is_tchar(w[type]))
+            type++;
+        size_t sub = type < wlen && w[type] == '/' ? wlen - type - 1 : 0;
+        const char *subtype = w + type + 1;
+        bool ok = type > 0 && sub > 0 && !(type == 1 && w[0] == '*') &&
+                  ((sub == 1 && subtype[0] == '*') || token_len(subtype) >= sub);
+        if (!ok)
+            return fail(msg, len, "\"%.*s\" is not a media type (want TYPE/SUBTYPE or TYPE/*)", (int)wlen, w);
+        for (size_t i = 0; i < wlen; i++)
+            list[used + i + (used ? 1 : 0)] = (char)tolower((unsigned char)w[i]);
+        if (used)
+            list[used++] = ' ';
+        used += wlen;
+    }
+    if (used == 0)
+        return fail(msg, len, "needs at least one media type");
+    return text_add(c, list, used, (fy_text *)field(c, k), msg, len);
+}
+
+/* compress-min-size = SIZE, into a rule's int64_t (-1 there: unset). */
+static int set_rule_size(struct fy_config *c, const struct key *k, const char *v,
+                         bool replace, char *msg, size_t len)
+{
+    uint64_t n;
+    (void)replace;
+    if (parse_amount(v, k->units, k->min, k->max, &n, msg, len) < 0)
+        return -1;
+    *(int64_t *)field(c, k) = (int64_t)n;
+    return 0;
 }
 
 /* Headers ferry writes itself, or that frame the message: adding them
@@ -816,55 +1048,63 @@ static int set_status_path(struct fy_config *c, const struct key *k, const char 
     return store_string(c, k, v, msg, len);
 }
 
-int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen)
+/* Whitespace-separated networks (or "all") into out[0..*n), at most max. */
+static int parse_networks(const char *v, bool deny, struct fy_acl_entry *out, size_t max, size_t *n,
+                          char *msg, size_t len)
 {
-    char addr[64];
-    const char *slash = strchr(text, '/');
-    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-    if (alen == 0 || alen >= sizeof addr)
-        return fail(err, errlen, "\"%s\" is not an address or network", text);
-    memcpy(addr, text, alen);
-    addr[alen] = '\0';
-    *out = (struct fy_cidr){0};
-    if (inet_pton(AF_INET, addr, out->addr) == 1)
-        out->family = AF_INET;
-    else if (inet_pton(AF_INET6, addr, out->addr) == 1)
-        out->family = AF_INET6;
-    else
-        return fail(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", addr);
-    unsigned max = out->family == AF_INET ? 32 : 128;
-    uint64_t bits = max;
-    const char *p = slash ? slash + 1 : NULL;
-    if (p && (read_digits(&p, &bits) != 0 || *p != '\0' || bits > max))
-        return fail(err, errlen, "bad prefix length in \"%s\" (want 0 to %u)", text, max);
-    out->prefix = (unsigned)bits;
-    return 0;
-}
-
-/* Networks allowed to read the status page, whitespace-separated. */
-static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
-                            bool replace, char *msg, size_t len)
-{
-    struct fy_cidr nets[FY_CONFIG_MAX_ALLOW];
-    size_t base = replace ? 0 : c->nstatus_allow, n = 0, wlen;
     const char *w, *p = v;
+    size_t wlen;
     char word[128];
-    (void)k;
+    *n = 0;
     while ((w = next_word(&p, &wlen))) {
-        if (base + n == FY_CONFIG_MAX_ALLOW)
-            return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
+        if (*n == max)
+            return fail(msg, len, "too many networks (at most %zu)", max);
         if (wlen >= sizeof word)
             return fail(msg, len, "\"%.40s...\" is too long", w);
         memcpy(word, w, wlen);
         word[wlen] = '\0';
-        if (fy_cidr_parse(word, &nets[n], msg, len) < 0)
+        out[*n].deny = deny;
+        if (fy_cidr_parse(word, true, &out[*n].net, msg, len) < 0)
             return -1;
-        n++;
+        (*n)++;
     }
-    if (n == 0)
-        return fail(msg, len, "needs at least one address or network");
+    return *n ? 0 : fail(msg, len, "needs at least one address, network or all");
+}
+
+/* Networks allowed to read the status page: a list of allows, checked
+ * like every access list (core/acl.h). */
+static int set_status_allow(struct fy_config *c, const struct key *k, const char *v,
+                            bool replace, char *msg, size_t len)
+{
+    size_t base = replace ? 0 : c->nstatus_allow, n;
+    (void)k;
+    struct fy_acl_entry nets[FY_CONFIG_MAX_ALLOW];
+    if (parse_networks(v, false, nets, FY_CONFIG_MAX_ALLOW, &n, msg, len) < 0)
+        return -1;
+    if (base + n > FY_CONFIG_MAX_ALLOW)
+        return fail(msg, len, "too many networks (at most %d)", FY_CONFIG_MAX_ALLOW);
     memcpy(&c->status_allow[base], nets, n * sizeof nets[0]);
     c->nstatus_allow = base + n;
+    return 0;
+}
+
+/* allow = / deny = NETWORK ...: appended, in order, to the list of the
+ * scope's rule (a narrower scope's list replaces a wider one's). */
+static int set_access(struct fy_config *c, const struct key *k, const char *v,
+                      bool replace, char *msg, size_t len)
+{
+    struct fy_rule_config *r = &c->rules[c->scope_rule];
+    size_t n;
+    (void)replace;
+    if (r->nacl > 0 && r->acl_first + r->nacl != c->nacl)
+        return fail(msg, len, "the allow and deny lines of a scope must be written together");
+    if (parse_networks(v, strcmp(k->name, "deny") == 0, &c->acl[c->nacl], FY_CONFIG_MAX_ACL - c->nacl, &n,
+                       msg, len) < 0)
+        return -1;
+    if (r->nacl == 0)
+        r->acl_first = c->nacl;
+    r->nacl += (unsigned)n;
+    c->nacl += (unsigned)n;
     return 0;
 }
 
@@ -949,6 +1189,18 @@ static const struct key keys[] = {
     PATH_KEY("add-header", NULL, set_add_header, headers),
     PATH_KEY("auth-basic", NULL, set_auth_realm, auth_realm),
     PATH_KEY("auth-basic-user-file", NULL, set_auth_user_file, auth_user_file),
+    PATH_KEY("fallback", NULL, set_url_file, fallback),
+    {"redirect", NULL, set_redirect, 0, 0, 0, 0, NULL, PATH},
+    HOST_KEY("redirect-host", NULL, set_redirect_host, redirect_host),
+    {"allow", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
+    {"deny", NULL, set_access, 0, 0, 0, 0, NULL, PATH},
+    PATH_KEY("download", NULL, set_switch, download),
+    PATH_KEY("default-type", NULL, set_media_type, default_type),
+    PATH_KEY("compress", NULL, set_compress, compress),
+    PATH_KEY("compress-types", NULL, set_media_types, compress_types),
+    {"compress-min-size", NULL, set_rule_size, RFIELD(compress_min_size), 0, 1ULL << 30, size_units, PATH},
+    STRING("compress-cache-dir", "", set_path_or_off, compress_cache_dir),
+    NUMBER("compress-cache-size", "64m", set_number, compress_cache_size, 1ULL << 20, 1ULL << 40, size_units),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -982,7 +1234,7 @@ static int implicit_rule(struct fy_config *c, char *msg, size_t len)
             return (int)i;
     if (c->nrules == FY_CONFIG_MAX_RULES)
         return fail(msg, len, "too many [path] sections (at most %d)", FY_CONFIG_MAX_RULES);
-    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .implicit = true, .expires_s = -1, .compress_min_size = -1};
     if (text_add(c, "/", 1, &r.patterns, msg, len) < 0)
         return -1;
     c->rules[c->nrules] = r;
@@ -1242,7 +1494,7 @@ static int open_path(struct fy_config *c, const char *args, char *msg, size_t le
     for (p = args; (w = next_word(&p, &wlen));)
         if (check_pattern(w, wlen, msg, len) < 0)
             return -1;
-    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1};
+    struct fy_rule_config r = {.host = c->scope_host, .expires_s = -1, .compress_min_size = -1};
     while (isspace((unsigned char)*args))
         args++;
     if (text_add(c, args, strlen(args), &r.patterns, msg, len) < 0)

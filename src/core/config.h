@@ -2,8 +2,10 @@
  *
  * The file is line-based: "key = value", '#' starts a comment, blank lines
  * are ignored, a key may be repeated only where the reference says so
- * (listen, index-files add; every other key replaces).  Sizes take a k/m/g
- * suffix (powers of 1024), durations ms/s/m/h (no suffix: seconds).
+ * (listen, index-files, status-allow and the section keys alias,
+ * error-page, add-header, redirect add; every other key replaces).  Sizes
+ * take a k/m/g suffix (powers of 1024), durations ms/s/m/h (no suffix:
+ * seconds).
  * doc/config.md is the reference of every key; keep the two in step.
  *
  * Two kinds of section line scope the keys after them: "[host NAME ...]"
@@ -22,16 +24,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/acl.h"
+
 #define FY_CONFIG_MAX_LISTEN 16
 #define FY_CONFIG_MAX_INDEX  8
 #define FY_CONFIG_ERR_LEN    512
 #define FY_CONFIG_MAX_WORKERS 256
 #define FY_CONFIG_MAX_ALLOW  16      /* status-allow networks */
+#define FY_CONFIG_MAX_ACL    1024    /* allow/deny networks, all scopes together */
 #define FY_CONFIG_MAX_HOSTS  64      /* [host] sections, plus the top level */
 #define FY_CONFIG_MAX_RULES  256     /* [path] sections, plus implicit ones */
 #define FY_CONFIG_MAX_ALIASES 64
 #define FY_CONFIG_MAX_ERROR_PAGES 64
+#define FY_CONFIG_MAX_REDIRECTS 512
 #define FY_CONFIG_TEXT_SIZE  (64 * 1024) /* the arena of section strings */
+
+/* compress = CODING ...: the codings (enum fy_coding, file/encoder.h) in
+ * the order written, 4 bits each from the lowest, after a bit that says
+ * the key was set (FY_COMPRESS_SET alone: off). */
+#define FY_COMPRESS_SET (1u << 16)
+#define FY_COMPRESS_CODING(v, i) (((v) >> (4 * (i))) & 15u)
+#define FY_COMPRESS_MIN_SIZE 256     /* compress-min-size unless set */
 
 /* A string in fy_config.text, by offset; 0 means "not set here" (text[0]
  * is ""), any other offset is set, possibly to "" (a key set to off). */
@@ -48,6 +61,7 @@ struct fy_host_config {
     enum fy_tristate follow_symlinks;
     fy_text tls_certificate;     /* PEM chain, leaf first; unset: the top level's */
     fy_text tls_key;
+    fy_text redirect_host;       /* "NAME[:PORT]" every request goes to; [host] only */
     int line;                    /* of the section line, for messages */
 };
 
@@ -77,13 +91,23 @@ struct fy_rule_config {
     fy_text auth_realm;          /* auth-basic: the realm; "" = off (no password asked) */
     fy_text auth_user_file;      /* auth-basic-user-file: an htpasswd file */
     int auth_realm_line, auth_user_file_line; /* where they were set, for messages */
+    fy_text fallback;            /* a URL path served for missing files; "" = off */
+    unsigned acl_first, nacl;    /* its allow/deny entries: acl[acl_first..+nacl) */
+    enum fy_tristate download;   /* Content-Disposition: attachment */
+    fy_text default_type;        /* Content-Type of unknown extensions; "" = the built-in */
+    unsigned compress;           /* 0: not set here; else FY_COMPRESS_SET | codings */
+    fy_text compress_types;      /* media types, subtype "*" for any; "" = the default list */
+    int64_t compress_min_size;   /* -1: not set here */
 };
 
-/* A network: status-allow's "127.0.0.0/8", "::1" (a /128). */
-struct fy_cidr {
-    sa_family_t family;          /* AF_INET or AF_INET6 */
-    unsigned char addr[16];      /* network byte order; 4 bytes for IPv4 */
-    unsigned prefix;             /* bits that must match */
+/* redirect = FROM TO [STATUS], kept with the rule of the scope it was
+ * written in (an implicit one outside [path]): that rule says for which
+ * host and paths it holds. */
+struct fy_redirect_config {
+    unsigned rule;               /* index in rules */
+    fy_text from;                /* "/old.html" (exact) or "/old/" (a prefix) */
+    fy_text to;                  /* "/new/" or "https://host/new/" */
+    int status;                  /* 301, 302, 303, 307 or 308 */
 };
 
 struct fy_listen {
@@ -150,6 +174,9 @@ struct fy_config {
     bool tls_session_tickets;
     int64_t tls_handshake_timeout_ms;
     bool redirect_to_https;      /* plain listeners answer 301 to https:// */
+    /* compression (doc/config.md#compress): where the copies go, how much */
+    char compress_cache_dir[4096]; /* "" = aio_pool_dir/ferry-compress */
+    size_t compress_cache_size;
 
     /* processes, privileges, status (doc/config.md#processes) */
     unsigned workers;            /* worker processes; 0: one per CPU */
@@ -158,7 +185,7 @@ struct fy_config {
     char chroot_dir[4096];       /* "" = none */
     char pid_file[4096];         /* "" = none */
     char status_path[256];       /* "" = no status endpoint */
-    struct fy_cidr status_allow[FY_CONFIG_MAX_ALLOW];
+    struct fy_acl_entry status_allow[FY_CONFIG_MAX_ALLOW]; /* allows only */
     size_t nstatus_allow;
 
     /* Virtual hosts, aliases, error pages, per-path rules (see above). */
@@ -170,6 +197,10 @@ struct fy_config {
     unsigned nerror_pages;
     struct fy_rule_config rules[FY_CONFIG_MAX_RULES];
     unsigned nrules;
+    struct fy_redirect_config redirects[FY_CONFIG_MAX_REDIRECTS];
+    unsigned nredirects;
+    struct fy_acl_entry acl[FY_CONFIG_MAX_ACL]; /* the rules' allow/deny lists, each contiguous */
+    unsigned nacl;
     char text[FY_CONFIG_TEXT_SIZE];
     size_t text_len;
     /* Where the file reader is: the scope keys go to. */
@@ -205,8 +236,5 @@ int fy_listen_parse(const char *text, struct fy_listen *out, char *err, size_t e
 /* The [host] that serves the name host[0..n) (no port): an exact name
  * first, then the longest "*.suffix"; 0, the top level, when none does. */
 unsigned fy_config_match_host(const struct fy_config *c, const char *host, size_t n);
-
-/* "ADDR" or "ADDR/BITS", IPv4 or IPv6.  Returns 0 or -1 with a message. */
-int fy_cidr_parse(const char *text, struct fy_cidr *out, char *err, size_t errlen);
 
 #endif

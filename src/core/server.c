@@ -17,6 +17,7 @@
 
 #include "core/control.h"
 #include "file/auth.h"
+#include "file/compress.h"
 #include "http/conn.h"
 #include "net/tls_tickets.h"
 
@@ -580,6 +581,16 @@ static int start_listening(struct fy_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* After the privileges are dropped: its directory belongs to whom serves.
+ * Compression is an optimisation: without it, files go as they are. */
+static void start_compressor(struct fy_server *srv)
+{
+    char err[512];
+    srv->compressor = fy_compressor_start(&srv->cfg, &srv->loop, &srv->log, srv->slot, err, sizeof err);
+    if (!srv->compressor && err[0])
+        fy_log(&srv->log, FY_LOG_WARN, "compress: %s; files are sent uncompressed", err);
+}
+
 static void give_up_listeners(const struct fy_server_env *env)
 {
     for (size_t i = 0; i < env->nlisten; i++)
@@ -615,6 +626,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         srv->log.level = FY_LOG_ERROR; /* the caller says the one line that matters, not the teardown */
         return -1;
     }
+    start_compressor(srv);
     fy_server_refresh_stats(srv);
     return 0;
 }
@@ -639,6 +651,8 @@ int fy_server_run(struct fy_server *srv)
 void fy_server_free(struct fy_server *srv)
 {
     close_all_conns(srv);
+    fy_compressor_stop(srv->compressor);
+    srv->compressor = NULL;
     close_listeners(srv);
     trim_spares(srv, 0, 0);
     fy_auth_close(srv->auth); /* after the connections: they wait on its checks */

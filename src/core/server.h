@@ -20,6 +20,7 @@
 #include "net/tls.h"
 
 struct fy_auth;
+struct fy_compressor;
 struct fy_conn;
 struct fy_link;
 struct fy_server;
@@ -41,6 +42,7 @@ struct fy_server {
     struct fy_tls tls;           /* the TLS engine, when a listener is TLS */
     int tls_port;                /* redirect-to-https goes there (0: 443) */
     struct fy_auth *auth;        /* auth-basic: user files, password checker; NULL: none asked */
+    struct fy_compressor *compressor; /* compress: copies made off the loop; NULL when unused */
 
     struct fy_listener *listeners; /* the sockets handed to this process */
     size_t nlisteners;

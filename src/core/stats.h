@@ -34,6 +34,11 @@ enum fy_counter {
     FY_C_AUTH_CACHE_HITS,        /* requests let in by a remembered password, no hash */
     FY_C_AUTH_REFUSED,           /* 401s for credentials given: wrong, unknown user, malformed */
     FY_C_AUTH_BUSY,              /* 503s: too many checks waiting */
+    FY_C_FALLBACKS,              /* missing files answered with the fallback file */
+    FY_C_REDIRECTS,              /* answered by redirect or redirect-host */
+    FY_C_DENIED,                 /* refused (403) by allow/deny or status-allow */
+    FY_C_COMPRESSED,             /* responses sent from a compressed copy (compress) */
+    FY_C_COMPRESSIONS,           /* compressed copies made */
     FY_C_BODY_HITS,              /* responses sent from a kept body (file/body_cache.h) */
     FY_C_BODY_FILLS,             /* bodies read to be kept */
     FY_C_BODY_EVICTIONS,         /* bodies dropped for room */

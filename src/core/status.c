@@ -21,43 +21,9 @@ typedef unsigned long long ull;
 
 /* --- who may ask ------------------------------------------------------------ */
 
-/* The address bytes of peer, IPv4-mapped IPv6 taken as IPv4. */
-static const unsigned char *peer_bytes(const struct sockaddr_storage *peer, sa_family_t *family)
-{
-    if (peer->ss_family == AF_INET) {
-        *family = AF_INET;
-        return (const unsigned char *)&((const struct sockaddr_in *)peer)->sin_addr;
-    }
-    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6)) {
-        *family = AF_INET;
-        return a6->s6_addr + 12;
-    }
-    *family = AF_INET6;
-    return a6->s6_addr;
-}
-
-static bool cidr_match(const struct fy_cidr *net, sa_family_t family, const unsigned char *addr)
-{
-    if (net->family != family)
-        return false;
-    unsigned full = net->prefix / 8, rest = net->prefix % 8;
-    if (memcmp(net->addr, addr, full) != 0)
-        return false;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return rest == 0 || (net->addr[full] & mask) == (addr[full] & mask);
-}
-
 bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storage *peer)
 {
-    if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)
-        return false;
-    sa_family_t family;
-    const unsigned char *addr = peer_bytes(peer, &family);
-    for (size_t i = 0; i < cfg->nstatus_allow; i++)
-        if (cidr_match(&cfg->status_allow[i], family, addr))
-            return true;
-    return false;
+    return fy_acl_allows(cfg->status_allow, cfg->nstatus_allow, peer);
 }
 
 bool fy_status_wants(const struct fy_conn *c)
@@ -155,6 +121,31 @@ static void json_processes(struct text *o, struct fy_stats_shm *shm)
     put(o, "\n  ]\n");
 }
 
+/* What the site features of the handler did (file/fallback.c, ...). */
+static const struct {
+    const char *json, *prom, *help;
+    enum fy_counter c;
+} site_counters[] = {
+    {"fallbacks", "fallback_responses_total", "Requests for missing files answered with the fallback file.",
+     FY_C_FALLBACKS},
+    {"redirects", "redirects_total", "Requests answered by a redirect or redirect-host of the configuration.",
+     FY_C_REDIRECTS},
+    {"denied", "access_denied_total", "Requests refused with 403 by allow, deny or status-allow.", FY_C_DENIED},
+    {"compressed", "compressed_responses_total", "Responses sent from a copy compressed by ferry (compress).",
+     FY_C_COMPRESSED},
+    {"compressions", "compressions_total", "Compressed copies made by the helper threads.", FY_C_COMPRESSIONS},
+};
+
+#define NSITE_COUNTERS (sizeof site_counters / sizeof site_counters[0])
+
+static void json_site(struct text *o, const uint64_t *c)
+{
+    put(o, "  \"site\": {");
+    for (size_t i = 0; i < NSITE_COUNTERS; i++)
+        put(o, "%s\"%s\": %llu", i ? ", " : "", site_counters[i].json, (ull)c[site_counters[i].c]);
+    put(o, "},\n");
+}
+
 static void render_json(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
@@ -170,6 +161,7 @@ static void render_json(struct text *o, const struct view *v)
         (ull)g[FY_G_WRITING], (ull)g[FY_G_IDLE], (ull)c[FY_C_ACCEPTED], (ull)c[FY_C_REFUSED]);
     json_classes(o, "requests", c + FY_C_REQ_1XX);
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
+    json_site(o, c);
     put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
         "\"reads_in_flight\": %llu, \"queue_length\": %llu, \"cache_hit_blocks\": %llu, \"fallbacks\": %llu, "
         "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu, \"lookups\": %llu},\n", v->backend,
@@ -313,6 +305,8 @@ static void render_prometheus(struct text *o, const struct view *v)
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);
+    for (size_t i = 0; i < NSITE_COUNTERS; i++)
+        metric(o, site_counters[i].prom, "counter", site_counters[i].help, (ull)c[site_counters[i].c]);
     prom_backend(o, v);
     prom_tls(o, c);
     prom_auth(o, v);
@@ -380,8 +374,10 @@ int fy_status_respond(struct fy_conn *c)
 {
     struct fy_server *srv = c->srv;
     const struct fy_request *r = &c->req;
-    if (!fy_status_allowed(&srv->cfg, &c->link->peer))
+    if (!fy_status_allowed(&srv->cfg, &c->link->peer)) {
+        fy_stats_add(srv->slot, FY_C_DENIED, 1);
         return 403;
+    }
     if (r->method != FY_METHOD_GET && r->method != FY_METHOD_HEAD)
         return 405;
     int prometheus = want_prometheus(r);

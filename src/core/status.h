@@ -22,7 +22,7 @@ bool fy_status_wants(const struct fy_conn *c);
  * the error status to answer with (403, 405, 400, 503). */
 int  fy_status_respond(struct fy_conn *c);
 
-/* Whether peer is in one of cfg's status-allow networks. */
+/* Whether peer is in one of cfg's status-allow networks (core/acl.h). */
 bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storage *peer);
 
 #endif

@@ -11,13 +11,18 @@
 #include <string.h>
 
 #include "core/server.h"
+#include "core/stats.h"
 #include "core/status.h"
 #include "file/auth.h"
+#include "file/access.h"
+#include "file/compress.h"
+#include "file/fallback.h"
 #include "file/file.h"
 #include "file/hidden.h"
 #include "file/listing.h"
 #include "file/path.h"
 #include "file/precompressed.h"
+#include "file/redirect.h"
 #include "file/respond.h"
 #include "file/site.h"
 #include "http/conn.h"
@@ -41,47 +46,17 @@ static char *redirect_location(const char *url, struct fy_str query)
     return location;
 }
 
-/* Where a 301 with this Location is built: wbuf, unless the Location
- * leaves too little of it for the rest (status line, Date, the page);
- * then a buffer of its own, which the connection frees. */
-static struct fy_buf redirect_buffer(struct fy_conn *c, size_t location_len)
-{
-    size_t rest = FY_CONN_HEAD_BUFFER / 2; /* what a 301 holds besides its Location, with room */
-    if (location_len + rest <= FY_CONN_HEAD_BUFFER)
-        return (struct fy_buf){.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    c->head_mem = malloc(location_len + rest);
-    return (struct fy_buf){.p = c->head_mem, .cap = c->head_mem ? location_len + rest : 0};
-}
-
-/* A 301 to `location` (a whole "Location: ...\r\n" line, malloc'd; NULL:
- * out of memory), which this frees. */
-static int respond_moved(struct fy_conn *c, const struct fy_site *site, char *location)
-{
-    const struct fy_request *r = &c->req;
-    if (!location)
-        return fy_respond_error(c, site, 503, NULL);
-    struct fy_buf b = redirect_buffer(c, strlen(location));
-    size_t body = fy_response_error(&b, 301, fy_server_date(c->srv), location, c->keep_alive,
-                                    r->version_minor, r->method == FY_METHOD_HEAD);
-    free(location);
-    if (b.overflow) {
-        bool out_of_memory = b.p == NULL;
-        free(c->head_mem);
-        c->head_mem = NULL;
-        return fy_respond_error(c, site, out_of_memory ? 503 : 500, NULL);
-    }
-    c->status = 301;
-    c->head_nonbody = b.len - body;
-    c->xfer.head_len = b.len;
-    return 0;
-}
-
 /* "/dir" names a directory: send the client to "/dir/", query kept.  The
  * Location is built from the normalised path, re-encoded, never from the
  * raw target: "//evil.example/" would send a browser to another host. */
 static int respond_redirect(struct fy_conn *c, const struct fy_site *site, const char *url)
 {
-    return respond_moved(c, site, redirect_location(url, c->req.query));
+    char *location = redirect_location(url, c->req.query);
+    if (!location)
+        return fy_respond_error(c, site, 503, NULL);
+    fy_respond_redirect(c, site, 301, location);
+    free(location);
+    return 0;
 }
 
 /* The Host header without its port, if it is a plain name or address (so
@@ -127,7 +102,11 @@ static int respond_https_redirect(struct fy_conn *c, const struct fy_site *site)
     if (location)
         snprintf(location, cap, "Location: https://%.*s%s%.*s%s%.*s\r\n", (int)host.len, host.p, port,
                  (int)path.len, path.p, r->query.len ? "?" : "", (int)r->query.len, r->query.p);
-    return respond_moved(c, site, location);
+    if (!location)
+        return fy_respond_error(c, site, 503, NULL);
+    fy_respond_redirect(c, site, 301, location);
+    free(location);
+    return 0;
 }
 
 /* OPTIONS: what the resource (or, for "*", the server) allows. */
@@ -225,7 +204,11 @@ static int respond_opened(struct fy_conn *c, struct fy_file_request *x, const st
         fy_file_close(&c->file);
         return fy_respond_error(c, x->site, 403, NULL);
     }
+    if (x->set.default_type && fy_mime_is_unknown(c->file.content_type))
+        c->file.content_type = x->set.default_type;
     choose_encoding(c, x, root, file);
+    if (!x->encoding)
+        fy_compress_choose(c->srv->compressor, c, x);
     return fy_respond_file(c, x);
 }
 
@@ -245,6 +228,24 @@ static int open_file(struct fy_conn *c, const struct fy_docroot *root, const str
     if (fy_conn_lookup(c, root->fd, name))
         return FY_HANDLER_WAIT;
     return fy_file_open_uncached(root, file, now, &c->file);
+}
+
+/* open_file() for the request, and for its fallback file when its own does
+ * not exist.  The fallback must be a regular file: else the request's 404. */
+static int open_request_file(struct fy_conn *c, struct fy_file_request *x, const struct fy_docroot **root,
+                             struct fy_path *file)
+{
+    int status = c->fallback ? 404 : open_file(c, *root, file);
+    if (status != 404 || !fy_fallback_map(c, x, root, file))
+        return status;
+    status = open_file(c, *root, file);
+    if (status == 0 && !S_ISREG(c->file.st.st_mode)) {
+        fy_file_close(&c->file);
+        status = 404;
+    }
+    if (status == 0)
+        fy_stats_add(c->srv->slot, FY_C_FALLBACKS, 1);
+    return status == 301 ? 404 : status;
 }
 
 int fy_handler_respond(struct fy_conn *c)
@@ -274,11 +275,15 @@ int fy_handler_respond(struct fy_conn *c)
      * (no 301 or 403 of a directory either): whether it exists stays unsaid. */
     if (fy_hidden_refused(&(struct fy_hidden_scope){.cfg = &c->srv->cfg, .host = x.site->host}, url_text))
         return fy_respond_error(c, x.site, 404, NULL);
+    if (fy_redirect_try(c, &x))
+        return 0;
+    if (!fy_access_allowed(c, &x))
+        return fy_respond_error(c, x.site, 403, NULL);
     int auth = fy_auth_check(c, &x, FY_AUTH_URL); /* before anything is opened: see auth.h */
     if (auth != FY_AUTH_PASS)
         return auth;
     const struct fy_docroot *root = fy_site_map(x.site, &url, &file);
-    status = open_file(c, root, &file);
+    status = open_request_file(c, &x, &root, &file);
     if (status == FY_HANDLER_WAIT)
         return status;
     if (status == 301)

@@ -374,6 +374,11 @@ static const char *extension(const char *name, size_t len, size_t *n)
     return name + dot + 1;
 }
 
+bool fy_mime_is_unknown(const char *type)
+{
+    return type == default_type;
+}
+
 const char *fy_mime_lookup(const struct fy_mime_table *t, const char *name, size_t len)
 {
     size_t n;

@@ -4,6 +4,7 @@
 #ifndef FY_MIME_H
 #define FY_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fy_mime_entry;
@@ -24,5 +25,9 @@ void fy_mime_free(struct fy_mime_table *t);
 /* The Content-Type for a file name (only its last extension counts,
  * case-insensitively); "application/octet-stream" when unknown. */
 const char *fy_mime_lookup(const struct fy_mime_table *t, const char *name, size_t len);
+
+/* Whether fy_mime_lookup() returned its answer for an unknown or missing
+ * extension (not a type some table names, even the same one). */
+bool fy_mime_is_unknown(const char *type);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/server.h"
+#include "file/download.h"
 #include "http/cond.h"
 #include "http/conn.h"
 #include "http/http_response.h"
@@ -34,8 +35,10 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
         fy_http_date(time(NULL) + (time_t)x->set.expires_s, date);
         put_header(b, "Expires: ", date, FY_HTTP_DATE_LEN);
     }
-    if (x->set.precompressed)
+    if (x->set.precompressed || x->vary)
         fy_buf_puts(b, "Vary: Accept-Encoding\r\n");
+    if (x->set.download && x->subj.file_name)
+        fy_download_put_header(b, x->subj.file_name);
     fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
 }
 

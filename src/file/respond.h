@@ -15,7 +15,8 @@ struct fy_file_request {
     const struct fy_site *site;
     struct fy_rule_subject subj;     /* for the per-path rules */
     struct fy_path_settings set;
-    const char *encoding;            /* "br" or "gzip" for a precompressed sibling, else NULL */
+    const char *encoding;            /* a precompressed sibling's or a compressed copy's coding, else NULL */
+    bool vary;                       /* the answer depends on Accept-Encoding (compress) */
 };
 
 /* c->file is open on a regular file: answers it, with the conditions
@@ -23,7 +24,8 @@ struct fy_file_request {
 int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x);
 
 /* The headers every successful answer about the file carries (200, 206,
- * 304, listings): Cache-Control, Expires, Vary, the add-header lines. */
+ * 304, listings): Cache-Control, Expires, Vary, Content-Disposition (for
+ * a file), the add-header lines. */
 void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct fy_file_request *x);
 
 /* Answers with an error status: the site's error page for it when one is

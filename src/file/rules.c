@@ -33,11 +33,29 @@ static void take_switch(enum fy_tristate t, bool *out)
         *out = t == FY_ON;
 }
 
+/* A text setting: unset leaves *out, "" (off) clears it. */
+static void take_text(const struct fy_config *cfg, fy_text t, const char **out)
+{
+    if (t) {
+        const char *s = fy_config_text(cfg, t);
+        *out = s[0] ? s : NULL;
+    }
+}
+
 static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config *r, struct fy_path_settings *out)
 {
-    if (r->cache_control) {
-        const char *cc = fy_config_text(cfg, r->cache_control);
-        out->cache_control = cc[0] ? cc : NULL;
+    take_text(cfg, r->cache_control, &out->cache_control);
+    take_text(cfg, r->fallback, &out->fallback);
+    take_text(cfg, r->default_type, &out->default_type);
+    take_switch(r->download, &out->download);
+    take_text(cfg, r->compress_types, &out->compress_types);
+    if (r->compress)
+        out->compress = r->compress & ~FY_COMPRESS_SET;
+    if (r->compress_min_size >= 0)
+        out->compress_min_size = (uint64_t)r->compress_min_size;
+    if (r->nacl > 0) {
+        out->acl = &cfg->acl[r->acl_first];
+        out->nacl = r->nacl;
     }
     if (r->expires_s >= 0)
         out->expires_s = r->expires_s;
@@ -53,6 +71,11 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
         out->auth_user_file = fy_config_text(cfg, r->auth_user_file);
 }
 
+bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r, const struct fy_rule_subject *subj)
+{
+    return (r->host == 0 || r->host == subj->host) && rule_matches(cfg, r, subj);
+}
+
 /* Runs the statement after it for every rule that applies to subj, as r:
  * the top level's first, then the host's, each in file order. */
 #define FOR_EACH_MATCH(cfg, subj, r)                                                         \
@@ -63,7 +86,7 @@ static void apply_rule(const struct fy_config *cfg, const struct fy_rule_config 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,
                       struct fy_path_settings *out)
 {
-    *out = (struct fy_path_settings){0};
+    *out = (struct fy_path_settings){.compress_min_size = FY_COMPRESS_MIN_SIZE};
     FOR_EACH_MATCH(cfg, subj, r)
         apply_rule(cfg, r, out);
 }

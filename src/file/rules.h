@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "http/http_response.h"
@@ -23,6 +24,14 @@ struct fy_rule_subject {
     const char *file_name;       /* the served file's name (for *.ext), or NULL */
 };
 
+/* The file name a request's URL names, for *.EXT patterns before the file
+ * is opened: NULL for a directory ("/dir/"). */
+static inline const char *fy_url_file_name(const char *url)
+{
+    size_t n = strlen(url);
+    return n == 0 || url[n - 1] == '/' ? NULL : url + 1;
+}
+
 struct fy_path_settings {
     const char *cache_control;   /* NULL: none */
     int64_t expires_s;           /* 0: none */
@@ -30,7 +39,18 @@ struct fy_path_settings {
     bool hidden_files;           /* hidden paths are served (see hidden.h) */
     const char *auth_realm;      /* auth-basic: NULL when none is asked */
     const char *auth_user_file;  /* auth-basic-user-file, or NULL */
+    const char *fallback;        /* a URL path of the host, or NULL */
+    const struct fy_acl_entry *acl; /* allow/deny: the last matching rule's list */
+    size_t nacl;
+    bool download;               /* Content-Disposition: attachment */
+    const char *default_type;    /* for unknown extensions, or NULL */
+    unsigned compress;           /* codings, packed as in fy_rule_config; 0: off */
+    const char *compress_types;  /* NULL: the default list */
+    uint64_t compress_min_size;
 };
+
+/* Whether rule r applies to subj: its host, and one of its patterns. */
+bool fy_rule_matches(const struct fy_config *cfg, const struct fy_rule_config *r, const struct fy_rule_subject *subj);
 
 void fy_rules_resolve(const struct fy_config *cfg, const struct fy_rule_subject *subj,
                       struct fy_path_settings *out);

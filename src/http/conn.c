@@ -365,6 +365,7 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     c->nrequests = ++c->link->nrequests;
     c->have_request = parsed;
     c->looked_up = false;
+    c->fallback = false;
     c->consumed = parsed ? c->req.head_len : c->rlen;
     c->keep_alive = parsed && c->req.keep_alive && !c->srv->stopping &&
                     (cfg->max_keepalive_requests == 0 || c->nrequests < cfg->max_keepalive_requests);

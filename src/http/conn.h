@@ -66,6 +66,7 @@ struct fy_conn {
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
     bool looked_up;              /* this request's lookup is done (or was not needed) */
     struct fy_auth_request auth; /* auth-basic: its password check (file/auth.h) */
+    bool fallback;               /* this request is answered with its fallback file (file/fallback.c) */
     int status;
     uint64_t body_bytes;         /* for the access log */
     size_t head_nonbody;         /* bytes at the front of xfer.head that are not body */

@@ -44,6 +44,17 @@ def ferry_bin():
     return str(path)
 
 
+def hooks_bin():
+    """The build with the fault-injection hooks (FY_TEST_HOOKS) that make test makes."""
+    import pytest
+    path = Path(os.environ.get("FERRY_HOOKS_BIN", "build/hooks/ferry"))
+    if not path.is_absolute():
+        path = REPO / path
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the test-hooks build {path} is missing (make test builds it)")
+    return str(path)
+
+
 def free_port(host="127.0.0.1", family=socket.AF_INET):
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))

@@ -10,20 +10,11 @@ import time
 
 import pytest
 
-from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch, run_ferry, wait_until
+from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch, hooks_bin, run_ferry, wait_until
 
 MiB = 1 << 20
 ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
 CONFIG = {"aio-block-size": "64k", "aio-min-size": "0"}
-
-
-def hooks_bin():
-    path = os.environ.get("FERRY_HOOKS_BIN", "build/hooks/ferry")
-    if not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(__file__), "..", "..", path)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"the test-hooks build {path} is missing (make test builds it)")
-    return path
 
 
 def counters(stderr):

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import BACKENDS, T, drop_from_page_cache, wait_until
+from helpers import BACKENDS, T, drop_from_page_cache, hooks_bin, wait_until
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -186,15 +186,6 @@ def test_tls_under_slow_vanishing_and_half_finished_clients(ferry, tmp_path, cer
     tls = status_json(server.port, ctx)["tls"]
     assert tls["handshakes"] > 0 and tls["failures"]["plain_http"] > 0 and tls["failures"]["closed"] > 0, tls
     server.stop(timeout=T(20))
-
-
-def hooks_bin():
-    path = os.environ.get("FERRY_HOOKS_BIN", "build/hooks/ferry")
-    if not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(__file__), "..", "..", path)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"the test-hooks build {path} is missing (make test builds it)")
-    return path
 
 
 @pytest.mark.parametrize("backend", ["sendfile", "auto"])

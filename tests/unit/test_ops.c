@@ -34,10 +34,10 @@ static void test_defaults(void)
     CHECK_STR(c.pid_file, "");
     CHECK_STR(c.status_path, "");
     CHECK_INT(c.nstatus_allow, 2);
-    CHECK_INT(c.status_allow[0].family, AF_INET);
-    CHECK_INT(c.status_allow[0].prefix, 8);
-    CHECK_INT(c.status_allow[1].family, AF_INET6);
-    CHECK_INT(c.status_allow[1].prefix, 128);
+    CHECK_INT(c.status_allow[0].net.family, AF_INET);
+    CHECK_INT(c.status_allow[0].net.prefix, 8);
+    CHECK_INT(c.status_allow[1].net.family, AF_INET6);
+    CHECK_INT(c.status_allow[1].net.prefix, 128);
 }
 
 static void test_keys(void)
@@ -78,11 +78,11 @@ static void test_key_errors(void)
     CHECK_STR(set_error("status-path", "status"), "f.conf:3: status-path: \"status\" does not start with '/'");
     CHECK_STR(set_error("status-path", "/s?x=1"),
               "f.conf:3: status-path: \"/s?x=1\" holds a character a plain path cannot ('?', '#', '%', space)");
-    CHECK_STR(set_error("status-allow", ""), "f.conf:3: status-allow: needs at least one address or network");
+    CHECK_STR(set_error("status-allow", ""), "f.conf:3: status-allow: needs at least one address, network or all");
     CHECK_STR(set_error("status-allow", "10.0.0.0/33"),
               "f.conf:3: status-allow: bad prefix length in \"10.0.0.0/33\" (want 0 to 32)");
     CHECK_STR(set_error("status-allow", "localhost"),
-              "f.conf:3: status-allow: \"localhost\" is not an IPv4 or IPv6 address");
+              "f.conf:3: status-allow: \"localhost\" is not an IPv4 or IPv6 address (or all)");
 }
 
 static void test_status_allow_replace_then_add(void)
@@ -94,7 +94,8 @@ static void test_status_allow_replace_then_add(void)
     CHECK_INT(c.nstatus_allow, 1);
     CHECK_INT(fy_config_set(&c, "status-allow", "fd00::/8 192.168.1.7", "f", 2, false, err, sizeof err), 0);
     CHECK_INT(c.nstatus_allow, 3);
-    CHECK_INT(c.status_allow[2].prefix, 32);
+    CHECK_INT(c.status_allow[2].net.prefix, 32);
+    CHECK(!c.status_allow[2].deny);
 }
 
 static struct sockaddr_storage v4(const char *a)
@@ -136,6 +137,8 @@ static void test_status_allowed(void)
     CHECK_INT(fy_config_set(&c, "status-allow", "0.0.0.0/0", "f", 1, true, err, sizeof err), 0);
     CHECK(fy_status_allowed(&c, (a = v4("8.8.8.8"), &a)));
     CHECK(!fy_status_allowed(&c, (a = v6("::1"), &a)));
+    CHECK_INT(fy_config_set(&c, "status-allow", "all", "f", 1, true, err, sizeof err), 0);
+    CHECK(fy_status_allowed(&c, (a = v6("2001:db8::1"), &a)));
 }
 
 /* A group of 6 reuseport sockets shared by 4 workers, then by 1; a shared socket goes to all. */

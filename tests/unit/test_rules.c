@@ -112,6 +112,26 @@ static void test_headers_accumulate(void)
     CHECK_STR(headers(1, "/a.html", "a.html"), "X-All: 1\r\nX-Html: 1\r\n");
 }
 
+static const char *FB(struct fy_path_settings s)
+{
+    return s.fallback ? s.fallback : "(none)";
+}
+
+static void test_fallback_cascades(void)
+{
+    load("fallback = /index.html\n"
+         "[path /app/]\nfallback = /app/index.html\n"
+         "[path /api/ *.js]\nfallback = off\n"
+         "[host h.test]\ndocroot = /h\nfallback = /h.html\n");
+    CHECK_STR(FB(resolve(0, "/deep/link", "deep/link")), "/index.html");
+    CHECK_STR(FB(resolve(0, "/app/x/y", "app/x/y")), "/app/index.html");
+    CHECK_STR(FB(resolve(0, "/app/x.js", "app/x.js")), "(none)");
+    CHECK_STR(FB(resolve(0, "/api/users", "api/users")), "(none)");
+    CHECK_STR(FB(resolve(1, "/api/users", "api/users")), "/h.html"); /* the host's rule comes last */
+    fy_config_defaults(&cfg);
+    CHECK_STR(FB(resolve(0, "/x", "x")), "(none)");
+}
+
 int main(void)
 {
     RUN(test_defaults_without_rules);
@@ -119,5 +139,6 @@ int main(void)
     RUN(test_switches_cascade);
     RUN(test_host_rules_come_last);
     RUN(test_headers_accumulate);
+    RUN(test_fallback_cascades);
     return CHECK_SUMMARY();
 }
