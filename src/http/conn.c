@@ -251,10 +251,6 @@ static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, s
                             : c->xfer.mem                 ? fy_transfer_send_mem(&c->xfer, budget)
                                                           : b->ops->send(b, &c->xfer, budget);
     *moved = conn_account(c, head_before - c->xfer.head_len, c->xfer.offset - before);
-    if (*moved) {
-        conn_arm(c, &c->srv->write_timeouts);
-        c->queued_timeouts = 0;
-    }
     return r;
 }
 
@@ -262,9 +258,13 @@ static enum fy_send_result conn_send_segment(struct fy_conn *c, size_t budget, s
  * download cannot starve the others; it spans the segments of a response. */
 static void conn_send(struct fy_conn *c)
 {
-    size_t budget = c->srv->cfg.send_chunk_size, moved;
+    size_t budget = c->srv->cfg.send_chunk_size, moved, all = 0;
     enum fy_send_result r;
-    while ((r = conn_send_segment(c, budget, &moved)) == FY_SEND_DONE && conn_next_segment(c)) {
+    for (;;) {
+        r = conn_send_segment(c, budget, &moved);
+        all += moved;
+        if (r != FY_SEND_DONE || !conn_next_segment(c))
+            break;
         budget = moved < budget ? budget - moved : 0;
         if (budget == 0) {
             r = FY_SEND_YIELD;
@@ -274,6 +274,12 @@ static void conn_send(struct fy_conn *c)
     if (r == FY_SEND_DONE && fy_transport_flush(&c->link->tp) < 0) { /* TLS bytes still held */
         r = errno == EAGAIN ? FY_SEND_AGAIN : FY_SEND_ERROR;
         c->xfer.error = errno;
+    }
+    /* Bytes moved: the write timeout starts again (a response that is done
+     * takes the keep-alive or linger timeout instead). */
+    if (all && r != FY_SEND_DONE) {
+        conn_arm(c, &c->srv->write_timeouts);
+        c->queued_timeouts = 0;
     }
     switch (r) {
     case FY_SEND_DONE:
@@ -321,8 +327,6 @@ static int conn_fill(struct fy_conn *c)
         return 0;
     ssize_t n = fy_transport_read(&l->tp, c->rbuf + c->rlen, room);
     if (n > 0) {
-        if (c->rlen == 0 && c->state == FY_CONN_READING)
-            conn_arm(c, &c->srv->header_timeouts); /* the clock for a whole head starts now */
         c->rlen += (size_t)n;
         /* A short read emptied the socket; edge-triggered epoll says when more
          * comes.  Unless the client has shut its side: then no event will
@@ -395,6 +399,10 @@ static void conn_read_request(struct fy_conn *c)
                 conn_handle_request(c, status, parsed);
                 return;
             }
+            /* Part of a head: the clock for the whole head starts (once; a
+             * head that came whole in one read needs none). */
+            if (c->link->timer.queue != &c->srv->header_timeouts)
+                conn_arm(c, &c->srv->header_timeouts);
         }
         int got = conn_fill(c);
         if (got < 0)
