@@ -3,14 +3,16 @@
 # a change's effect shows above this machine's noise (issue 16).
 #
 # Usage: bench/compare.sh [-w W1|W2] [-r ROUNDS] [-d SECONDS] [-B BACKEND]
-#                         [-p PEER] BIN_A BIN_B
+#                         [-p PEER] [-x LINE] [-y LINE] BIN_A BIN_B
 #   -w W1    wrk -t1 -c50 on /1k.bin (default): req/s and server CPU µs per request
 #   -w W2    4 clients download one hot file (-m MiB, default 1024): MiB/s and
 #            server CPU-s per GiB
-#   -r N     rounds (default 7); each runs A and B, in the order ABBA, BAAB, ...
+#   -r N     rounds (default 7); each runs A and B, in turn AB, BA, AB, ...
 #   -d S     seconds per wrk measurement (W1; default 5)
 #   -B NAME  the backend both builds use (default: their default)
 #   -p PEER  also run nginx, lighttpd or h2o in every round (repeatable)
+#   -x LINE  a configuration line for A only, -y for B only (repeatable): two
+#            settings of one build compare as two builds do
 #
 # Both servers (and peers) run on CPU 0, one worker; the load on CPU 1, as in
 # bench/run.sh.  Every server is started once and stays up, so the rounds
@@ -29,12 +31,12 @@ ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-W=W1 ROUNDS=7 DUR=5 BACKEND="" MIB=1024 PEERS=()
+W=W1 ROUNDS=7 DUR=5 BACKEND="" MIB=1024 PEERS=() XA=() XB=()
 usage() {
-    sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
-while getopts "w:r:d:B:p:m:h" o; do
+while getopts "w:r:d:B:p:m:x:y:h" o; do
     case $o in
         w) W=$OPTARG ;;
         r) ROUNDS=$OPTARG ;;
@@ -42,6 +44,8 @@ while getopts "w:r:d:B:p:m:h" o; do
         B) BACKEND=$OPTARG ;;
         p) PEERS+=("$OPTARG") ;;
         m) MIB=$OPTARG ;;
+        x) XA+=("$OPTARG") ;;
+        y) XB+=("$OPTARG") ;;
         *) usage ;;
     esac
 done
@@ -81,11 +85,11 @@ start() {
     mkdir -p "$dir"
     case $id in
         A | B)
-            local bin=$A
-            [[ $id == B ]] && bin=$B
+            local bin=$A extra=("${XA[@]}")
+            [[ $id == B ]] && bin=$B extra=("${XB[@]}")
             ferry_extra_lines "$bin" "$dir"
             printf '%s\n' "access-log = off" "max-keepalive-requests = 0" "${FERRY_EXTRA[@]}" \
-                ${BACKEND:+"backend = $BACKEND"} >"$dir/ferry.conf"
+                ${BACKEND:+"backend = $BACKEND"} "${extra[@]}" >"$dir/ferry.conf"
             taskset -c 0 "$bin" -c "$dir/ferry.conf" -r "$DATA" -l "127.0.0.1:$port" >"$dir/out.log" 2>&1 &
             ;;
         nginx)
@@ -156,7 +160,7 @@ IDS=(A B "${PEERS[@]}")
 for id in "${IDS[@]}"; do start "$id"; done
 unit="req/s" cunit="us/req"
 [[ $W == W2 ]] && unit="MiB/s" cunit="CPU-s/GiB"
-log "$W: A=$A B=$B${BACKEND:+ backend $BACKEND}; peers: ${PEERS[*]:-none}; $ROUNDS rounds"
+log "$W: A=$A ${XA[*]} B=$B ${XB[*]}${BACKEND:+ backend $BACKEND}; peers: ${PEERS[*]:-none}; $ROUNDS rounds"
 # Warm-up: each server once, unmeasured (W1: 1 s).
 for id in "${IDS[@]}"; do
     if [[ $W == W1 ]]; then taskset -c 1 wrk -t1 -c50 -d1s "http://127.0.0.1:${PORT[$id]}/1k.bin" >/dev/null; fi

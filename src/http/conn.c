@@ -79,6 +79,7 @@ static void conn_log_response(struct fy_conn *c)
 
 static void conn_end_transfer(struct fy_conn *c)
 {
+    fy_transport_cork(&c->link->tp, false); /* the tail of the body goes now */
     if (c->xfer.state)
         c->srv->backend->ops->cancel(c->srv->backend, &c->xfer);
     c->xfer.state = NULL;
@@ -129,6 +130,10 @@ static void conn_linger(struct fy_conn *c)
 
 static void conn_start_sending(struct fy_conn *c, char *head, size_t head_len)
 {
+    /* A body larger than one turn's budget leaves in several calls: full
+     * segments only until it ends (see fy_transport_cork()). */
+    if (c->xfer.end - c->xfer.offset > (off_t)c->srv->cfg.send_chunk_size)
+        fy_transport_cork(&c->link->tp, true);
     c->xfer.out = &c->link->tp;
     c->xfer.head = head;
     c->xfer.head_len = head_len;
