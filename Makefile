@@ -20,7 +20,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run test test-asan unit deps bench-small bench bench-quick fuzz soak clean deb
+.PHONY: all run test test-asan unit deps bench-small bench bench-quick bench-compare fuzz soak clean deb
 all: $(BUILD)/ferry
 
 $(BUILD)/ferry: $(OBJS)
@@ -94,6 +94,12 @@ bench: deps all $(BUILD)/fetch
 
 bench-quick: deps all $(BUILD)/fetch
 	bench/run.sh --quick
+
+# Two builds of ferry interleaved on one workload, with the ratio and its spread (bench/compare.sh):
+# make bench-compare A=/tmp/old/ferry B=build/ferry [W=W2] [ROUNDS=9] [PEERS="lighttpd h2o"]
+bench-compare: $(BUILD)/fetch
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-compare A=BIN B=BIN [W=W1|W2] [ROUNDS=N] [PEERS=...]"; exit 2; }
+	bench/compare.sh -w $(or $(W),W1) -r $(or $(ROUNDS),7) $(foreach p,$(PEERS),-p $(p)) $(A) $(B)
 
 # Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`; `make uninstall` with the same values.
 # The unit expects its configuration in $(SYSCONFDIR)/ferry/ferry.conf (start from the sample in $(DOCDIR)).

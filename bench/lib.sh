@@ -209,12 +209,13 @@ EOF
     } >"$conf"
 }
 
-# write_h2o_conf CONF DIR PORT DOCROOT CERT KEY — h2o (TLS only here): one
-# thread, no access log, many connections, OCSP stapling off (a self-signed
-# certificate has no responder). Its private-key process (neverbleed) stays:
-# that is h2o's design, and it runs on the server's CPU like the rest.
+# write_h2o_conf CONF DIR PORT DOCROOT [CERT KEY] — h2o: one thread, no
+# access log, many connections; with CERT and KEY over TLS, OCSP stapling off
+# (a self-signed certificate has no responder). Its private-key process
+# (neverbleed) stays: that is h2o's design, and it runs on the server's CPU
+# like the rest.
 write_h2o_conf() {
-    local conf=$1 dir=$2 port=$3 docroot=$4 cert=$5 key=$6
+    local conf=$1 dir=$2 port=$3 docroot=$4 cert=${5:-} key=${6:-}
     {
         echo "num-threads: 1"
         echo "max-connections: 20000"
@@ -226,10 +227,16 @@ write_h2o_conf() {
 listen:
   host: 127.0.0.1
   port: $port
+EOF
+        if [[ -n $cert ]]; then
+            cat <<EOF
   ssl:
     certificate-file: $cert
     key-file: $key
     ocsp-update-interval: 0
+EOF
+        fi
+        cat <<EOF
 hosts:
   default:
     paths:

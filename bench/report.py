@@ -148,11 +148,17 @@ def md_w1(res):
     c = res.concs[w][0]
     rows = []
     for lb in res.labels[w]:
-        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"),
+        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"),
                      cell(res, w, lb, c, "p50_ms", 3), cell(res, w, lb, c, "p99_ms", 3),
-                     cell(res, w, lb, c, "max_ms", 2), res.errors(w, lb, c)])
+                     cell(res, w, lb, c, "max_ms", 2), cell(res, w, lb, c, "cpu_us_per_req", 2),
+                     res.ratio(w, lb, c, "cpu_us_per_req"), cell(res, w, lb, c, "client_busy_pct"),
+                     res.errors(w, lb, c)])
     return ("## W1 small hot: 1 KiB file, wrk -c%s\n\n" % c +
-            table(["server/backend", "req/s", "× best peer", "p50 ms", "p99 ms", "max ms", "error runs"], rows))
+            "One wrk thread on CPU 1 spends about as much CPU per request as a fast server on CPU 0: where "
+            "\"client busy\" nears 100 %, the req/s measure wrk, and the server's CPU per request compares the "
+            "servers (\"CPU/req × best peer\": the row's over the cheapest peer's; below 1 is cheaper).\n\n" +
+            table(["server/backend", "req/s", "× best peer", "spread", "p50 ms", "p99 ms", "max ms",
+                   "server CPU µs/req", "CPU/req × best peer", "client busy %", "error runs"], rows))
 
 
 def md_w2(res):

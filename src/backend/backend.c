@@ -99,6 +99,36 @@ enum fy_send_result fy_transfer_send_copy(struct fy_transfer *t, char *buf, size
     return FY_SEND_DONE;
 }
 
+/* A small response goes out of one buffer: send() takes it for less than
+ * sendmsg() takes two iovecs (no iovec array to copy in and check). */
+#define SEND_MEM_JOIN 4096
+
+enum fy_send_result fy_transfer_send_mem(struct fy_transfer *t, size_t budget)
+{
+    char joined[SEND_MEM_JOIN];
+    while (t->offset < t->end || t->head_len > 0) {
+        if (budget == 0)
+            return FY_SEND_YIELD;
+        size_t want = (size_t)(t->end - t->offset);
+        if (want > budget)
+            want = budget;
+        struct iovec iov[2] = {{(void *)t->head, t->head_len}, {(void *)(t->mem + t->offset), want}};
+        int iovcnt = 2;
+        if (t->head_len + want <= sizeof joined && t->head_len > 0) {
+            memcpy(joined, t->head, t->head_len);
+            memcpy(joined + t->head_len, t->mem + t->offset, want);
+            iov[0] = (struct iovec){joined, t->head_len + want};
+            iovcnt = 1;
+        }
+        ssize_t n = fy_transport_writev(t->out, iov, iovcnt, false);
+        if (n < 0)
+            return write_failed(t);
+        transfer_advance(t, (size_t)n);
+        budget = (size_t)n < budget ? budget - (size_t)n : 0;
+    }
+    return FY_SEND_DONE;
+}
+
 /* The body loop shared by the zero-copy and the copying way: from buf when
  * it is set, else from fd at fd_offset. */
 static enum fy_send_result send_body(struct fy_transfer *t, int fd, off_t fd_offset, const char *buf,

@@ -50,6 +50,9 @@ struct fy_transfer {
     size_t read_max;        /* async backends: bytes per read at most (a paced response
                              * holds a pool buffer about a second), 0: aio-block-size */
     void *state;            /* the backend's per-transfer state, NULL at start */
+    /* When set, the whole file's bytes in memory (the body cache): the body
+     * is sent from mem + offset, without the backend (fy_transfer_send_mem). */
+    const char *mem;
     /* Async backends: waiting for a buffer that other transfers hold.  Time
      * spent so is not the client's stall (see the write timeout). */
     bool queued;
@@ -136,6 +139,10 @@ enum fy_send_result fy_transfer_send_fd(struct fy_transfer *t, int fd, off_t fd_
 /* Copies len bytes at buf into the socket with send(), advancing t->offset
  * and *budget like fy_transfer_send_fd(); buf is free again on return. */
 enum fy_send_result fy_transfer_send_buf(struct fy_transfer *t, const char *buf, size_t len, size_t *budget);
+
+/* The body from t->mem: writev() of what is left of the head with the
+ * bytes [offset, end) of mem, up to budget per call.  Same results as send(). */
+enum fy_send_result fy_transfer_send_mem(struct fy_transfer *t, size_t budget);
 
 /* The sendfile backend's way, for any backend that sends from the page
  * cache: a body of at most small_size bytes leaves with its head through

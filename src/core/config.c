@@ -1231,6 +1231,7 @@ static const struct key keys[] = {
     NUMBER("open-file-cache-ttl", "1s", set_number, open_file_cache_ttl_ms,
            1, 3600 * 1000, time_units),
     NUMBER("digest-cache-size", "10000", set_number, digest_cache_size, 1, 1000000, plain_units),
+    NUMBER("body-cache-size", "8m", set_number, body_cache_size, 0, 1ULL << 30, size_units),
     NUMBER("aio-block-size", "1m", set_block_size, aio_block_size,
            64ULL << 10, 16ULL << 20, size_units),
     NUMBER("aio-read-ahead", "2", set_number, aio_read_ahead, 1, 16, plain_units),

@@ -170,6 +170,7 @@ struct fy_config {
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
     unsigned digest_cache_size;  /* file versions whose SHA-256 is remembered */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */
+    size_t body_cache_size;      /* bytes of small hot files kept in memory; 0: none */
 
     /* linux-aio-sendfile */
     size_t aio_block_size;       /* bytes per read */

@@ -40,66 +40,109 @@ const char *fy_server_date(struct fy_server *srv)
 
 /* --- the connection pool ------------------------------------------------- */
 
-static void list_push(struct fy_conn **head, struct fy_conn *c)
+/* Spares kept past a tick: what one second of churn takes again, without
+ * holding the memory of a past crowd. */
+#define SPARE_LINKS 64
+#define SPARE_CONNS 8
+
+static void list_push(struct fy_link **head, struct fy_link *l)
 {
-    c->prev = NULL;
-    c->next = *head;
+    l->prev = NULL;
+    l->next = *head;
     if (*head)
-        (*head)->prev = c;
-    *head = c;
+        (*head)->prev = l;
+    *head = l;
 }
 
-static void list_unlink(struct fy_conn **head, struct fy_conn *c)
+static void list_unlink(struct fy_link **head, struct fy_link *l)
 {
-    if (c->prev)
-        c->prev->next = c->next;
+    if (l->prev)
+        l->prev->next = l->next;
     else
-        *head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+        *head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
 }
 
-static struct fy_conn *conn_take(struct fy_server *srv)
+static struct fy_link *link_take(struct fy_server *srv)
 {
-    struct fy_conn *c = srv->free_conns;
-    if (c)
-        list_unlink(&srv->free_conns, c);
-    else
-        c = calloc(1, sizeof *c);
-    return c;
+    struct fy_link *l = srv->free_links;
+    if (!l)
+        return calloc(1, sizeof *l);
+    list_unlink(&srv->free_links, l);
+    srv->nfree_links--;
+    return l;
 }
 
-bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c)
+static void link_put(struct fy_server *srv, struct fy_link *l)
+{
+    list_push(&srv->free_links, l);
+    srv->nfree_links++;
+}
+
+bool fy_server_count_peer(struct fy_server *srv, struct fy_link *l)
 {
     if (srv->cfg.max_connections_per_ip == 0)
         return true;
-    c->ip_counted = fy_per_ip_take(&srv->per_ip, &c->peer, srv->cfg.max_connections_per_ip);
-    if (!c->ip_counted)
+    l->ip_counted = fy_per_ip_take(&srv->per_ip, &l->peer, srv->cfg.max_connections_per_ip);
+    if (!l->ip_counted)
         fy_stats_add(srv->slot, FY_C_REFUSED_PER_IP, 1);
-    return c->ip_counted;
+    return l->ip_counted;
 }
 
-void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c)
+void fy_server_conn_closed(struct fy_server *srv, struct fy_link *l)
 {
-    if (c->ip_counted)
-        fy_per_ip_put(&srv->per_ip, &c->peer);
-    c->ip_counted = false;
-    list_unlink(&srv->conns, c);
-    list_push(&srv->free_conns, c);
+    if (l->ip_counted)
+        fy_per_ip_put(&srv->per_ip, &l->peer);
+    l->ip_counted = false;
+    list_unlink(&srv->conns, l);
+    link_put(srv, l);
     srv->nconns--;
     if (srv->stopping && srv->nconns == 0)
         fy_loop_stop(&srv->loop);
 }
 
-static void free_conn_list(struct fy_conn *c)
+struct fy_conn *fy_server_take_conn(struct fy_server *srv)
 {
-    while (c) {
-        struct fy_conn *next = c->next;
-        free(c->rbuf);
-        free(c->wbuf);
+    struct fy_conn *c = srv->free_conns;
+    if (c) {
+        srv->free_conns = c->next;
+        srv->nfree_conns--;
+        return c;
+    }
+    c = malloc(fy_conn_size(&srv->cfg));
+    if (!c)
+        return NULL;
+    fy_conn_init_buffers(c, &srv->cfg);
+    srv->nconn_buffers++;
+    return c;
+}
+
+void fy_server_put_conn(struct fy_server *srv, struct fy_conn *c)
+{
+    c->next = srv->free_conns;
+    srv->free_conns = c;
+    srv->nfree_conns++;
+}
+
+/* Frees the spares beyond `keep` (the most recently used stay).  Only on
+ * the tick: a connection closed deep in a call is still looked at by its
+ * callers, so nothing given back in this turn may go. */
+static void trim_spares(struct fy_server *srv, unsigned keep_links, unsigned keep_conns)
+{
+    while (srv->nfree_links > keep_links) {
+        struct fy_link *l = srv->free_links;
+        list_unlink(&srv->free_links, l);
+        srv->nfree_links--;
+        free(l);
+    }
+    while (srv->nfree_conns > keep_conns) {
+        struct fy_conn *c = srv->free_conns;
+        srv->free_conns = c->next;
+        srv->nfree_conns--;
+        srv->nconn_buffers--;
         free(c);
-        c = next;
     }
 }
 
@@ -127,23 +170,22 @@ static void admit(struct fy_server *srv, const struct fy_listener *l, int fd, co
         return;
     }
     fy_stats_add(srv->slot, FY_C_ACCEPTED, 1);
-    struct fy_conn *c = conn_take(srv);
+    struct fy_link *c = link_take(srv);
     if (!c) {
         close(fd);
         return;
     }
-    int err = fy_conn_open(srv, c, fd, peer, l->tls);
+    int err = fy_link_open(srv, c, fd, peer, l->tls, l->proxy_protocol);
     if (err) {
         fy_log(&srv->log, FY_LOG_ERROR, "cannot take a connection: %s", strerror(-err));
         close(fd);
-        list_push(&srv->free_conns, c);
+        link_put(srv, c);
         return;
     }
-    c->proxy_pending = l->proxy_protocol;
     list_push(&srv->conns, c);
     srv->nconns++;
     if (!c->proxy_pending && !fy_server_count_peer(srv, c))
-        fy_conn_refuse(c); /* that address holds max-connections-per-ip already */
+        fy_link_refuse(c); /* that address holds max-connections-per-ip already */
 }
 
 /* Out of descriptors: stop accepting for a moment instead of spinning on a
@@ -230,7 +272,7 @@ static void close_listeners(struct fy_server *srv)
 static void close_all_conns(struct fy_server *srv)
 {
     while (srv->conns)
-        fy_conn_close(srv->conns);
+        fy_link_close(srv->conns);
 }
 
 /* Stop accepting, let the connections finish, then leave the loop.
@@ -240,7 +282,7 @@ static void close_all_conns(struct fy_server *srv)
  * held by the master for the next workers): they are taken first.  Then no
  * connection is closed under a client that may be sending: each one answers
  * its next request with "Connection: close", and one that stays silent is
- * closed after drain-idle-timeout (fy_conn_shutdown). */
+ * closed after drain-idle-timeout (fy_link_shutdown). */
 static void begin_stop(struct fy_server *srv)
 {
     if (srv->stopping)
@@ -251,9 +293,9 @@ static void begin_stop(struct fy_server *srv)
     fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopping: %u connection(s) to finish",
            srv->nconns);
     close_listeners(srv);
-    for (struct fy_conn *c = srv->conns, *next; c; c = next) {
+    for (struct fy_link *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        fy_conn_shutdown(c);
+        fy_link_shutdown(c);
     }
     if (srv->nconns == 0) {
         fy_loop_stop(&srv->loop);
@@ -402,20 +444,25 @@ void fy_server_refresh_stats(struct fy_server *srv)
 {
     struct fy_stats_slot *slot = srv->slot;
     uint64_t reading = 0, writing = 0, idle = 0;
-    for (const struct fy_conn *c = srv->conns; c; c = c->next) {
-        bool answering = c->state == FY_CONN_READING && c->have_request; /* a status page, say */
-        if (c->state == FY_CONN_READING && c->rlen == 0)
-            idle++;
-        else if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING ||
-                 c->state == FY_CONN_HANDSHAKING)
-            reading++;
-        else
-            writing++;
+    for (const struct fy_link *c = srv->conns; c; c = c->next) {
+        enum fy_link_activity a = fy_link_activity(c);
+        idle += a == FY_LINK_IDLE;
+        reading += a == FY_LINK_READS;
+        writing += a == FY_LINK_WRITES;
     }
     fy_stats_gauge(slot, FY_G_ACTIVE, srv->nconns);
     fy_stats_gauge(slot, FY_G_READING, reading);
     fy_stats_gauge(slot, FY_G_WRITING, writing);
     fy_stats_gauge(slot, FY_G_IDLE, idle);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFERS, srv->nconn_buffers);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFERS_FREE, srv->nfree_conns);
+    fy_stats_gauge(slot, FY_G_REQ_BUFFER_BYTES, (uint64_t)srv->nconn_buffers * fy_conn_size(&srv->cfg));
+    const struct fy_body_cache *bc = &srv->sites.cache.bodies;
+    fy_stats_set(slot, FY_C_BODY_HITS, bc->hits);
+    fy_stats_set(slot, FY_C_BODY_FILLS, bc->fills);
+    fy_stats_set(slot, FY_C_BODY_EVICTIONS, bc->evictions);
+    fy_stats_gauge(slot, FY_G_BODY_ENTRIES, bc->count);
+    fy_stats_gauge(slot, FY_G_BODY_BYTES, bc->bytes);
     struct fy_backend_stats b = {0};
     if (srv->backend && srv->backend->ops->stats)
         srv->backend->ops->stats(srv->backend, &b);
@@ -443,6 +490,7 @@ static void on_tick(struct fy_timer *t)
     /* Here, not only on a lookup of the same name: a file deleted or
      * rotated away would otherwise keep its disk space held. */
     fy_file_cache_expire(&srv->sites.cache, srv->loop.now_ms);
+    trim_spares(srv, SPARE_LINKS, SPARE_CONNS);
     if (srv->control.fd < 0 && srv->tls.tickets) /* alone: no master rotates them */
         fy_tls_tickets_tick(srv->tls.tickets, srv->loop.now_ms / 1000);
     fy_timer_arm(&srv->loop, &srv->tick_queue, &srv->tick);
@@ -693,8 +741,7 @@ void fy_server_free(struct fy_server *srv)
     fy_compressor_stop(srv->compressor);
     srv->compressor = NULL;
     close_listeners(srv);
-    free_conn_list(srv->free_conns);
-    srv->free_conns = NULL;
+    trim_spares(srv, 0, 0);
     fy_auth_close(srv->auth); /* after the connections: they wait on its checks */
     srv->auth = NULL;
     if (srv->backend)

@@ -24,6 +24,7 @@
 struct fy_auth;
 struct fy_compressor;
 struct fy_conn;
+struct fy_link;
 struct fy_server;
 
 struct fy_listener {
@@ -76,8 +77,12 @@ struct fy_server {
     struct fy_per_ip per_ip;     /* connections per client address (max-connections-per-ip) */
 
     unsigned nconns;
-    struct fy_conn *conns;       /* active connections, doubly linked */
-    struct fy_conn *free_conns;  /* closed ones, kept with their buffers */
+    struct fy_link *conns;       /* active connections, doubly linked */
+    struct fy_link *free_links;  /* closed ones, for the next to come (up to a few; see on_tick) */
+    unsigned nfree_links;
+    struct fy_conn *free_conns;  /* request buffers no connection uses now (up to a few) */
+    unsigned nfree_conns;
+    unsigned nconn_buffers;      /* allocated: the ones in use and the free ones */
 
     struct fy_stats_shm *stats;  /* the counters every process shares */
     struct fy_stats_slot *slot;  /* this process's */
@@ -122,12 +127,17 @@ void fy_server_refresh_stats(struct fy_server *srv);
 /* The cached Date header value for now. */
 const char *fy_server_date(struct fy_server *srv);
 
-/* The connection pool, used by the accept path and by conn.c. */
-void fy_server_conn_closed(struct fy_server *srv, struct fy_conn *c);
+/* The connection pool, used by the accept path and by link.c.  What a
+ * connection gives back stays readable until the next tick. */
+void fy_server_conn_closed(struct fy_server *srv, struct fy_link *l);
+/* A fy_conn with its buffers for a connection that has bytes to read
+ * (NULL: out of memory); and back when the connection has none. */
+struct fy_conn *fy_server_take_conn(struct fy_server *srv);
+void fy_server_put_conn(struct fy_server *srv, struct fy_conn *c);
 
-/* max-connections-per-ip: counts c under its peer; false (counted as
+/* max-connections-per-ip: counts l under its peer; false (counted as
  * refused) when the address holds the most already.  For a connection
- * whose peer the PROXY header has just named, from conn.c. */
-bool fy_server_count_peer(struct fy_server *srv, struct fy_conn *c);
+ * whose peer the PROXY header has just named, from link.c. */
+bool fy_server_count_peer(struct fy_server *srv, struct fy_link *l);
 
 #endif

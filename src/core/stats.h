@@ -43,6 +43,9 @@ enum fy_counter {
     /* file digests (etag = digest, Repr-Digest) */
     FY_C_DIGESTS_HASHED, FY_C_DIGEST_BYTES, FY_C_DIGESTS_FROM_XATTR, FY_C_DIGESTS_XATTR_STORED,
     FY_C_DIGESTS_CHANGED, FY_C_DIGESTS_FAILED, FY_C_DIGESTS_EVICTED,
+    FY_C_BODY_HITS,              /* responses sent from a kept body (file/body_cache.h) */
+    FY_C_BODY_FILLS,             /* bodies read to be kept */
+    FY_C_BODY_EVICTIONS,         /* bodies dropped for room */
     FY_NCOUNTERS
 };
 
@@ -51,6 +54,11 @@ enum fy_gauge {
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
     FY_G_AUTH_WAITING,           /* password checks queued or running */
     FY_G_DIGEST_ENTRIES, FY_G_DIGESTS_PENDING,
+    FY_G_REQ_BUFFERS,            /* a request's buffers (struct fy_conn), allocated */
+    FY_G_REQ_BUFFERS_FREE,       /* ... of them on the free list */
+    FY_G_REQ_BUFFER_BYTES,       /* ... the bytes they take */
+    FY_G_BODY_ENTRIES,           /* bodies kept */
+    FY_G_BODY_BYTES,             /* ... their bytes */
     FY_NGAUGES
 };
 

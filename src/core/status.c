@@ -172,6 +172,12 @@ static void render_json(struct text *o, const struct view *v)
     put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
         (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
         (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"request_buffers\": {\"in_use\": %llu, \"free\": %llu, \"bytes\": %llu},\n",
+        (ull)(g[FY_G_REQ_BUFFERS] - g[FY_G_REQ_BUFFERS_FREE]), (ull)g[FY_G_REQ_BUFFERS_FREE],
+        (ull)g[FY_G_REQ_BUFFER_BYTES]);
+    put(o, "  \"body_cache\": {\"entries\": %llu, \"bytes\": %llu, \"hits\": %llu, \"fills\": %llu, "
+        "\"evictions\": %llu},\n", (ull)g[FY_G_BODY_ENTRIES], (ull)g[FY_G_BODY_BYTES], (ull)c[FY_C_BODY_HITS],
+        (ull)c[FY_C_BODY_FILLS], (ull)c[FY_C_BODY_EVICTIONS]);
     put(o, "  \"tls\": {\"handshakes\": %llu, \"resumptions\": %llu, \"ktls_send\": %llu, \"failures\": "
         "{\"timeout\": %llu, \"protocol\": %llu, \"plain_http\": %llu, \"closed\": %llu}},\n",
         (ull)c[FY_C_TLS_HANDSHAKES], (ull)c[FY_C_TLS_RESUMED], (ull)c[FY_C_TLS_KTLS], (ull)c[FY_C_TLS_FAIL_TIMEOUT],
@@ -313,6 +319,19 @@ static void render_prometheus(struct text *o, const struct view *v)
            (ull)c[FY_C_REFUSED]);
     metric(o, "connections_refused_per_ip_total", "counter",
            "Connections answered 503 at max-connections-per-ip.", (ull)c[FY_C_REFUSED_PER_IP]);
+    family(o, "request_buffers", "gauge", "Request buffers (a connection holds one only while at work), by state.");
+    put(o, "ferry_request_buffers{state=\"used\"} %llu\n", (ull)(g[FY_G_REQ_BUFFERS] - g[FY_G_REQ_BUFFERS_FREE]));
+    put(o, "ferry_request_buffers{state=\"free\"} %llu\n", (ull)g[FY_G_REQ_BUFFERS_FREE]);
+    metric(o, "request_buffer_bytes", "gauge", "Bytes the request buffers take.", (ull)g[FY_G_REQ_BUFFER_BYTES]);
+    metric(o, "body_cache_entries", "gauge", "Small hot files whose bytes are kept in memory.",
+           (ull)g[FY_G_BODY_ENTRIES]);
+    metric(o, "body_cache_bytes", "gauge", "Bytes of the kept bodies (body-cache-size bounds them).",
+           (ull)g[FY_G_BODY_BYTES]);
+    metric(o, "body_cache_hits_total", "counter", "Responses sent from a kept body, with no read.",
+           (ull)c[FY_C_BODY_HITS]);
+    metric(o, "body_cache_fills_total", "counter", "Bodies read to be kept.", (ull)c[FY_C_BODY_FILLS]);
+    metric(o, "body_cache_evictions_total", "counter", "Bodies dropped to make room for others.",
+           (ull)c[FY_C_BODY_EVICTIONS]);
     prom_classes(o, "requests_total", "Responses sent, by status class.", c + FY_C_REQ_1XX);
     prom_classes(o, "response_body_bytes_total", "Response body bytes sent, by status class.",
                  c + FY_C_BYTES_1XX);

@@ -13,9 +13,10 @@ static uint32_t hash_key(const char *key, size_t len)
     return h;
 }
 
-int fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms)
+int fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms, size_t body_bytes)
 {
     *c = (struct fy_file_cache){.max = max, .ttl_ms = ttl_ms};
+    fy_body_cache_init(&c->bodies, body_bytes);
     if (max == 0)
         return 0;
     c->nbuckets = 16;
@@ -83,6 +84,7 @@ static void table_remove(struct fy_file_cache *c, struct fy_file_cache_entry *e)
     list_unlink(&c->lru, e, lru_links);
     list_unlink(&c->age, e, age_links);
     e->in_table = false;
+    fy_body_cache_detach(e); /* trusted as long as the entry, no longer */
     c->count--;
     entry_unref(e);
 }

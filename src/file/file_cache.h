@@ -8,7 +8,8 @@
  * does not keep its disk space held until its name is asked for again.
  * Entries are reference-counted: one that is evicted or expired while a
  * transfer still sends from it keeps its fd until that transfer ends.
- * Bounded by `max` entries, least recently used first out. */
+ * Bounded by `max` entries, least recently used first out.  The bytes of
+ * small hot files are kept with their entries (file/body_cache.h). */
 #ifndef FY_FILE_CACHE_H
 #define FY_FILE_CACHE_H
 
@@ -17,7 +18,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "file/body_cache.h"
+
 struct fy_file_cache_entry;
+
+#define FY_FILE_CACHE_VALIDATORS 128
 
 /* An entry's place in one of the cache's two orders. */
 struct fy_file_cache_links {
@@ -39,6 +44,15 @@ struct fy_file_cache_entry {
     int64_t expires_ms;
     const char *content_type;    /* set by the caller on a miss */
     const char *index_name;      /* set by the caller on a miss */
+    struct fy_body *body;        /* the file's bytes, when kept (body_cache.c) */
+    unsigned body_asks;          /* responses that asked for them */
+    /* The validator header lines (Last-Modified, ETag), which follow from
+     * st alone: made by the first response (file/respond.c), reused by the
+     * others asking in the same etag mode (validators_mode, an enum
+     * fy_etag_mode).  validators_len 0: not made yet. */
+    unsigned short validators_len, etag_off, etag_len;
+    unsigned char validators_mode;
+    char validators[FY_FILE_CACHE_VALIDATORS];
     size_t key_len;
     char key[];
 };
@@ -52,9 +66,11 @@ struct fy_file_cache {
     /* Insertion order, which is expiry order (one ttl, a clock that does
      * not go back): head: the first to expire. */
     struct fy_file_cache_list age;
+    struct fy_body_cache bodies; /* the bytes of small hot files, on their entries */
 };
 
-int  fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms);
+/* body_bytes: at most this much for the bodies of small hot files. */
+int  fy_file_cache_init(struct fy_file_cache *c, size_t max, int64_t ttl_ms, size_t body_bytes);
 void fy_file_cache_free(struct fy_file_cache *c);
 
 /* A fresh entry for key, with a reference taken, or NULL. */

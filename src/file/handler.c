@@ -110,8 +110,14 @@ static int respond_listing(struct fy_conn *c, const struct fy_file_request *x, c
 /* "/" + name, and a '/' after a directory's: what [path] prefixes match. */
 static int url_of(const struct fy_path *p, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "/%s%s", p->name, p->trailing_slash && p->len ? "/" : "");
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    bool slash = p->trailing_slash && p->len;
+    if (1 + p->len + slash + 1 > cap)
+        return -1;
+    out[0] = '/';
+    memcpy(out + 1, p->name, p->len); /* on every request: no printf */
+    out[1 + p->len] = '/';
+    out[1 + p->len + slash] = '\0';
+    return 0;
 }
 
 /* Swaps c->file for a precompressed sibling when the rules and the client

@@ -49,17 +49,45 @@ struct about {
     struct fy_validators v;      /* ETag (and the one it replaced), Last-Modified */
     char etag[FY_ETAG_MAX], alt[FY_ETAG_MAX];
     char digest[FY_REPR_DIGEST_MAX]; /* the Repr-Digest value, or "" */
+    struct fy_str lines;         /* the Last-Modified and ETag header lines */
+    char text[sizeof "Last-Modified: \r\nETag: \r\n" + FY_HTTP_DATE_LEN + FY_ETAG_MAX];
+    size_t etag_off;             /* where the ETag's value starts in text */
 };
 
-/* ETag and Last-Modified, the validators a cache revalidates with (no
- * ETag with etag = off). */
-static void put_validators(struct fy_buf *b, const struct stat *st, struct fy_str etag)
+/* Last-Modified and ETag (a->v.etag; none with etag = off), the
+ * validators a cache revalidates with, as header lines in a->text. */
+static void make_lines(const struct stat *st, struct about *a)
 {
     char date[FY_HTTP_DATE_LEN + 1];
+    struct fy_buf b = {.p = a->text, .cap = sizeof a->text};
     fy_http_date(st->st_mtim.tv_sec, date);
-    put_header(b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
-    if (etag.len)
-        put_header(b, "ETag: ", etag.p, etag.len);
+    put_header(&b, "Last-Modified: ", date, FY_HTTP_DATE_LEN);
+    a->etag_off = b.len + strlen("ETag: ");
+    if (a->v.etag.len)
+        put_header(&b, "ETag: ", a->v.etag.p, a->v.etag.len);
+    a->lines = (struct fy_str){a->text, b.len};
+}
+
+/* The lines of a file kept open are made once, with its entry, for the
+ * etag mode they were asked in: they follow from its stat alone, which the
+ * entry does not change.  a->v.etag points into them. */
+static void file_lines(const struct fy_file *f, enum fy_etag_mode mode, struct about *a)
+{
+    struct fy_file_cache_entry *e = f->cached;
+    if (e && e->validators_len && e->validators_mode == (unsigned char)mode) {
+        a->v.etag = (struct fy_str){e->validators + e->etag_off, e->etag_len};
+        a->lines = (struct fy_str){e->validators, e->validators_len};
+        return;
+    }
+    a->v.etag = (struct fy_str){a->etag, fy_file_etag(&f->st, mode, a->etag)};
+    make_lines(&f->st, a);
+    if (e && a->lines.len <= sizeof e->validators) {
+        memcpy(e->validators, a->lines.p, a->lines.len);
+        e->validators_len = (unsigned short)a->lines.len;
+        e->validators_mode = (unsigned char)mode;
+        e->etag_off = (unsigned short)a->etag_off;
+        e->etag_len = (unsigned short)a->v.etag.len;
+    }
 }
 
 /* The file's SHA-256 when this response needs it and it is known; asking
@@ -84,17 +112,16 @@ static void describe(struct fy_conn *c, const struct fy_file_request *x, struct 
     unsigned char sha[FY_SHA256_LEN];
     int want = fy_want_sha256(&c->req);
     bool known = find_digest(c, x, want, sha);
-    enum fy_etag_mode mode = x->set.etag == FY_ETAG_DIGEST ? FY_ETAG_SIZE_MTIME : x->set.etag;
-    a->v = (struct fy_validators){.etag = {a->etag, fy_file_etag(st, mode, a->etag)}, .mtime = st->st_mtim.tv_sec};
+    a->v = (struct fy_validators){.mtime = st->st_mtim.tv_sec};
     a->digest[0] = '\0';
-    if (!known)
-        return;
-    if (x->set.etag == FY_ETAG_DIGEST) {
-        memcpy(a->alt, a->etag, a->v.etag.len + 1);
-        a->v.alt = (struct fy_str){a->alt, a->v.etag.len};
-        a->v.etag.len = fy_file_etag_digest(sha, a->etag);
+    if (known && x->set.etag == FY_ETAG_DIGEST) {
+        a->v.alt = (struct fy_str){a->alt, fy_file_etag(st, FY_ETAG_SIZE_MTIME, a->alt)};
+        a->v.etag = (struct fy_str){a->etag, fy_file_etag_digest(sha, a->etag)};
+        make_lines(st, a);
+    } else {
+        file_lines(&c->file, x->set.etag == FY_ETAG_DIGEST ? FY_ETAG_SIZE_MTIME : x->set.etag, a);
     }
-    if (want > 0 || (want < 0 && x->set.etag == FY_ETAG_DIGEST))
+    if (known && (want > 0 || (want < 0 && x->set.etag == FY_ETAG_DIGEST)))
         fy_repr_digest_value(sha, a->digest);
 }
 
@@ -130,6 +157,8 @@ static int finish_file_head(struct fy_conn *c, const struct fy_file_request *x, 
     c->rate = (struct fy_rate){.rate = x->set.limit_rate, .after = x->set.limit_rate_after};
     if (c->rate.rate) /* a second's worth per read, so a buffer is not held for long */
         c->xfer.read_max = c->rate.rate < RATE_READ_MIN ? RATE_READ_MIN : (size_t)c->rate.rate;
+    if (c->file.cached && (c->body = fy_body_cache_get(&c->srv->sites.cache.bodies, c->file.cached)))
+        c->xfer.mem = c->body->bytes;
     return 0;
 }
 
@@ -137,7 +166,7 @@ static void start_head(struct fy_conn *c, const struct fy_file_request *x, struc
                        const struct about *a)
 {
     fy_response_start(b, status, fy_server_date(c->srv));
-    put_validators(b, &c->file.st, a->v.etag);
+    fy_buf_put(b, a->lines.p, a->lines.len);
     if (status != 304)
         fy_buf_puts(b, "Accept-Ranges: bytes\r\n");
     if (status != 304 && a->digest[0])

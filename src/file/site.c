@@ -100,7 +100,8 @@ int fy_sites_open(struct fy_sites *s, const struct fy_config *cfg, const struct 
                   char *err, size_t errlen)
 {
     *s = (struct fy_sites){.cfg = cfg};
-    if (fy_file_cache_init(&s->cache, cfg->open_file_cache_size, cfg->open_file_cache_ttl_ms) ||
+    if (fy_file_cache_init(&s->cache, cfg->open_file_cache_size, cfg->open_file_cache_ttl_ms,
+                           cfg->body_cache_size) ||
         !(s->sites = calloc(cfg->nhosts, sizeof *s->sites))) {
         snprintf(err, errlen, "open-file cache: out of memory");
         return -1;

@@ -1,68 +1,60 @@
-/* A client connection and its state machine:
+/* A connection at work: one request read and answered, with the buffers
+ * that takes, attached to the connection's lasting part (struct fy_link,
+ * http/link.h) only for that long:
  *
- *   HANDSHAKING (TLS listeners only) ──► READING ──head parsed──► DISCARDING (request body) ──► SENDING ──done──┐
- *      ▲                                                                   │
- *      └──────── keep-alive: next (maybe pipelined) request ◄──────────────┘
+ *   READING ──head parsed──► (LOOKING_UP) ──► SENDING ──done──► DISCARDING (request body) ──┐
+ *      ▲                                                                                  │
+ *      └──────── keep-alive: the next pipelined request, if one is buffered ◄─────────────┘
  *
- * On a proxy-protocol listener the PROXY header is read first: in READING
- * before the first request, or, on a TLS listener, in HANDSHAKING before
- * the handshake (the header is plain text in front of the TLS bytes).
- *
- * One request is handled at a time, so responses leave in request order and
- * a flood of pipelined requests waits in the socket, bounded by the read
- * buffer.  Each state has its timer: the TLS handshake timeout first, the
- * header timeout while a head arrives,
- * keep-alive timeout while idle, write timeout while a response stalls. */
+ * When nothing more is buffered the fy_conn goes back to the server's free
+ * list and the link waits alone (FY_LINK_WAITING); the next bytes take one
+ * again.  One request is handled at a time, so responses leave in request
+ * order and a flood of pipelined requests waits in the socket, bounded by
+ * the read buffer.  Each state has its timer (on the link): the header
+ * timeout while a head arrives, the write timeout while a response stalls.
+ * A PROXY protocol header and the TLS handshake are the link's, before any
+ * fy_conn is taken (http/link.c). */
 #ifndef FY_CONN_H
 #define FY_CONN_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "backend/backend.h"
 #include "event/loop.h"
 #include "file/auth.h"
 #include "file/file.h"
 #include "http/http_parse.h"
+#include "http/link.h"
 #include "http/multipart.h"
 #include "http/rate.h"
 #include "net/transport.h"
 
+struct fy_config;
 struct fy_server;
 
 enum fy_conn_state {
-    FY_CONN_HANDSHAKING,         /* TLS: the handshake is under way */
     FY_CONN_READING,
     FY_CONN_DISCARDING,
     FY_CONN_LOOKING_UP,          /* the handler waits off the loop: a lookup, a password check */
     FY_CONN_SENDING,
-    FY_CONN_LINGERING,           /* answered and closing: drain what the client still sends */
-    FY_CONN_CLOSED,
+    FY_CONN_CLOSED,              /* given back: attached to no link (closed, idle or lingering) */
 };
 
 #define FY_CONN_HEAD_BUFFER 4096 /* the response head, or a whole error response */
 
 struct fy_conn {
-    struct fy_io io;
-    struct fy_transport tp;      /* io.fd, maybe under TLS */
+    struct fy_link *link;        /* the connection it works for */
     struct fy_server *srv;
-    struct fy_conn *prev, *next; /* in the server's active or free list */
-    struct fy_timer timer;
+    struct fy_conn *next;        /* on the server's free list */
     enum fy_conn_state state;
-    bool readable;               /* data may wait in the socket */
-    bool peer_closed;            /* the client shut its side (RDHUP) */
     bool keep_alive;             /* after the current response */
     bool have_request;           /* req is valid (for the access log) */
-    unsigned nrequests;
-    struct sockaddr_storage peer;    /* who connected (the PROXY header's source, when it came with one) */
-    struct sockaddr_storage client;  /* the request's client: peer, or X-Forwarded-For of a real-ip-from peer */
-    bool proxy_pending;              /* the PROXY protocol header is still to be read */
-    bool ip_counted;                 /* counted in the server's per_ip under peer */
+    unsigned nrequests;          /* this request's number on its connection, from 1 */
+    struct sockaddr_storage client; /* the request's client: the link's peer, or X-Forwarded-For of a real-ip-from peer */
 
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;
-    struct fy_request req;
     struct fy_http_scan scan;    /* how far the head in rbuf was searched */
     size_t consumed;             /* bytes of rbuf the current request used */
     uint64_t discard_left;       /* request body bytes still to drop */
@@ -72,7 +64,8 @@ struct fy_conn {
                                   * carrying a long target); malloc'd, freed when the
                                   * response ends */
     struct fy_file file;
-    struct fy_transfer xfer;     /* the head in wbuf, then the body from file */
+    struct fy_body *body;        /* file's bytes in memory (file/body_cache.h), or NULL */
+    struct fy_transfer xfer;     /* the head in wbuf, then the body from file (or body) */
     unsigned queued_timeouts;    /* write timeouts passed queued, since bytes last moved */
     struct fy_lookup lookup;     /* see fy_conn_lookup() */
     bool looked_up;              /* this request's lookup is done (or was not needed) */
@@ -91,19 +84,36 @@ struct fy_conn {
     char *body_mem;
     size_t body_mem_len;
     bool body_mem_sent;
+
+    /* Last: everything above is cleared when a fy_conn is attached, the
+     * request is not (the parser fills it). */
+    struct fy_request req;
 };
 
-/* Takes over a freshly accepted socket (already non-blocking); `tls`: it
- * came to a TLS listener. */
-int  fy_conn_open(struct fy_server *srv, struct fy_conn *c, int fd, const struct sockaddr_storage *peer, bool tls);
+/* The bytes one fy_conn takes with its buffers, which follow the struct. */
+size_t fy_conn_size(const struct fy_config *cfg);
+/* Points rbuf and wbuf into the memory that follows c (fy_conn_size). */
+void fy_conn_init_buffers(struct fy_conn *c, const struct fy_config *cfg);
 
-/* Ends the connection now; safe to call in any state. */
-void fy_conn_close(struct fy_conn *c);
+/* For link.c: the life of a fy_conn on its link. */
+/* Attaches c (fresh from the free list) to l, to read a request. */
+void fy_conn_start(struct fy_conn *c, struct fy_link *l);
+/* Goes as far as it can: reads, answers, sends. */
+void fy_conn_advance(struct fy_conn *c);
+/* Its link's timer fired while it was at work (not idle). */
+void fy_conn_timeout(struct fy_conn *c);
+/* It waits for nothing but the next request (nothing buffered): the
+ * link may give it back. */
+bool fy_conn_idle(const struct fy_conn *c);
+/* The link closes: the response in flight is logged, what runs for the
+ * request (a read, a lookup, a password check) is cancelled. */
+void fy_conn_end(struct fy_conn *c);
+/* Plain HTTP came to a TLS port: answered 400 in plain text, as nginx
+ * does, and the connection closes. */
+void fy_conn_refuse_plain_http(struct fy_conn *c);
 
-/* Graceful stop: see conn.c for how a connection drains. */
-void fy_conn_shutdown(struct fy_conn *c);
-
-/* Answers 503 at once and closes (max-connections-per-ip). */
+/* Answers 503 at once and closes (max-connections-per-ip; a plain
+ * connection: the link closes a TLS one). */
 void fy_conn_refuse(struct fy_conn *c);
 
 /* For the handler, before it opens a file not in the open-file cache:

@@ -1,6 +1,6 @@
 /* The PROXY protocol (HAProxy's, versions 1 and 2): the header a load
  * balancer sends first on a connection to say whose it is.  A pure
- * parser; conn.c reads the header before the first request on a listener
+ * parser; link.c reads the header before the first request on a listener
  * with `proxy-protocol`, and a connection whose first bytes are not a
  * valid header is closed.
  *

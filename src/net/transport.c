@@ -3,6 +3,8 @@
 #include "net/transport.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +56,15 @@ ssize_t fy_transport_sendfile(struct fy_transport *t, int fd, off_t offset, size
 bool fy_transport_zero_copy(const struct fy_transport *t)
 {
     return !encrypts(t);
+}
+
+void fy_transport_cork(struct fy_transport *t, bool on)
+{
+    if (t->corked == on)
+        return;
+    /* Best effort: a socket that refuses it sends as it did. */
+    setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &(int){on}, sizeof(int));
+    t->corked = on;
 }
 
 int fy_transport_flush(struct fy_transport *t)

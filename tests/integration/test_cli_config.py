@@ -57,6 +57,7 @@ max-request-header-size = 4k
 max-keepalive-requests = 0
 max-request-body-discard = 64k
 send-chunk-size = 256k
+body-cache-size = 1m
 """
 
 
@@ -91,6 +92,8 @@ BAD_CONFIGS = {
     "zero connections": (2, "max-connections", "\nmax-connections = 0\n"),
     "size out of range": (1, "max-request-header-size", "max-request-header-size = 10\n"),
     "bad size suffix": (1, "send-chunk-size", "send-chunk-size = 64q\n"),
+    "body cache too large": (2, "body-cache-size", "\nbody-cache-size = 2g\n"),
+    "bad body cache size": (1, "body-cache-size", "body-cache-size = lots\n"),
     "zero duration": (1, "header-timeout", "header-timeout = 0\n"),
     "duration too long": (1, "keepalive-timeout", "keepalive-timeout = 25h\n"),
     "bad duration suffix": (1, "write-timeout", "write-timeout = 5 seconds\n"),

@@ -28,7 +28,7 @@ static bool fd_is_open(int fd)
 static void test_second_put_of_a_name_replaces_the_first(void)
 {
     struct fy_file_cache c;
-    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000, 0), 0);
     struct stat st;
     int first = open_null(&st), second = open_null(&st);
     struct fy_file_cache_entry *a = fy_file_cache_put(&c, KEY, KEY_LEN, first, &st, 0);
@@ -51,7 +51,7 @@ static void test_second_put_of_a_name_replaces_the_first(void)
 static void test_replaced_entry_leaves_the_lru_list(void)
 {
     struct fy_file_cache c;
-    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000, 0), 0);
     struct stat st;
     for (int i = 0; i < 3; i++) {
         int fd = open_null(&st);
@@ -77,7 +77,7 @@ static struct fy_file_cache_entry *put_null(struct fy_file_cache *c, const char 
 static void test_expire_closes_entries_whose_ttl_passed(void)
 {
     struct fy_file_cache c;
-    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000, 0), 0);
     int old_fd, new_fd;
     fy_file_cache_release(put_null(&c, "old", 0, &old_fd));
     fy_file_cache_release(put_null(&c, "new", 500, &new_fd));
@@ -99,7 +99,7 @@ static void test_expire_closes_entries_whose_ttl_passed(void)
 static void test_expired_entry_in_use_closes_when_released(void)
 {
     struct fy_file_cache c;
-    CHECK_INT(fy_file_cache_init(&c, 10, 1000), 0);
+    CHECK_INT(fy_file_cache_init(&c, 10, 1000, 0), 0);
     int fd;
     struct fy_file_cache_entry *e = put_null(&c, "busy", 0, &fd);
     fy_file_cache_expire(&c, 2000);
@@ -113,7 +113,7 @@ static void test_expired_entry_in_use_closes_when_released(void)
 static void test_expire_of_a_cache_turned_off_does_nothing(void)
 {
     struct fy_file_cache c;
-    CHECK_INT(fy_file_cache_init(&c, 0, 1000), 0);
+    CHECK_INT(fy_file_cache_init(&c, 0, 1000, 0), 0);
     fy_file_cache_expire(&c, 5000);
     CHECK_INT(c.count, 0);
     fy_file_cache_free(&c);
