@@ -5,6 +5,8 @@ proxy-protocol`), and X-Forwarded-For from the real-ip-from peers.  The
 access log, the status page's status-allow, allow/deny and
 max-connections-per-ip see the client's address."""
 
+import json
+import signal
 import socket
 import ssl
 import struct
@@ -77,6 +79,21 @@ def test_connection_without_a_valid_header_is_closed(ferry, site, tmp_path):
     assert exchange(f.port, b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 80\r\n" + build_request("/")).status == 200
 
 
+def test_header_that_stalls_is_closed_at_the_header_timeout(ferry, site, tmp_path):
+    """Part of a PROXY header, then nothing: closed without an answer (not
+    HTTP yet) once header-timeout passes, as a connection with no header."""
+    f, _ = proxied(ferry, site, tmp_path, {"header-timeout": "500ms"})
+    for data in (b"PROXY TCP4 192.0.2.1 127.0", V2_SIG[:8], b""):
+        with Client(f.port) as c:
+            if data:
+                c.send(data)
+            start = time.monotonic()
+            closed, extra = c.wait_closed(T(5))
+            assert closed and extra == b"", (data, extra)
+            assert 0.4 <= time.monotonic() - start < T(3)
+    assert exchange(f.port, b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 80\r\n" + build_request("/")).status == 200
+
+
 def test_status_allow_sees_the_proxied_client(ferry, site, tmp_path):
     f, _ = proxied(ferry, site, tmp_path)
     req = build_request("/status")
@@ -121,6 +138,36 @@ def test_allow_and_deny_see_the_real_client(ferry, site, tmp_path):
     assert exchange(f.port, b"PROXY TCP4 10.0.0.1 127.0.0.1 5000 80\r\n" + xff).status == 403
     xff = build_request("/index.html", headers={"X-Forwarded-For": "198.51.100.9"})
     assert exchange(f.port, b"PROXY TCP4 10.0.0.1 127.0.0.1 5000 80\r\n" + xff).status == 200
+
+
+def test_idle_proxied_connection_keeps_its_client_and_its_count(ferry, site, tmp_path):
+    """The PROXY header's client and the max-connections-per-ip count are
+    the connection's, not one request's: a keep-alive connection that waits
+    without request buffers (issue 16) still counts under its client, is
+    logged under it, and, stopping, gets drain-idle-timeout to send again."""
+    f, log = proxied(ferry, site, tmp_path, {"max-connections-per-ip": "1", "workers": "1",
+                                             "keepalive-timeout": "1h", "drain-idle-timeout": "2s"})
+    header = b"PROXY TCP4 192.0.2.1 127.0.0.1 5000 80\r\n"
+    with Client(f.port, timeout=T(10)) as held:
+        held.send(header)
+        assert held.request("/index.html").status == 200
+        time.sleep(0.2)  # idle: its request buffers went back
+        r = exchange(f.port, b"PROXY TCP4 10.1.2.3 127.0.0.1 5000 80\r\n" + build_request("/status"))
+        assert r.status == 200
+        s = json.loads(r.body)
+        assert s["request_buffers"]["in_use"] == 1, s["request_buffers"]  # the status request's own
+        assert s["connections"]["idle"] >= 1, s["connections"]
+        # the same client on a second connection is over its limit
+        r = exchange(f.port, header + build_request("/index.html"))
+        assert r.status == 503 and r.header("connection") == "close"
+        assert held.request("/sub/page.txt").status == 200
+        f.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        r = held.request("/sub/page.txt")
+        assert r.status == 200 and r.header("connection") == "close"
+        held.assert_closed(T(5))
+    f.stop(timeout=T(5))
+    assert logged_addresses(log, 5) == ["192.0.2.1", "10.1.2.3", "192.0.2.1", "192.0.2.1", "192.0.2.1"]
 
 
 # --- PROXY header, then TLS ------------------------------------------------------
