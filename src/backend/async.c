@@ -224,7 +224,7 @@ static void note_unreserved(struct fy_async *a)
     if (a->warned_pool_space)
         return;
     fy_log(a->log, FY_LOG_WARN, "%s: another user of the pool's tmpfs took the space of a released buffer; the "
-           "buffer is out of use until the space comes back", a->base.ops->name);
+           "buffer is out of use until the space comes back", a->name);
     a->warned_pool_space = true;
 }
 
@@ -460,10 +460,10 @@ static void note_plain(struct fy_async *a, int err)
         return;
     if (err == EINVAL)
         fy_log(a->log, FY_LOG_WARN, "%s: a file system refuses O_DIRECT; its files are sent with plain sendfile",
-               a->base.ops->name);
+               a->name);
     else
         fy_log(a->log, FY_LOG_WARN, "%s: cannot open a file for asynchronous reads (%s); it is sent with plain "
-               "sendfile", a->base.ops->name, strerror(err));
+               "sendfile", a->name, strerror(err));
     *warned = true;
 }
 
@@ -699,7 +699,7 @@ static void on_pool_retry(struct fy_timer *t)
     char err[256];
     if (a->pool_pending && reserve_pool(a, err, sizeof err) == 0) {
         a->pool_pending = false;
-        fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->base.ops->name);
+        fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->name);
     } else if (!a->pool_pending) {
         unsigned without = a->pool.nunreserved;
         if (fy_shm_pool_retry_unreserved(&a->pool) < without)
@@ -716,18 +716,20 @@ static void wait_for_pool(struct fy_async *a, const char *why)
 {
     a->pool_pending = true;
     fy_log(a->log, FY_LOG_WARN, "%s: %s; the previous workers still hold their pools, so files are sent from the "
-           "page cache until they give the space back", a->base.ops->name, why);
+           "page cache until they give the space back", a->name, why);
     fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
 }
 
-int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
-                  struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
-                  char *err, size_t errlen)
+int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_mode *mode,
+                  const struct fy_async_engine *engine, struct fy_loop *loop, const struct fy_config *cfg,
+                  struct fy_log *log, char *err, size_t errlen)
 {
     a->base.ops = ops;
+    a->name = mode->name;
     a->engine = engine;
     a->loop = loop;
     a->log = log;
+    a->cfg = cfg;
     a->completions = (struct fy_io){.fd = -1, .handler = on_completions};
     a->pool.fd = -1;
     a->max_inflight = cfg->aio_max_inflight;
@@ -735,23 +737,28 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     a->block_size = cfg->aio_block_size;
     a->min_size = cfg->aio_min_size;
     a->direct = cfg->aio_direct;
-    a->probe_residency = probe_residency;
+    a->probe_residency = mode->probe_residency;
     fy_timer_queue_init(loop, &a->retry_queue, ASYNC_RETRY_MS);
     a->retry.handler = on_retry;
     fy_timer_queue_init(loop, &a->pool_retry_queue, ASYNC_POOL_RETRY_MS);
     a->pool_retry.handler = on_pool_retry;
     a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
-        snprintf(err, errlen, "%s: eventfd: %s", ops->name, strerror(errno));
+        snprintf(err, errlen, "%s: eventfd: %s", a->name, strerror(errno));
         return -1;
     }
     fault_init(a);
-    a->cfg = cfg;
+    return 0;
+}
+
+int fy_async_reserve(struct fy_async *a, char *err, size_t errlen)
+{
     int rc = reserve_pool(a, err, errlen);
-    if (rc == -ENOSPC && cfg->aio_pool_may_wait) {
+    if (rc == -ENOSPC && a->cfg->aio_pool_may_wait) {
         wait_for_pool(a, err);
-        return 0;
+        rc = 0;
     }
+    a->serving = rc == 0;
     return rc < 0 ? -1 : 0;
 }
 
@@ -771,15 +778,15 @@ void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
 void fy_async_fini(struct fy_async *a, bool engine_started)
 {
     const struct fy_async_stats *s = &a->stats;
-    if (engine_started) {
+    if (a->serving)
         fy_log(a->log, FY_LOG_INFO,
                "%s: %llu reads submitted, %llu completed, %llu bytes, %llu short, %llu errors, "
                "%llu files sent plain, %llu blocks sent from the page cache, %u of %u buffers free, "
                "%llu names looked up",
-               a->base.ops->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
+               a->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
                s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks, s->lookups);
+    if (engine_started)
         a->engine->stop(a); /* after this no read is in flight */
-    }
     fy_timer_disarm(&a->retry);
     fy_timer_queue_remove(a->loop, &a->retry_queue);
     fy_timer_disarm(&a->pool_retry);

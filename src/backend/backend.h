@@ -81,7 +81,9 @@ struct fy_backend_stats {
 
 struct fy_backend_ops {
     const char *name;
-    /* Creates the process's instance.  Returns NULL with a message in err. */
+    /* Creates the process's instance.  Returns NULL with a message in err.
+     * The instance may be another entry's (auto's is that of the engine
+     * it could have, auto.c): its own ops are what the server calls. */
     struct fy_backend *(*create)(struct fy_loop *loop, const struct fy_config *cfg,
                                  struct fy_log *log, char *err, size_t errlen);
     /* Sends at most `budget` bytes of t's range. */
