@@ -102,6 +102,7 @@ struct fy_async {
     struct fy_io completions;  /* the eventfd the engine signals */
     struct fy_shm_pool pool;
     unsigned inflight, max_inflight, read_ahead;
+    unsigned pool_blocks;      /* the pool's buffers: 2 × max_inflight, or fewer that fit (reserve_pool) */
     size_t block_size, min_size;
     bool direct, probe_residency, warned_plain, warned_descriptors, warned_pool_space;
     bool serving;              /* fy_async_reserve() succeeded (its pool may be pending) */

@@ -644,6 +644,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
                               .stats = env->stats, .slot = &env->stats->slot[env->stats_slot]};
     *env->log = (struct fy_log){.error_fd = -1, .access_fd = -1};
     srv->cfg.aio_pool_may_wait = env->others_hold_pools;
+    srv->cfg.aio_pool_sharers = env->workers ? env->workers : 1;
     srv->log.observe = count_response;
     srv->log.observe_ctx = srv;
     int rc = fy_loop_init(&srv->loop);
