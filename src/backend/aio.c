@@ -108,6 +108,7 @@ static struct fy_backend *aio_create(struct fy_loop *loop, const struct fy_confi
 
 const struct fy_backend_ops fy_backend_aio = {
     .name = "linux-aio-sendfile",
+    .engine = FY_ENGINE_LIBAIO,
     .create = aio_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,

@@ -29,13 +29,7 @@ typedef struct fy_backend *(*async_open_fn)(const struct fy_async_mode *mode, st
                                             const struct fy_config *cfg, struct fy_log *log, bool *refused,
                                             char *err, size_t errlen);
 
-static const struct {
-    async_open_fn open;
-    const char *engine;
-} engines[] = {
-    {fy_async_open_uring, "io_uring"},
-    {fy_async_open_aio, "libaio"},
-};
+static const async_open_fn engines[] = {fy_async_open_uring, fy_async_open_aio};
 
 #define NENGINES (sizeof engines / sizeof engines[0])
 
@@ -47,9 +41,9 @@ static struct fy_backend *auto_create(struct fy_loop *loop, const struct fy_conf
     size_t tried = 0;
     bool refused = true;
     for (; tried < NENGINES && refused; tried++) {
-        struct fy_backend *b = engines[tried].open(&mode, loop, cfg, log, &refused, why[tried], sizeof why[0]);
+        struct fy_backend *b = engines[tried](&mode, loop, cfg, log, &refused, why[tried], sizeof why[0]);
         if (b && tried > 0)
-            fy_log(log, FY_LOG_WARN, "%s; auto reads with %s instead", why[0], engines[tried].engine);
+            fy_log(log, FY_LOG_WARN, "%s; auto reads with %s instead", why[0], fy_engine_name(b->ops->engine));
         if (b)
             return b;
     }
@@ -62,5 +56,5 @@ static struct fy_backend *auto_create(struct fy_loop *loop, const struct fy_conf
 
 const struct fy_backend_ops fy_backend_auto = {
     .name = "auto",
-    .create = auto_create,
+    .create = auto_create, /* the only op: its instances are other entries' */
 };

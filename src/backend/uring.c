@@ -264,6 +264,7 @@ static struct fy_backend *uring_create(struct fy_loop *loop, const struct fy_con
 
 const struct fy_backend_ops fy_backend_uring = {
     .name = "io-uring",
+    .engine = FY_ENGINE_IO_URING,
     .create = uring_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend/backend.h"
 #include "core/config.h"
 
 enum fy_counter {
@@ -51,7 +52,10 @@ enum fy_gauge {
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
     FY_G_AUTH_WAITING,           /* password checks queued or running */
     FY_G_DIGEST_ENTRIES, FY_G_DIGESTS_PENDING,
-    FY_NGAUGES
+    /* One per engine (enum fy_engine): 1 for the one this process's backend
+     * runs on, so that the sums count the processes on each. */
+    FY_G_ENGINE,
+    FY_NGAUGES = FY_G_ENGINE + FY_NENGINES
 };
 
 /* Room for two generations of the most workers, and respawns between. */
