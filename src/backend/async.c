@@ -810,8 +810,10 @@ int fy_async_reserve(struct fy_async *a, char *err, size_t errlen)
     int rc = fit_pool(a, want, least, &room, err, errlen);
     /* Space taken since it was measured (the sibling workers start at the
      * same time): smaller again, while that is not fewer than the least. */
-    while (rc == 0 && (rc = reserve_pool(a, err, errlen)) == -ENOSPC && !may_wait && a->pool_blocks / 2 >= least)
+    while (rc == 0 && (rc = reserve_pool(a, err, errlen)) == -ENOSPC && !may_wait && a->pool_blocks / 2 >= least) {
         a->pool_blocks /= 2;
+        rc = 0;
+    }
     if (rc == -ENOSPC && may_wait) {
         wait_for_pool(a, err);
         rc = 0;
