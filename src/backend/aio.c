@@ -63,31 +63,52 @@ static void aio_destroy(struct fy_backend *base)
     free(b);
 }
 
-static struct fy_backend *aio_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
-                                     char *err, size_t errlen)
+/* The kernel's AIO context.  The test hook plays a kernel that refuses
+ * one (fs.aio-max-nr reached), without touching the machine's setting. */
+static int aio_setup(unsigned nr, io_context_t *ctx)
 {
+#ifdef FY_TEST_HOOKS
+    if (getenv("FERRY_TEST_NO_LIBAIO"))
+        return -EAGAIN;
+#endif
+    return io_setup((int)nr, ctx);
+}
+
+struct fy_backend *fy_async_open_aio(const struct fy_async_mode *mode, struct fy_loop *loop,
+                                     const struct fy_config *cfg, struct fy_log *log, bool *refused, char *err,
+                                     size_t errlen)
+{
+    *refused = false;
     struct aio_backend *b = calloc(1, sizeof *b);
     if (!b) {
-        snprintf(err, errlen, "linux-aio-sendfile: out of memory");
+        snprintf(err, errlen, "%s: out of memory", mode->name);
         return NULL;
     }
-    if (fy_async_init(&b->async, &fy_backend_aio, &aio_engine, loop, cfg, log, false, err, errlen) < 0) {
-        aio_destroy(&b->async.base);
-        return NULL;
-    }
-    int rc = io_setup((int)cfg->aio_max_inflight, &b->ctx);
-    if (rc < 0) {
+    int rc = fy_async_init(&b->async, &fy_backend_aio, mode, &aio_engine, loop, cfg, log, err, errlen);
+    if (rc == 0 && (rc = aio_setup(cfg->aio_max_inflight, &b->ctx)) < 0) {
         b->ctx = 0;
-        snprintf(err, errlen, "linux-aio-sendfile: io_setup(%u): %s (see /proc/sys/fs/aio-max-nr)",
+        snprintf(err, errlen, "%s: io_setup(%u): %s (see /proc/sys/fs/aio-max-nr)", mode->name,
                  cfg->aio_max_inflight, strerror(-rc));
+        *refused = true;
+    }
+    if (rc < 0 || fy_async_reserve(&b->async, err, errlen) < 0) {
         aio_destroy(&b->async.base);
         return NULL;
     }
     return &b->async.base;
 }
 
+static struct fy_backend *aio_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
+                                     char *err, size_t errlen)
+{
+    static const struct fy_async_mode mode = {.name = "linux-aio-sendfile"};
+    bool refused;
+    return fy_async_open_aio(&mode, loop, cfg, log, &refused, err, errlen);
+}
+
 const struct fy_backend_ops fy_backend_aio = {
     .name = "linux-aio-sendfile",
+    .engine = FY_ENGINE_LIBAIO,
     .create = aio_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,

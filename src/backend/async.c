@@ -27,6 +27,10 @@
 #define ASYNC_RETRY_MS 10
 /* How often a pool that did not fit yet (see aio_pool_may_wait) is tried. */
 #define ASYNC_POOL_RETRY_MS 1000
+/* The fewest buffers a pool may be cut down to where the tmpfs is small: a
+ * few reads in flight, and blocks read waiting for their sockets.  Fewer,
+ * and cold downloads would mostly queue: sendfile serves them better. */
+#define ASYNC_POOL_MIN_BLOCKS 4
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -224,7 +228,7 @@ static void note_unreserved(struct fy_async *a)
     if (a->warned_pool_space)
         return;
     fy_log(a->log, FY_LOG_WARN, "%s: another user of the pool's tmpfs took the space of a released buffer; the "
-           "buffer is out of use until the space comes back", a->base.ops->name);
+           "buffer is out of use until the space comes back", a->name);
     a->warned_pool_space = true;
 }
 
@@ -460,10 +464,10 @@ static void note_plain(struct fy_async *a, int err)
         return;
     if (err == EINVAL)
         fy_log(a->log, FY_LOG_WARN, "%s: a file system refuses O_DIRECT; its files are sent with plain sendfile",
-               a->base.ops->name);
+               a->name);
     else
         fy_log(a->log, FY_LOG_WARN, "%s: cannot open a file for asynchronous reads (%s); it is sent with plain "
-               "sendfile", a->base.ops->name, strerror(err));
+               "sendfile", a->name, strerror(err));
     *warned = true;
 }
 
@@ -680,15 +684,62 @@ static void on_retry(struct fy_timer *t)
 
 /* --- set-up -------------------------------------------------------------- */
 
-/* Every read in flight holds a buffer, and so does every block read and
- * waiting for its socket: twice the reads in flight keeps both busy. */
 static int reserve_pool(struct fy_async *a, char *err, size_t errlen)
 {
-    int rc = fy_shm_pool_init(&a->pool, a->cfg->aio_pool_dir, a->block_size, 2 * a->max_inflight,
+    int rc = fy_shm_pool_init(&a->pool, a->cfg->aio_pool_dir, a->block_size, a->pool_blocks,
                               a->cfg->aio_send == FY_AIO_SEND_SENDFILE, err, errlen);
     if (rc == 0 && a->engine->pool_ready)
         a->engine->pool_ready(a);
     return rc;
+}
+
+/* "64 MiB", "8188 KiB" */
+static const char *size_text(char *buf, size_t len, uint64_t bytes)
+{
+    if (bytes >= (16u << 20) || (bytes >= (1u << 20) && bytes % (1u << 20) == 0))
+        snprintf(buf, len, "%llu MiB", (unsigned long long)(bytes >> 20));
+    else
+        snprintf(buf, len, "%llu KiB", (unsigned long long)(bytes >> 10));
+    return buf;
+}
+
+/* Every read in flight holds a buffer, and so does every block read and
+ * waiting for its socket: twice the reads in flight keeps both busy.  A
+ * small tmpfs (Docker's /dev/shm: 64 MiB for every process in the
+ * container) gets fewer, down to ASYNC_POOL_MIN_BLOCKS: each worker its
+ * part, with headroom (fy_shm_pool_fit).  Returns 0, or -errno with err:
+ * -EFBIG when not even the fewest fit, which no waiting would change. */
+static int fit_pool(struct fy_async *a, unsigned want, unsigned least, struct fy_shm_pool_room *room, char *err,
+                    size_t errlen)
+{
+    const struct fy_config *cfg = a->cfg;
+    int rc = fy_shm_pool_room(cfg->aio_pool_dir, room);
+    if (rc < 0) {
+        snprintf(err, errlen, "buffer pool in %s: %s", cfg->aio_pool_dir, strerror(-rc));
+        return rc;
+    }
+    a->pool_blocks = fy_shm_pool_fit(room, a->block_size, want, cfg->aio_pool_sharers, cfg->aio_pool_may_wait);
+    if (a->pool_blocks >= least)
+        return 0;
+    char size[32], avail[32], block[32];
+    snprintf(err, errlen, "buffer pool: %s has %s (%s free) for %u worker%s: not even %u buffers of %s fit "
+             "(aio-pool-dir, aio-block-size)", cfg->aio_pool_dir, size_text(size, sizeof size, room->size),
+             size_text(avail, sizeof avail, room->avail), cfg->aio_pool_sharers,
+             cfg->aio_pool_sharers == 1 ? "" : "s", least, size_text(block, sizeof block, a->block_size));
+    return -EFBIG;
+}
+
+/* Said once, at start: the pool is smaller than configured. */
+static void note_small_pool(struct fy_async *a, unsigned want, const struct fy_shm_pool_room *room)
+{
+    const struct fy_config *cfg = a->cfg;
+    char got[32], wanted[32], block[32], size[32], avail[32];
+    fy_log(a->log, FY_LOG_WARN, "%s: buffer pool of %s (%u buffers of %s) instead of %s: %s has %s (%s free) "
+           "for %u worker%s and its other users", a->name,
+           size_text(got, sizeof got, (uint64_t)a->pool_blocks * a->block_size), a->pool_blocks,
+           size_text(block, sizeof block, a->block_size), size_text(wanted, sizeof wanted, (uint64_t)want * a->block_size),
+           cfg->aio_pool_dir, size_text(size, sizeof size, room->size), size_text(avail, sizeof avail, room->avail),
+           cfg->aio_pool_sharers, cfg->aio_pool_sharers == 1 ? "" : "s");
 }
 
 /* Once a second while the pool lacks space: the whole pool (a reload's,
@@ -699,7 +750,7 @@ static void on_pool_retry(struct fy_timer *t)
     char err[256];
     if (a->pool_pending && reserve_pool(a, err, sizeof err) == 0) {
         a->pool_pending = false;
-        fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->base.ops->name);
+        fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->name);
     } else if (!a->pool_pending) {
         unsigned without = a->pool.nunreserved;
         if (fy_shm_pool_retry_unreserved(&a->pool) < without)
@@ -716,18 +767,20 @@ static void wait_for_pool(struct fy_async *a, const char *why)
 {
     a->pool_pending = true;
     fy_log(a->log, FY_LOG_WARN, "%s: %s; the previous workers still hold their pools, so files are sent from the "
-           "page cache until they give the space back", a->base.ops->name, why);
+           "page cache until they give the space back", a->name, why);
     fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
 }
 
-int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
-                  struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
-                  char *err, size_t errlen)
+int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_mode *mode,
+                  const struct fy_async_engine *engine, struct fy_loop *loop, const struct fy_config *cfg,
+                  struct fy_log *log, char *err, size_t errlen)
 {
     a->base.ops = ops;
+    a->name = mode->name;
     a->engine = engine;
     a->loop = loop;
     a->log = log;
+    a->cfg = cfg;
     a->completions = (struct fy_io){.fd = -1, .handler = on_completions};
     a->pool.fd = -1;
     a->max_inflight = cfg->aio_max_inflight;
@@ -735,23 +788,39 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     a->block_size = cfg->aio_block_size;
     a->min_size = cfg->aio_min_size;
     a->direct = cfg->aio_direct;
-    a->probe_residency = probe_residency;
+    a->probe_residency = mode->probe_residency;
     fy_timer_queue_init(loop, &a->retry_queue, ASYNC_RETRY_MS);
     a->retry.handler = on_retry;
     fy_timer_queue_init(loop, &a->pool_retry_queue, ASYNC_POOL_RETRY_MS);
     a->pool_retry.handler = on_pool_retry;
     a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
-        snprintf(err, errlen, "%s: eventfd: %s", ops->name, strerror(errno));
+        snprintf(err, errlen, "%s: eventfd: %s", a->name, strerror(errno));
         return -1;
     }
     fault_init(a);
-    a->cfg = cfg;
-    int rc = reserve_pool(a, err, errlen);
-    if (rc == -ENOSPC && cfg->aio_pool_may_wait) {
-        wait_for_pool(a, err);
-        return 0;
+    return 0;
+}
+
+int fy_async_reserve(struct fy_async *a, char *err, size_t errlen)
+{
+    unsigned want = 2 * a->max_inflight, least = want < ASYNC_POOL_MIN_BLOCKS ? want : ASYNC_POOL_MIN_BLOCKS;
+    bool may_wait = a->cfg->aio_pool_may_wait;
+    struct fy_shm_pool_room room;
+    int rc = fit_pool(a, want, least, &room, err, errlen);
+    /* Space taken since it was measured (the sibling workers start at the
+     * same time): smaller again, while that is not fewer than the least. */
+    while (rc == 0 && (rc = reserve_pool(a, err, errlen)) == -ENOSPC && !may_wait && a->pool_blocks / 2 >= least) {
+        a->pool_blocks /= 2;
+        rc = 0;
     }
+    if (rc == -ENOSPC && may_wait) {
+        wait_for_pool(a, err);
+        rc = 0;
+    }
+    if (rc == 0 && a->pool_blocks < want)
+        note_small_pool(a, want, &room);
+    a->serving = rc == 0;
     return rc < 0 ? -1 : 0;
 }
 
@@ -771,15 +840,15 @@ void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
 void fy_async_fini(struct fy_async *a, bool engine_started)
 {
     const struct fy_async_stats *s = &a->stats;
-    if (engine_started) {
+    if (a->serving)
         fy_log(a->log, FY_LOG_INFO,
                "%s: %llu reads submitted, %llu completed, %llu bytes, %llu short, %llu errors, "
                "%llu files sent plain, %llu blocks sent from the page cache, %u of %u buffers free, "
                "%llu names looked up",
-               a->base.ops->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
+               a->name, s->submitted, s->completed, s->bytes, s->short_reads, s->errors,
                s->plain_files, s->cached_blocks, a->pool.nfree, a->pool.nblocks, s->lookups);
+    if (engine_started)
         a->engine->stop(a); /* after this no read is in flight */
-    }
     fy_timer_disarm(&a->retry);
     fy_timer_queue_remove(a->loop, &a->retry_queue);
     fy_timer_disarm(&a->pool_retry);

@@ -25,7 +25,14 @@
  *
  * An engine is three functions: submit one read, reap completions, stop.
  * A transfer cancelled while its reads are in flight stays with the
- * pipeline until they complete, so no read lands in a buffer given away. */
+ * pipeline until they complete, so no read lands in a buffer given away.
+ *
+ * A backend on the pipeline is set up in three steps: fy_async_init() (the
+ * eventfd), its engine (which the kernel may refuse), fy_async_reserve()
+ * (the pool).  The engine comes before the pool so that a refused engine
+ * costs no pool, and so that whoever tries another engine (auto, auto.c)
+ * can tell the two failures apart: another engine may be allowed, while a
+ * pool that does not fit fits no better under another engine. */
 #ifndef FY_ASYNC_H
 #define FY_ASYNC_H
 
@@ -76,6 +83,12 @@ struct fy_async_engine {
     bool buffered_reads;
 };
 
+/* How a backend runs the pipeline, whatever its engine. */
+struct fy_async_mode {
+    const char *name;          /* the configured backend's, for messages */
+    bool probe_residency;      /* cached blocks are sent from the page cache, unread (auto) */
+};
+
 struct fy_async_stats {
     unsigned long long submitted, completed, bytes, short_reads, errors, plain_files, cached_blocks, lookups;
 };
@@ -83,13 +96,16 @@ struct fy_async_stats {
 struct fy_async {
     struct fy_backend base;
     const struct fy_async_engine *engine;
+    const char *name;          /* see fy_async_mode */
     struct fy_loop *loop;
     struct fy_log *log;
     struct fy_io completions;  /* the eventfd the engine signals */
     struct fy_shm_pool pool;
     unsigned inflight, max_inflight, read_ahead;
+    unsigned pool_blocks;      /* the pool's buffers: 2 × max_inflight, or fewer that fit (reserve_pool) */
     size_t block_size, min_size;
     bool direct, probe_residency, warned_plain, warned_descriptors, warned_pool_space;
+    bool serving;              /* fy_async_reserve() succeeded (its pool may be pending) */
     struct fy_async_xfer *wait_head, *wait_tail;  /* transfers waiting for a buffer */
     unsigned queued;                              /* their number */
     struct fy_async_xfer *stalled;  /* sockets full, holding blocks read ahead */
@@ -113,12 +129,19 @@ struct fy_async {
     char small[FY_ASYNC_SMALL];
 };
 
-/* Sets up a (zeroed) pipeline: pool, eventfd in the loop.  The caller then
- * starts its engine on a->completions.fd.  Returns 0, or -1 with err. */
-int  fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_engine *engine,
-                   struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log, bool probe_residency,
-                   char *err, size_t errlen);
-/* Stops the engine (if started), logs the counters, frees everything. */
+/* Sets up a (zeroed) pipeline: its eventfd in the loop.  The caller then
+ * starts its engine on a->completions.fd, then calls fy_async_reserve().
+ * ops: the instance's (the engine's own backend's, auto's too).  Returns 0,
+ * or -1 with err. */
+int  fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const struct fy_async_mode *mode,
+                   const struct fy_async_engine *engine, struct fy_loop *loop, const struct fy_config *cfg,
+                   struct fy_log *log, char *err, size_t errlen);
+/* Reserves the buffer pool, then tells the engine (pool_ready).  Returns 0
+ * (also when a reload's pool waits for the old workers' space), or -1 with
+ * err. */
+int  fy_async_reserve(struct fy_async *a, char *err, size_t errlen);
+/* Logs the counters (if it served), stops the engine (if started), frees
+ * everything. */
 void fy_async_fini(struct fy_async *a, bool engine_started);
 
 enum fy_send_result fy_async_send(struct fy_backend *b, struct fy_transfer *t, size_t budget);
@@ -131,5 +154,18 @@ void fy_async_pause(struct fy_backend *b, struct fy_transfer *t);
 
 /* For engines: one read finished with res bytes or -errno. */
 void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res);
+
+/* The pipeline on each engine (uring.c, aio.c), for their own backends
+ * and for auto: an instance whose ops are the engine's backend's
+ * (fy_backend_uring, fy_backend_aio), run as `mode` says.  NULL with a
+ * message in err; *refused then tells a refused engine (the kernel or its
+ * settings: another engine may do) from a failed pipeline (no eventfd, no
+ * pool: no engine would do better). */
+struct fy_backend *fy_async_open_uring(const struct fy_async_mode *mode, struct fy_loop *loop,
+                                       const struct fy_config *cfg, struct fy_log *log, bool *refused, char *err,
+                                       size_t errlen);
+struct fy_backend *fy_async_open_aio(const struct fy_async_mode *mode, struct fy_loop *loop,
+                                     const struct fy_config *cfg, struct fy_log *log, bool *refused, char *err,
+                                     size_t errlen);
 
 #endif

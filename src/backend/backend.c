@@ -25,6 +25,15 @@ const struct fy_backend_ops *fy_backend_find(const char *name)
     return NULL;
 }
 
+const char *fy_engine_name(enum fy_engine e)
+{
+    static const char *const names[FY_NENGINES] = {
+        [FY_ENGINE_SENDFILE] = "sendfile", [FY_ENGINE_WRITEV] = "writev",
+        [FY_ENGINE_LIBAIO] = "libaio", [FY_ENGINE_IO_URING] = "io_uring",
+    };
+    return (unsigned)e < FY_NENGINES ? names[e] : "none";
+}
+
 void fy_backend_names(char *buf, size_t len)
 {
     size_t used = 0;

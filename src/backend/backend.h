@@ -82,9 +82,25 @@ struct fy_backend_stats {
     size_t buffer_size;
 };
 
+/* What moves a running backend's bytes, for the status page: auto runs on
+ * one of the others' (auto.c). */
+enum fy_engine {
+    FY_ENGINE_SENDFILE,  /* sendfile() from the page cache */
+    FY_ENGINE_WRITEV,    /* pread() and writev() */
+    FY_ENGINE_LIBAIO,    /* the async pipeline on Linux native AIO */
+    FY_ENGINE_IO_URING,  /* the async pipeline on io_uring */
+    FY_NENGINES
+};
+
+/* "sendfile", "writev", "libaio", "io_uring" */
+const char *fy_engine_name(enum fy_engine e);
+
 struct fy_backend_ops {
     const char *name;
-    /* Creates the process's instance.  Returns NULL with a message in err. */
+    enum fy_engine engine;  /* of its instances */
+    /* Creates the process's instance.  Returns NULL with a message in err.
+     * The instance may be another entry's (auto's is that of the engine
+     * it could have, auto.c): its own ops are what the server calls. */
     struct fy_backend *(*create)(struct fy_loop *loop, const struct fy_config *cfg,
                                  struct fy_log *log, char *err, size_t errlen);
     /* Sends at most `budget` bytes of t's range. */

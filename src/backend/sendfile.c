@@ -48,6 +48,7 @@ static void sendfile_destroy(struct fy_backend *b)
 
 const struct fy_backend_ops fy_backend_sendfile = {
     .name = "sendfile",
+    .engine = FY_ENGINE_SENDFILE,
     .create = sendfile_create,
     .send = sendfile_send,
     .cancel = sendfile_cancel,

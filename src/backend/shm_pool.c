@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define HUGE_PAGE (2u << 20)
@@ -108,6 +109,26 @@ static bool refresh_pages(struct fy_shm_pool *p, unsigned block)
     return fallocate(p->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size) == 0;
 }
 
+int fy_shm_pool_room(const char *dir, struct fy_shm_pool_room *room)
+{
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) < 0)
+        return -errno;
+    *room = (struct fy_shm_pool_room){.size = (uint64_t)vfs.f_blocks * vfs.f_frsize,
+                                      .avail = (uint64_t)vfs.f_bavail * vfs.f_frsize};
+    return 0;
+}
+
+unsigned fy_shm_pool_fit(const struct fy_shm_pool_room *room, size_t block_size, unsigned want, unsigned sharers,
+                         bool free_comes_back)
+{
+    uint64_t bytes = room->size / 4 * 3 / (sharers ? sharers : 1);
+    if (!free_comes_back && room->avail / 4 * 3 < bytes)
+        bytes = room->avail / 4 * 3;
+    uint64_t blocks = bytes / block_size;
+    return blocks < want ? (unsigned)blocks : want;
+}
+
 int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, unsigned nblocks,
                      bool punch_on_put, char *err, size_t errlen)
 {
@@ -128,7 +149,9 @@ int fy_shm_pool_init(struct fy_shm_pool *p, const char *dir, size_t block_size, 
     int rc = fallocate(p->fd, 0, 0, (off_t)total);
     if (rc != 0) {
         int e = errno;
-        snprintf(err, errlen, "buffer pool: cannot reserve %zu MiB in %s: %s", total >> 20, dir, strerror(e));
+        bool mib = total >= (1u << 20);
+        snprintf(err, errlen, "buffer pool: cannot reserve %zu %s in %s: %s", mib ? total >> 20 : total >> 10,
+                 mib ? "MiB" : "KiB", dir, strerror(e));
         fy_shm_pool_free(p);
         return -e;
     }

@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct fy_shm_pool {
@@ -41,6 +42,24 @@ struct fy_shm_pool {
     unsigned *unreserved, nunreserved;
     bool punch_on_put;     /* blocks were sendfile()d: give them fresh pages */
 };
+
+/* The file system a pool would live in, in bytes (statvfs). */
+struct fy_shm_pool_room {
+    uint64_t size;         /* all of it */
+    uint64_t avail;        /* free now */
+};
+
+/* Measures dir's file system.  Returns 0, or -errno. */
+int fy_shm_pool_room(const char *dir, struct fy_shm_pool_room *room);
+
+/* How many of `want` blocks of block_size one worker's pool may take in
+ * `room`: its part (one of `sharers` workers) of three quarters of the
+ * file system, the last quarter being headroom for the tmpfs's other
+ * users (Docker's /dev/shm is 64 MiB in all); and three quarters of what
+ * is free now, unless that space is only held for a while
+ * (free_comes_back: a reload's old workers hold their pools).  May be 0. */
+unsigned fy_shm_pool_fit(const struct fy_shm_pool_room *room, size_t block_size, unsigned want, unsigned sharers,
+                         bool free_comes_back);
 
 /* Creates nblocks buffers of block_size bytes in `dir` (normally /dev/shm).
  * Returns 0, or -errno with a message in err (-ENOSPC: the tmpfs is full). */

@@ -195,16 +195,30 @@ static void register_pool(struct fy_async *a)
     b->fixed_buffers = io_uring_register_buffers(&b->ring, &whole, 1) == 0;
 }
 
+/* What the kernel gives: io_uring_queue_init()'s result.  The test hook
+ * plays a kernel that refuses (kernel.io_uring_disabled = 2, or a
+ * container's seccomp profile: Docker's and containerd's default ones
+ * refuse io_uring_setup), without touching the machine's setting. */
+static int ring_init(unsigned entries, struct io_uring *ring)
+{
+#ifdef FY_TEST_HOOKS
+    if (getenv("FERRY_TEST_NO_URING"))
+        return -EPERM;
+#endif
+    return io_uring_queue_init(entries, ring, 0);
+}
+
+/* The ring, or -1 with err: a kernel (or its settings) that refuses it. */
 static int uring_start(struct uring_backend *b, const struct fy_config *cfg, const char *name, char *err,
                        size_t errlen)
 {
     unsigned entries = 1;
     while (entries < cfg->aio_max_inflight)
         entries *= 2;
-    int rc = io_uring_queue_init(entries, &b->ring, 0);
+    int rc = ring_init(entries, &b->ring);
     if (rc < 0) {
-        snprintf(err, errlen, "%s: io_uring_queue_init: %s (kernel without io_uring, or "
-                 "/proc/sys/kernel/io_uring_disabled set)", name, strerror(-rc));
+        snprintf(err, errlen, "%s: io_uring_queue_init: %s (kernel without io_uring, "
+                 "/proc/sys/kernel/io_uring_disabled set, or a seccomp filter)", name, strerror(-rc));
         return -1;
     }
     b->ring_up = true;
@@ -213,25 +227,27 @@ static int uring_start(struct uring_backend *b, const struct fy_config *cfg, con
         snprintf(err, errlen, "%s: io_uring_register_eventfd: %s", name, strerror(-rc));
         return -1;
     }
-    if (b->async.pool.base)
-        register_pool(&b->async);
     unsigned workers[2] = {cfg->aio_max_inflight, cfg->aio_max_inflight}; /* bounded, unbounded */
     io_uring_register_iowq_max_workers(&b->ring, workers); /* a limit is a bonus: older kernels lack it */
     return 0;
 }
 
-/* Shared by io-uring and auto, which differ only in residency probing. */
-static struct fy_backend *uring_create_with(const struct fy_backend_ops *ops, bool probe, struct fy_loop *loop,
-                                            const struct fy_config *cfg, struct fy_log *log, char *err,
-                                            size_t errlen)
+struct fy_backend *fy_async_open_uring(const struct fy_async_mode *mode, struct fy_loop *loop,
+                                       const struct fy_config *cfg, struct fy_log *log, bool *refused, char *err,
+                                       size_t errlen)
 {
+    *refused = false;
     struct uring_backend *b = calloc(1, sizeof *b);
     if (!b) {
-        snprintf(err, errlen, "%s: out of memory", ops->name);
+        snprintf(err, errlen, "%s: out of memory", mode->name);
         return NULL;
     }
-    if (fy_async_init(&b->async, ops, &uring_engine, loop, cfg, log, probe, err, errlen) < 0 ||
-        uring_start(b, cfg, ops->name, err, errlen) < 0) {
+    int rc = fy_async_init(&b->async, &fy_backend_uring, mode, &uring_engine, loop, cfg, log, err, errlen);
+    if (rc == 0 && uring_start(b, cfg, mode->name, err, errlen) < 0) {
+        *refused = true;
+        rc = -1;
+    }
+    if (rc < 0 || fy_async_reserve(&b->async, err, errlen) < 0) {
         uring_destroy(&b->async.base);
         return NULL;
     }
@@ -241,43 +257,15 @@ static struct fy_backend *uring_create_with(const struct fy_backend_ops *ops, bo
 static struct fy_backend *uring_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
                                        char *err, size_t errlen)
 {
-    return uring_create_with(&fy_backend_uring, false, loop, cfg, log, err, errlen);
-}
-
-/* auto: blocks whose pages are cached go straight from the page cache
- * (sendfile from the file: no copy, no read); the others are read ahead
- * O_DIRECT through the ring.  Popular files keep the page cache's benefit,
- * cold ones never stall the loop.
- *
- * auto means "the best this machine allows": where the ring or the pool
- * cannot be had (io_uring disabled, as some container runtimes do; a small
- * /dev/shm), it serves with sendfile and says why, once, rather than not
- * starting. */
-static struct fy_backend *auto_create(struct fy_loop *loop, const struct fy_config *cfg, struct fy_log *log,
-                                      char *err, size_t errlen)
-{
-    struct fy_backend *b = uring_create_with(&fy_backend_auto, true, loop, cfg, log, err, errlen);
-    if (b)
-        return b;
-    fy_log(log, FY_LOG_WARN, "%s; the auto backend sends with sendfile instead", err);
-    return fy_backend_sendfile.create(loop, cfg, log, err, errlen);
+    static const struct fy_async_mode mode = {.name = "io-uring"};
+    bool refused;
+    return fy_async_open_uring(&mode, loop, cfg, log, &refused, err, errlen);
 }
 
 const struct fy_backend_ops fy_backend_uring = {
     .name = "io-uring",
+    .engine = FY_ENGINE_IO_URING,
     .create = uring_create,
-    .send = fy_async_send,
-    .cancel = fy_async_cancel,
-    .pause = fy_async_pause,
-    .stats = fy_async_stats_op,
-    .destroy = uring_destroy,
-    .lookup = uring_lookup,
-    .lookup_cancel = uring_lookup_cancel,
-};
-
-const struct fy_backend_ops fy_backend_auto = {
-    .name = "auto",
-    .create = auto_create,
     .send = fy_async_send,
     .cancel = fy_async_cancel,
     .pause = fy_async_pause,

@@ -49,6 +49,7 @@ static void writev_destroy(struct fy_backend *b)
 
 const struct fy_backend_ops fy_backend_writev = {
     .name = "writev",
+    .engine = FY_ENGINE_WRITEV,
     .create = writev_create,
     .send = writev_send,
     .cancel = writev_cancel,

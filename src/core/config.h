@@ -184,6 +184,9 @@ struct fy_config {
      * generation may still hold its pools.  A pool that does not fit yet
      * is waited for (files go plain meanwhile) instead of refused. */
     bool aio_pool_may_wait;
+    /* Not a key: the processes whose pools share aio-pool-dir, the
+     * workers of a generation (1 with -X); each fits its pool to its part. */
+    unsigned aio_pool_sharers;
 
     /* TLS (doc/config.md#tls); certificates are per host */
     unsigned tls_protocols;      /* FY_TLS_1_2 | FY_TLS_1_3 */

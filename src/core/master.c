@@ -559,7 +559,7 @@ static int worker_main(struct master *m, struct generation *g, unsigned index, i
     atomic_store(&m->stats->slot[slot].pid, (uint64_t)getpid());
     struct fy_server_env env = {.listen = keep, .nlisten = nkeep, .log = &g->log, .identity = &g->id,
                                 .stats = m->stats, .stats_slot = slot, .control = ctl,
-                                .others_hold_pools = other_generations_run(m, g->number),
+                                .others_hold_pools = other_generations_run(m, g->number), .workers = g->n,
                                 .tls = &g->tls, .tickets = m->tickets};
     int rc = 1;
     if (fy_server_start(&srv, &g->cfg, &env, err, sizeof err) < 0) {

@@ -479,6 +479,8 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);
     fy_stats_gauge(slot, FY_G_POOL_FREE, b.pool_free);
     fy_stats_gauge(slot, FY_G_BUFFER_SIZE, b.buffer_size);
+    for (int e = 0; e < FY_NENGINES; e++)
+        fy_stats_gauge(slot, FY_G_ENGINE + e, srv->backend && srv->backend->ops->engine == (enum fy_engine)e);
     refresh_digest_stats(srv);
 }
 
@@ -692,6 +694,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
                               .stats = env->stats, .slot = &env->stats->slot[env->stats_slot]};
     *env->log = (struct fy_log){.error_fd = -1, .access_fd = -1};
     srv->cfg.aio_pool_may_wait = env->others_hold_pools;
+    srv->cfg.aio_pool_sharers = env->workers ? env->workers : 1;
     srv->log.observe = count_response;
     srv->log.observe_ctx = srv;
     int rc = fy_loop_init(&srv->loop);

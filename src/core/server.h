@@ -101,6 +101,7 @@ struct fy_server_env {
     int stats_slot;
     int control;                 /* a worker's channel to its master (the server takes it), or -1 */
     bool others_hold_pools;      /* workers of another generation still run (see aio_pool_may_wait) */
+    unsigned workers;            /* this generation's serving processes (see aio_pool_sharers); 0: 1 */
     const struct fy_tls_contexts *tls; /* the certificates, loaded before privileges drop; may be NULL */
     struct fy_tls_tickets *tickets;    /* session-ticket keys shared by every process; may be NULL */
 };

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend/backend.h"
 #include "core/config.h"
 
 enum fy_counter {
@@ -59,7 +60,10 @@ enum fy_gauge {
     FY_G_REQ_BUFFER_BYTES,       /* ... the bytes they take */
     FY_G_BODY_ENTRIES,           /* bodies kept */
     FY_G_BODY_BYTES,             /* ... their bytes */
-    FY_NGAUGES
+    /* One per engine (enum fy_engine): 1 for the one this process's backend
+     * runs on, so that the sums count the processes on each. */
+    FY_G_ENGINE,
+    FY_NGAUGES = FY_G_ENGINE + FY_NENGINES
 };
 
 /* Room for two generations of the most workers, and respawns between. */

@@ -74,6 +74,7 @@ struct view {
     struct fy_stats_shm *shm;
     struct fy_stats_total t;
     const char *backend;
+    const char *engine;     /* what every process's backend runs on, or "mixed" */
     ull uptime;
 };
 
@@ -90,6 +91,22 @@ static ull sum_classes(const uint64_t *first)
     for (int i = 0; i < 5; i++)
         n += first[i];
     return n;
+}
+
+/* The engine whose gauge is set (one process's, or the sum of all): its
+ * name if it is the only one, "mixed" if not (workers whose pools did not
+ * all fit), "none" before any process said. */
+static const char *engine_of(const uint64_t *gauges)
+{
+    const char *name = "none";
+    for (int e = 0; e < FY_NENGINES; e++) {
+        if (!gauges[FY_G_ENGINE + e])
+            continue;
+        if (strcmp(name, "none") != 0)
+            return "mixed";
+        name = fy_engine_name((enum fy_engine)e);
+    }
+    return name;
 }
 
 /* --- JSON ------------------------------------------------------------------- */
@@ -113,9 +130,12 @@ static void json_processes(struct text *o, struct fy_stats_shm *shm)
             continue;
         for (int k = 0; k < 5; k++)
             req += shm_get(&s->counter[FY_C_REQ_1XX + k]);
+        uint64_t gauges[FY_NGAUGES];
+        for (int g = 0; g < FY_NGAUGES; g++)
+            gauges[g] = shm_get(&s->gauge[g]);
         put(o, "%s\n    {\"pid\": %llu, \"generation\": %llu, \"connections\": %llu, \"accepted\": %llu, "
-            "\"requests\": %llu}", sep, pid, shm_get(&s->generation), shm_get(&s->gauge[FY_G_ACTIVE]),
-            shm_get(&s->counter[FY_C_ACCEPTED]), req);
+            "\"requests\": %llu, \"engine\": \"%s\"}", sep, pid, shm_get(&s->generation), (ull)gauges[FY_G_ACTIVE],
+            shm_get(&s->counter[FY_C_ACCEPTED]), req, engine_of(gauges));
         sep = ",";
     }
     put(o, "\n  ]\n");
@@ -163,9 +183,12 @@ static void render_json(struct text *o, const struct view *v)
     json_classes(o, "requests", c + FY_C_REQ_1XX);
     json_classes(o, "bytes", c + FY_C_BYTES_1XX);
     json_site(o, c);
-    put(o, "  \"backend\": {\"name\": \"%s\", \"reads_submitted\": %llu, \"reads_completed\": %llu, "
+    put(o, "  \"backend\": {\"name\": \"%s\", \"engine\": \"%s\", \"engines\": {", v->backend, v->engine);
+    for (int e = 0; e < FY_NENGINES; e++)
+        put(o, "%s\"%s\": %llu", e ? ", " : "", fy_engine_name((enum fy_engine)e), (ull)g[FY_G_ENGINE + e]);
+    put(o, "}, \"reads_submitted\": %llu, \"reads_completed\": %llu, "
         "\"reads_in_flight\": %llu, \"queue_length\": %llu, \"cache_hit_blocks\": %llu, \"fallbacks\": %llu, "
-        "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu, \"lookups\": %llu},\n", v->backend,
+        "\"short_reads\": %llu, \"read_errors\": %llu, \"bytes_read\": %llu, \"lookups\": %llu},\n",
         (ull)c[FY_C_READS_SUBMITTED], (ull)c[FY_C_READS_COMPLETED], (ull)g[FY_G_READS_IN_FLIGHT],
         (ull)g[FY_G_QUEUED], (ull)c[FY_C_CACHED_BLOCKS], (ull)c[FY_C_PLAIN_FILES], (ull)c[FY_C_SHORT_READS],
         (ull)c[FY_C_READ_ERRORS], (ull)c[FY_C_BYTES_READ], (ull)c[FY_C_LOOKUPS]);
@@ -233,6 +256,11 @@ static void prom_backend(struct text *o, const struct view *v)
          FY_C_LOOKUPS},
     };
     const uint64_t *g = v->t.gauge;
+    family(o, "backend_engine", "gauge", "Serving processes by the engine their backend runs on (auto: io_uring, "
+           "else libaio, else sendfile).");
+    for (int e = 0; e < FY_NENGINES; e++)
+        put(o, "ferry_backend_engine{engine=\"%s\"} %llu\n", fy_engine_name((enum fy_engine)e),
+            (ull)g[FY_G_ENGINE + e]);
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         metric(o, counters[i].name, "counter", counters[i].help, (ull)v->t.counter[counters[i].c]);
     metric(o, "backend_reads_in_flight", "gauge", "Disk reads in flight now.", (ull)g[FY_G_READS_IN_FLIGHT]);
@@ -300,8 +328,8 @@ static void render_prometheus(struct text *o, const struct view *v)
 {
     const uint64_t *c = v->t.counter, *g = v->t.gauge;
     struct fy_stats_shm *shm = v->shm;
-    family(o, "info", "gauge", "The version and backend of this ferry.");
-    put(o, "ferry_info{version=\"%s\",backend=\"%s\"} 1\n", FY_VERSION, v->backend);
+    family(o, "info", "gauge", "The version and backend of this ferry, and the engine its backend runs on.");
+    put(o, "ferry_info{version=\"%s\",backend=\"%s\",engine=\"%s\"} 1\n", FY_VERSION, v->backend, v->engine);
     metric(o, "start_time_seconds", "gauge", "When ferry started, in seconds since the Unix epoch.",
            shm_get(&shm->started));
     metric(o, "uptime_seconds", "gauge", "Seconds since ferry started.", v->uptime);
@@ -417,6 +445,7 @@ int fy_status_respond(struct fy_conn *c)
     fy_server_refresh_stats(srv);
     struct view v = {.shm = srv->stats, .backend = srv->cfg.backend};
     fy_stats_sum(srv->stats, &v.t);
+    v.engine = engine_of(v.t.gauge);
     time_t now = time(NULL);
     ull started = shm_get(&srv->stats->started);
     v.uptime = (ull)now > started ? (ull)now - started : 0;

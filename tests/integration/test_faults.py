@@ -103,39 +103,6 @@ def test_auto_without_its_pool_serves_with_sendfile_and_says_why(ferry, cold_fil
     assert "reads submitted" not in server.stderr  # no asynchronous pipeline ran
 
 
-def test_io_uring_disabled_auto_serves_with_sendfile(ferry, cold_file):
-    """io-uring refuses to start then (test_io_uring_refused_is_a_clear_error)."""
-    path = "/proc/sys/kernel/io_uring_disabled"
-    if not os.path.exists(path) or not os.access(path, os.W_OK):
-        pytest.skip("this kernel cannot disable io_uring (or not root)")
-    root, blob = cold_file
-    old = open(path).read().strip()
-    try:
-        write_sysctl(path, 2)  # io_uring_setup() fails with EPERM for everyone
-        server = ferry(docroot=root, backend="auto")
-        assert fetch(server.port, "/cold.bin").body == blob
-        server.stop()
-    finally:
-        write_sysctl(path, old)
-    assert "io_uring_queue_init" in server.stderr and "sends with sendfile instead" in server.stderr
-
-
-def test_pool_that_does_not_fit_in_tmpfs_is_refused_at_start(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (not root?)")
-    try:
-        conf = tmp_path / "f.conf"
-        conf.write_text(f"aio-pool-dir = {mnt}\n")
-        r = run_ferry(["-c", str(conf), "-B", "linux-aio-sendfile", "-l", "127.0.0.1:1", "-r", str(tmp_path)])
-        assert r.returncode == 1
-        assert "cannot reserve 64 MiB" in r.stderr and "No space left" in r.stderr, r.stderr
-    finally:
-        subprocess.run(["umount", str(mnt)])
-
-
 def write_sysctl(path, value):
     with open(path, "w") as f:
         f.write(f"{value}\n")
