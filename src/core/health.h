@@ -13,12 +13,12 @@
 
 #include <stdbool.h>
 
-struct fy_conn;
+struct fy_exchange;
 
 /* The request names the health path. */
-bool fy_health_wants(const struct fy_conn *c);
+bool fy_health_wants(const struct fy_exchange *ex);
 
 /* Builds the answer into c, or returns the error status to answer with (405). */
-int  fy_health_respond(struct fy_conn *c);
+int  fy_health_respond(struct fy_exchange *ex);
 
 #endif

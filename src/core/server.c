@@ -19,7 +19,7 @@
 #include "core/control.h"
 #include "file/auth.h"
 #include "file/compress.h"
-#include "http/conn.h"
+#include "http1/conn.h"
 #include "net/tls_tickets.h"
 
 #define ACCEPT_RETRY_MS 100

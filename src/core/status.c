@@ -12,7 +12,7 @@
 #include "core/server.h"
 #include "core/stats.h"
 #include "core/version.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 #include "http/http_response.h"
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -26,11 +26,11 @@ bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storag
     return fy_acl_allows(cfg->status_allow, cfg->nstatus_allow, peer);
 }
 
-bool fy_status_wants(const struct fy_conn *c)
+bool fy_status_wants(const struct fy_exchange *ex)
 {
-    const char *path = c->srv->cfg.status_path;
+    const char *path = ex->srv->cfg.status_path;
     size_t len = strlen(path);
-    return len > 0 && c->req.path.len == len && memcmp(c->req.path.p, path, len) == 0;
+    return len > 0 && ex->req.path.len == len && memcmp(ex->req.path.p, path, len) == 0;
 }
 
 /* --- a growing text --------------------------------------------------------- */
@@ -402,38 +402,38 @@ static int want_prometheus(const struct fy_request *r)
     return 0;
 }
 
-static int send_page(struct fy_conn *c, struct text *body, bool prometheus)
+static int send_page(struct fy_exchange *ex, struct text *body, bool prometheus)
 {
-    const struct fy_request *r = &c->req;
-    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    fy_response_start(&b, 200, fy_server_date(c->srv));
+    const struct fy_request *r = &ex->req;
+    struct fy_buf b = {.p = ex->wbuf, .cap = FY_EXCHANGE_HEAD_BUFFER};
+    fy_response_start(&b, 200, fy_server_date(ex->srv));
     fy_buf_puts(&b, "Content-Type: ");
     fy_buf_puts(&b, prometheus ? PROM_TYPE : "application/json");
     fy_buf_puts(&b, "\r\nCache-Control: no-store\r\nContent-Length: ");
     fy_buf_put_u64(&b, body->len);
     fy_buf_puts(&b, "\r\n");
-    fy_response_end(&b, c->keep_alive, r->version_minor);
+    fy_response_end(&b, ex->keep_alive, r->version_minor);
     if (b.overflow) {
         free(body->p);
         return 500;
     }
-    c->status = 200;
-    c->xfer.head_len = b.len;
-    c->head_nonbody = b.len;
+    ex->status = 200;
+    ex->xfer.head_len = b.len;
+    ex->head_nonbody = b.len;
     if (r->method == FY_METHOD_HEAD || body->len == 0) {
         free(body->p);
         return 0;
     }
-    c->body_mem = body->p;
-    c->body_mem_len = body->len;
+    ex->body_mem = body->p;
+    ex->body_mem_len = body->len;
     return 0;
 }
 
-int fy_status_respond(struct fy_conn *c)
+int fy_status_respond(struct fy_exchange *ex)
 {
-    struct fy_server *srv = c->srv;
-    const struct fy_request *r = &c->req;
-    if (!fy_status_allowed(&srv->cfg, &c->client)) {
+    struct fy_server *srv = ex->srv;
+    const struct fy_request *r = &ex->req;
+    if (!fy_status_allowed(&srv->cfg, &ex->client)) {
         fy_stats_add(srv->slot, FY_C_DENIED, 1);
         return 403;
     }
@@ -458,5 +458,5 @@ int fy_status_respond(struct fy_conn *c)
         free(body.p);
         return 503;
     }
-    return send_page(c, &body, prometheus);
+    return send_page(ex, &body, prometheus);
 }

@@ -13,14 +13,14 @@
 
 #include "core/config.h"
 
-struct fy_conn;
+struct fy_exchange;
 
 /* The request names the status path. */
-bool fy_status_wants(const struct fy_conn *c);
+bool fy_status_wants(const struct fy_exchange *ex);
 
 /* Builds the status response into c (as the handler does), or returns
  * the error status to answer with (403, 405, 400, 503). */
-int  fy_status_respond(struct fy_conn *c);
+int  fy_status_respond(struct fy_exchange *ex);
 
 /* Whether peer is in one of cfg's status-allow networks (core/acl.h). */
 bool fy_status_allowed(const struct fy_config *cfg, const struct sockaddr_storage *peer);

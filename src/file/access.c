@@ -4,19 +4,19 @@
 #include "core/acl.h"
 #include "core/server.h"
 #include "core/stats.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 
-bool fy_access_allowed(struct fy_conn *c, const struct fy_file_request *x)
+bool fy_access_allowed(struct fy_exchange *ex, const struct fy_file_request *x)
 {
-    const struct fy_config *cfg = &c->srv->cfg;
+    const struct fy_config *cfg = &ex->srv->cfg;
     if (cfg->nacl == 0)
         return true;
     struct fy_rule_subject subj = x->subj;
     subj.file_name = fy_url_file_name(subj.url);
     struct fy_path_settings set;
     fy_rules_resolve(cfg, &subj, &set);
-    if (fy_acl_allows(set.acl, set.nacl, &c->client))
+    if (fy_acl_allows(set.acl, set.nacl, &ex->client))
         return true;
-    fy_stats_add(c->srv->slot, FY_C_DENIED, 1);
+    fy_stats_add(ex->srv->slot, FY_C_DENIED, 1);
     return false;
 }

@@ -12,9 +12,9 @@
 
 #include "file/respond.h"
 
-struct fy_conn;
+struct fy_exchange;
 
 /* Whether the client of c may have what x asks for; counts refusals. */
-bool fy_access_allowed(struct fy_conn *c, const struct fy_file_request *x);
+bool fy_access_allowed(struct fy_exchange *ex, const struct fy_file_request *x);
 
 #endif

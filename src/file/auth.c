@@ -15,7 +15,7 @@
 #include "file/handler.h"
 #include "file/respond.h"
 #include "http/basic_auth.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -233,7 +233,7 @@ static unsigned file_index(const struct fy_auth *a, const char *path)
 
 /* 401, with the challenge: the realm as a quoted-string (RFC 9110 §5.6.4)
  * and the charset browsers should encode the credentials in (RFC 7617 §2.1). */
-static int challenge(struct fy_conn *c, const struct fy_file_request *x, const char *realm)
+static int challenge(struct fy_exchange *ex, const struct fy_file_request *x, const char *realm)
 {
     char h[sizeof "WWW-Authenticate: Basic realm=\"\", charset=\"UTF-8\"\r\n" + 2 * 200];
     size_t n = (size_t)snprintf(h, sizeof h, "WWW-Authenticate: Basic realm=\"");
@@ -243,20 +243,20 @@ static int challenge(struct fy_conn *c, const struct fy_file_request *x, const c
         h[n++] = *p;
     }
     snprintf(h + n, sizeof h - n, "\", charset=\"UTF-8\"\r\n");
-    return fy_respond_error(c, x->site, 401, h);
+    return fy_respond_error(ex, x->site, 401, h);
 }
 
 /* Who failed, for the error log (fail2ban reads such lines); never the password. */
-static void log_refusal(struct fy_conn *c, bool known_user)
+static void log_refusal(struct fy_exchange *ex, bool known_user)
 {
     struct fy_basic_credentials cr;
     char addr[INET6_ADDRSTRLEN] = "?";
-    if (c->client.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->client)->sin_addr, addr, sizeof addr);
-    else if (c->client.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&c->client)->sin6_addr, addr, sizeof addr);
-    if (fy_basic_auth_parse(&c->req, &cr) == FY_BASIC_OK)
-        fy_log(&c->srv->log, FY_LOG_INFO, "auth-basic: %s: %s \"%.*s\"", addr,
+    if (ex->client.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&ex->client)->sin_addr, addr, sizeof addr);
+    else if (ex->client.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&ex->client)->sin6_addr, addr, sizeof addr);
+    if (fy_basic_auth_parse(&ex->req, &cr) == FY_BASIC_OK)
+        fy_log(&ex->srv->log, FY_LOG_INFO, "auth-basic: %s: %s \"%.*s\"", addr,
                known_user ? "wrong password for user" : "no such user", (int)(cr.user.len > 64 ? 64 : cr.user.len),
                cr.user.p);
     explicit_bzero(&cr, sizeof cr);
@@ -265,31 +265,31 @@ static void log_refusal(struct fy_conn *c, bool known_user)
 static void on_checked(struct fy_verify_wait *w, bool ok)
 {
     struct fy_auth_request *ar = container_of(w, struct fy_auth_request, wait);
-    struct fy_conn *c = container_of(ar, struct fy_conn, auth);
+    struct fy_exchange *ex = container_of(ar, struct fy_exchange, auth);
     for (int s = 0; s < 2; s++)
         if (ar->stage[s].verdict == FY_AUTH_PENDING)
             ar->stage[s].verdict = ok ? FY_AUTH_GRANTED : FY_AUTH_DENIED;
     if (ok) {
         ar->user = ((const struct fy_htpasswd_user *)ar->pending_user)->name;
     } else {
-        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
-        log_refusal(c, ar->pending_user != NULL);
+        fy_stats_add(ex->srv->slot, FY_C_AUTH_REFUSED, 1);
+        log_refusal(ex, ar->pending_user != NULL);
     }
-    fy_conn_resume(c);
+    fy_exchange_resume(ex);
 }
 
 /* Well-formed credentials: known from the cache, or checked off the loop. */
-static int check_credentials(struct fy_conn *c, const struct fy_file_request *x, enum fy_auth_stage stage,
+static int check_credentials(struct fy_exchange *ex, const struct fy_file_request *x, enum fy_auth_stage stage,
                              unsigned file, const struct fy_basic_credentials *cr, const char *realm)
 {
-    struct fy_auth *a = c->srv->auth;
-    struct fy_auth_request *ar = &c->auth;
+    struct fy_auth *a = ex->srv->auth;
+    struct fy_auth_request *ar = &ex->auth;
     unsigned char d[FY_SHA256_LEN];
     if (fy_auth_cache_digest(&a->cache, file, cr->user, cr->password, d) < 0)
-        return fy_respond_error(c, x->site, 503, "Retry-After: 1\r\n"); /* no key for the cache or a check */
+        return fy_respond_error(ex, x->site, 503, "Retry-After: 1\r\n"); /* no key for the cache or a check */
     const struct fy_htpasswd_user *u = fy_auth_cache_find(&a->cache, d);
     if (u) {
-        fy_stats_add(c->srv->slot, FY_C_AUTH_CACHE_HITS, 1);
+        fy_stats_add(ex->srv->slot, FY_C_AUTH_CACHE_HITS, 1);
         ar->stage[stage].file = file;
         ar->stage[stage].verdict = FY_AUTH_GRANTED;
         ar->user = u->name;
@@ -301,22 +301,22 @@ static int check_credentials(struct fy_conn *c, const struct fy_file_request *x,
     u = fy_htpasswd_find(t, cr->user.p, cr->user.len);
     const char *hash = u ? u->hash : t->n ? t->users[0].hash : NULL;
     if (!hash) { /* nobody is in the file */
-        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
-        return challenge(c, x, realm);
+        fy_stats_add(ex->srv->slot, FY_C_AUTH_REFUSED, 1);
+        return challenge(ex, x, realm);
     }
     ar->wait.done = on_checked;
     if (fy_verifier_submit(&a->verifier, &ar->wait, d, hash, cr->password, u == NULL, u) < 0) {
-        fy_stats_add(c->srv->slot, FY_C_AUTH_BUSY, 1);
-        fy_log(&c->srv->log, FY_LOG_WARN, "auth-basic: %d password checks waiting already; answering 503",
+        fy_stats_add(ex->srv->slot, FY_C_AUTH_BUSY, 1);
+        fy_log(&ex->srv->log, FY_LOG_WARN, "auth-basic: %d password checks waiting already; answering 503",
                AUTH_MAX_CHECKS);
-        return fy_respond_error(c, x->site, 503, "Retry-After: 1\r\n");
+        return fy_respond_error(ex, x->site, 503, "Retry-After: 1\r\n");
     }
     count_waiting(a);
     ar->stage[stage].file = file;
     ar->stage[stage].verdict = FY_AUTH_PENDING;
     ar->pending_user = u;
     if (stage == FY_AUTH_INDEX)
-        fy_file_close(&c->file); /* opened again when the handler runs again */
+        fy_file_close(&ex->file); /* opened again when the handler runs again */
     return FY_HANDLER_WAIT;
 }
 
@@ -327,29 +327,29 @@ static const char *url_file_name(const char *url)
     return n == 0 || url[n - 1] == '/' ? NULL : strrchr(url, '/') + 1;
 }
 
-int fy_auth_check(struct fy_conn *c, const struct fy_file_request *x, enum fy_auth_stage stage)
+int fy_auth_check(struct fy_exchange *ex, const struct fy_file_request *x, enum fy_auth_stage stage)
 {
-    struct fy_auth *a = c->srv->auth;
+    struct fy_auth *a = ex->srv->auth;
     if (!a)
         return FY_AUTH_PASS;
     struct fy_rule_subject subj = x->subj;
     struct fy_path_settings set;
     if (stage == FY_AUTH_URL)
         subj.file_name = url_file_name(subj.url);
-    fy_rules_resolve(&c->srv->cfg, &subj, &set);
+    fy_rules_resolve(&ex->srv->cfg, &subj, &set);
     if (!set.auth_realm)
         return FY_AUTH_PASS;
 
-    struct fy_auth_request *ar = &c->auth;
-    if (ar->request != c->nrequests) {
-        ar->request = c->nrequests;
+    struct fy_auth_request *ar = &ex->auth;
+    if (ar->request != ex->nrequests) {
+        ar->request = ex->nrequests;
         ar->stage[0].verdict = ar->stage[1].verdict = FY_AUTH_UNKNOWN;
         ar->user = NULL;
     }
     unsigned file = set.auth_user_file ? file_index(a, set.auth_user_file) : a->nfiles;
     if (file == a->nfiles) { /* fy_auth_validate() makes it unreachable */
-        fy_log(&c->srv->log, FY_LOG_ERROR, "auth-basic: no user file for realm \"%s\"", set.auth_realm);
-        return fy_respond_error(c, x->site, 500, NULL);
+        fy_log(&ex->srv->log, FY_LOG_ERROR, "auth-basic: no user file for realm \"%s\"", set.auth_realm);
+        return fy_respond_error(ex, x->site, 500, NULL);
     }
     if (stage == FY_AUTH_INDEX && ar->stage[FY_AUTH_URL].verdict == FY_AUTH_GRANTED &&
         ar->stage[FY_AUTH_URL].file == file)
@@ -358,32 +358,32 @@ int fy_auth_check(struct fy_conn *c, const struct fy_file_request *x, enum fy_au
     if (v == FY_AUTH_GRANTED)
         return FY_AUTH_PASS;
     if (v == FY_AUTH_DENIED)
-        return challenge(c, x, set.auth_realm);
+        return challenge(ex, x, set.auth_realm);
 
     struct fy_basic_credentials cr;
-    enum fy_basic_auth_result got = fy_basic_auth_parse(&c->req, &cr);
+    enum fy_basic_auth_result got = fy_basic_auth_parse(&ex->req, &cr);
     if (got == FY_BASIC_MALFORMED)
-        fy_stats_add(c->srv->slot, FY_C_AUTH_REFUSED, 1);
-    int r = got == FY_BASIC_OK ? check_credentials(c, x, stage, file, &cr, set.auth_realm)
-                               : challenge(c, x, set.auth_realm);
+        fy_stats_add(ex->srv->slot, FY_C_AUTH_REFUSED, 1);
+    int r = got == FY_BASIC_OK ? check_credentials(ex, x, stage, file, &cr, set.auth_realm)
+                               : challenge(ex, x, set.auth_realm);
     explicit_bzero(&cr, sizeof cr);
     return r;
 }
 
-void fy_auth_cancel(struct fy_conn *c)
+void fy_auth_cancel(struct fy_exchange *ex)
 {
-    if (c->auth.wait.job && c->srv->auth) {
-        fy_verifier_cancel(&c->srv->auth->verifier, &c->auth.wait);
-        count_waiting(c->srv->auth);
+    if (ex->auth.wait.job && ex->srv->auth) {
+        fy_verifier_cancel(&ex->srv->auth->verifier, &ex->auth.wait);
+        count_waiting(ex->srv->auth);
     }
 }
 
-bool fy_auth_waiting(const struct fy_conn *c)
+bool fy_auth_waiting(const struct fy_exchange *ex)
 {
-    return c->auth.wait.job != NULL;
+    return ex->auth.wait.job != NULL;
 }
 
-const char *fy_auth_user(const struct fy_conn *c)
+const char *fy_auth_user(const struct fy_exchange *ex)
 {
-    return c->auth.request == c->nrequests ? c->auth.user : NULL;
+    return ex->auth.request == ex->nrequests ? ex->auth.user : NULL;
 }

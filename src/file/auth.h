@@ -28,7 +28,7 @@
 
 struct fy_auth;
 struct fy_config;
-struct fy_conn;
+struct fy_exchange;
 struct fy_file_request;
 struct fy_log;
 struct fy_loop;
@@ -78,16 +78,16 @@ void fy_auth_warn(const struct fy_config *cfg, struct fy_log *log);
  * closed); 0 when the answer (401, or 503 when too many checks wait) is
  * ready in c. */
 #define FY_AUTH_PASS 1
-int  fy_auth_check(struct fy_conn *c, const struct fy_file_request *x, enum fy_auth_stage stage);
+int  fy_auth_check(struct fy_exchange *ex, const struct fy_file_request *x, enum fy_auth_stage stage);
 
 /* The connection closes: a check in flight is no longer waited for. */
-void fy_auth_cancel(struct fy_conn *c);
+void fy_auth_cancel(struct fy_exchange *ex);
 
 /* Whether c's request waits for its password check. */
-bool fy_auth_waiting(const struct fy_conn *c);
+bool fy_auth_waiting(const struct fy_exchange *ex);
 
 /* The user whose password this request carried and that was right; NULL
  * when none was asked or it was not right. */
-const char *fy_auth_user(const struct fy_conn *c);
+const char *fy_auth_user(const struct fy_exchange *ex);
 
 #endif

@@ -25,7 +25,7 @@
 #include "file/encoder.h"
 #include "file/respond.h"
 #include "http/accept_encoding.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 
 #define TABLE_MAX 1024          /* copies (and jobs) the table remembers */
 #define BUCKETS 2048
@@ -398,40 +398,40 @@ static size_t rank(unsigned packed, struct fy_field_lines accept, enum fy_coding
     return n;
 }
 
-/* c->file becomes the copy e holds. */
-static bool serve_copy(struct fy_compressor *z, struct fy_conn *c, struct fy_file_request *x, struct entry *e)
+/* ex->file becomes the copy e holds. */
+static bool serve_copy(struct fy_compressor *z, struct fy_exchange *ex, struct fy_file_request *x, struct entry *e)
 {
     int fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    const char *type = c->file.content_type; /* the file's, not the coding's */
-    fy_file_close(&c->file);
-    c->file = (struct fy_file){.fd = fd, .st = e->st, .content_type = type};
+    const char *type = ex->file.content_type; /* the file's, not the coding's */
+    fy_file_close(&ex->file);
+    ex->file = (struct fy_file){.fd = fd, .st = e->st, .content_type = type};
     x->encoding = fy_coding_name(e->key.coding);
     fy_stats_add(z->slot, FY_C_COMPRESSED, 1);
     queue_touch(z, e);
     return true;
 }
 
-void fy_compress_choose(struct fy_compressor *z, struct fy_conn *c, struct fy_file_request *x)
+void fy_compress_choose(struct fy_compressor *z, struct fy_exchange *ex, struct fy_file_request *x)
 {
-    if (!z || !x->set.compress || !compressible(z, &c->file, &x->set))
+    if (!z || !x->set.compress || !compressible(z, &ex->file, &x->set))
         return;
     x->vary = true;
     enum fy_coding order[FY_NCODINGS];
-    size_t n = rank(x->set.compress, c->req.accept_encoding, order);
+    size_t n = rank(x->set.compress, ex->req.accept_encoding, order);
     bool waiting = false;      /* a better copy is on its way */
     for (size_t i = 0; i < n; i++) {
-        struct fy_zkey k = fy_zkey_of(&c->file.st, order[i]);
+        struct fy_zkey k = fy_zkey_of(&ex->file.st, order[i]);
         struct entry *e = find(z, &k);
         if (!e || (e->state == ELSEWHERE && z->loop->now_ms >= e->retry_ms)) {
             if (!waiting)
-                queue_make(z, &k, c->file.fd, e);
+                queue_make(z, &k, ex->file.fd, e);
             waiting = true;
             continue;
         }
         lru_front(z, e);
-        if (e->state == READY && serve_copy(z, c, x, e))
+        if (e->state == READY && serve_copy(z, ex, x, e))
             return;
         waiting |= e->state == QUEUED || e->state == ELSEWHERE;
     }

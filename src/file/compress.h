@@ -27,7 +27,7 @@
 #include "event/loop.h"
 
 struct fy_compressor;
-struct fy_conn;
+struct fy_exchange;
 struct fy_file_request;
 
 /* Whether any rule of cfg compresses. */
@@ -47,7 +47,7 @@ void fy_compressor_stop(struct fy_compressor *z);
  * swaps c->file for its compressed copy (x->encoding set) when one is
  * ready in a coding the client takes, queues its making when not.  Sets
  * x->vary for every compressible file. */
-void fy_compress_choose(struct fy_compressor *z, struct fy_conn *c, struct fy_file_request *x);
+void fy_compress_choose(struct fy_compressor *z, struct fy_exchange *ex, struct fy_file_request *x);
 
 /* The media type (before any ';') is in the list (NULL: the default one,
  * FY_COMPRESS_TYPES); an entry whose subtype is "*" matches its whole type. */

@@ -7,7 +7,7 @@
 
 #include "core/server.h"
 #include "file/respond.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 #include "http/http_response.h"
 
 static const char *find_page(const struct fy_config *cfg, unsigned host, int status)
@@ -25,70 +25,70 @@ static const char *find_page(const struct fy_config *cfg, unsigned host, int sta
     return fallback;
 }
 
-/* Opens the page into c->file; false if it is not a readable regular file. */
-static bool open_page(struct fy_conn *c, const struct fy_site *site, const char *page)
+/* Opens the page into ex->file; false if it is not a readable regular file. */
+static bool open_page(struct fy_exchange *ex, const struct fy_site *site, const char *page)
 {
     struct fy_path url, file;
     if (fy_path_resolve(page, strlen(page), &url) != 0)
         return false;
     const struct fy_docroot *root = fy_site_map(site, &url, &file);
-    if (fy_file_open(root, &file, c->srv->loop.now_ms, &c->file) != 0)
+    if (fy_file_open(root, &file, ex->srv->loop.now_ms, &ex->file) != 0)
         return false;
-    if (!S_ISREG(c->file.st.st_mode)) {
-        fy_file_close(&c->file);
+    if (!S_ISREG(ex->file.st.st_mode)) {
+        fy_file_close(&ex->file);
         return false;
     }
     return true;
 }
 
-static bool respond_page(struct fy_conn *c, const struct fy_site *site, int status, const char *extra)
+static bool respond_page(struct fy_exchange *ex, const struct fy_site *site, int status, const char *extra)
 {
-    const char *page = site ? find_page(&c->srv->cfg, site->host, status) : NULL;
-    if (!page || !open_page(c, site, page))
+    const char *page = site ? find_page(&ex->srv->cfg, site->host, status) : NULL;
+    if (!page || !open_page(ex, site, page))
         return false;
-    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    fy_response_start(&b, status, fy_server_date(c->srv));
+    struct fy_buf b = {.p = ex->wbuf, .cap = FY_EXCHANGE_HEAD_BUFFER};
+    fy_response_start(&b, status, fy_server_date(ex->srv));
     fy_buf_puts(&b, "Content-Type: ");
-    fy_buf_puts(&b, c->file.content_type);
+    fy_buf_puts(&b, ex->file.content_type);
     fy_buf_puts(&b, "\r\nContent-Length: ");
-    fy_buf_put_u64(&b, (uint64_t)c->file.st.st_size);
+    fy_buf_put_u64(&b, (uint64_t)ex->file.st.st_size);
     fy_buf_put(&b, "\r\n", 2);
     if (extra)
         fy_buf_puts(&b, extra);
-    fy_response_end(&b, c->keep_alive, c->req.version_minor);
+    fy_response_end(&b, ex->keep_alive, ex->req.version_minor);
     if (b.overflow) {
-        fy_file_close(&c->file);
+        fy_file_close(&ex->file);
         return false;
     }
-    c->status = status;
-    c->xfer.head_len = b.len;
-    c->head_nonbody = b.len;
-    if (c->req.method == FY_METHOD_HEAD || c->file.st.st_size == 0) {
-        fy_file_close(&c->file);
+    ex->status = status;
+    ex->xfer.head_len = b.len;
+    ex->head_nonbody = b.len;
+    if (ex->req.method == FY_METHOD_HEAD || ex->file.st.st_size == 0) {
+        fy_file_close(&ex->file);
         return true;
     }
-    c->xfer.file_fd = c->file.fd;
-    c->xfer.offset = 0;
-    c->xfer.end = c->file.st.st_size;
+    ex->xfer.file_fd = ex->file.fd;
+    ex->xfer.offset = 0;
+    ex->xfer.end = ex->file.st.st_size;
     return true;
 }
 
-int fy_respond_error(struct fy_conn *c, const struct fy_site *site, int status, const char *extra)
+int fy_respond_error(struct fy_exchange *ex, const struct fy_site *site, int status, const char *extra)
 {
     if (fy_status_closes(status))
-        c->keep_alive = false;
+        ex->keep_alive = false;
     /* Whatever an earlier step prepared goes: the error replaces it. */
-    fy_file_close(&c->file);
-    c->mp.nranges = 0;
-    c->xfer.file_fd = -1;
-    c->xfer.offset = c->xfer.end = 0;
-    if (respond_page(c, site, status, extra))
+    fy_file_close(&ex->file);
+    ex->mp.nranges = 0;
+    ex->xfer.file_fd = -1;
+    ex->xfer.offset = ex->xfer.end = 0;
+    if (respond_page(ex, site, status, extra))
         return 0;
-    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    size_t body = fy_response_error(&b, status, fy_server_date(c->srv), extra, c->keep_alive,
-                                    c->req.version_minor, c->req.method == FY_METHOD_HEAD);
-    c->status = status;
-    c->xfer.head_len = b.len;
-    c->head_nonbody = b.len - body;
+    struct fy_buf b = {.p = ex->wbuf, .cap = FY_EXCHANGE_HEAD_BUFFER};
+    size_t body = fy_response_error(&b, status, fy_server_date(ex->srv), extra, ex->keep_alive,
+                                    ex->req.version_minor, ex->req.method == FY_METHOD_HEAD);
+    ex->status = status;
+    ex->xfer.head_len = b.len;
+    ex->head_nonbody = b.len - body;
     return 0;
 }

@@ -14,14 +14,14 @@
 
 #include "file/respond.h"
 
-struct fy_conn;
+struct fy_exchange;
 
 /* The request's file was not found (`file`, under *root).  Returns false
  * when no fallback applies.  Else true, with *root, *file and x->subj
  * naming the fallback file, to be opened as the request's would have
  * been, and c->fallback set: the handler, called again for this request
  * after a lookup off the loop, goes straight to the fallback. */
-bool fy_fallback_map(struct fy_conn *c, struct fy_file_request *x, const struct fy_docroot **root,
+bool fy_fallback_map(struct fy_exchange *ex, struct fy_file_request *x, const struct fy_docroot **root,
                      struct fy_path *file);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "core/server.h"
 #include "core/stats.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 #include "http/escape.h"
 #include "http/http_response.h"
 
@@ -129,10 +129,10 @@ static char *host_location(const char *name, struct fy_str host, const char *url
     return l.p;
 }
 
-bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x)
+bool fy_redirect_try(struct fy_exchange *ex, const struct fy_file_request *x)
 {
-    const struct fy_config *cfg = &c->srv->cfg;
-    const struct fy_request *req = &c->req;
+    const struct fy_config *cfg = &ex->srv->cfg;
+    const struct fy_request *req = &ex->req;
     const char *url = x->subj.url;
     char *location = NULL;
     int status = 301;
@@ -148,11 +148,11 @@ bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x)
         status = r->status;
         location = fy_redirect_location(cfg, r, url, req->query);
     }
-    fy_stats_add(c->srv->slot, FY_C_REDIRECTS, 1);
+    fy_stats_add(ex->srv->slot, FY_C_REDIRECTS, 1);
     if (!location)
-        fy_respond_error(c, x->site, 503, NULL);
+        fy_respond_error(ex, x->site, 503, NULL);
     else
-        fy_respond_redirect(c, x->site, status, location);
+        fy_respond_redirect(ex, x->site, status, location);
     free(location);
     return true;
 }
@@ -165,24 +165,24 @@ static bool is_acme_challenge(struct fy_str path)
     return path.len >= sizeof prefix - 1 && memcmp(path.p, prefix, sizeof prefix - 1) == 0;
 }
 
-bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site)
+bool fy_redirect_to_https(struct fy_exchange *ex, const struct fy_site *site)
 {
-    const struct fy_request *r = &c->req;
-    if (!fy_conn_wants_https(c) || is_acme_challenge(r->path))
+    const struct fy_request *r = &ex->req;
+    if (!fy_exchange_wants_https(ex) || is_acme_challenge(r->path))
         return false;
     struct fy_str name, port;
     fy_http_host_split(r->host, &name, &port); /* the parser let only a valid Host through */
     if (name.len == 0) {
-        fy_respond_error(c, site, 400, NULL); /* HTTP/1.0 without Host: no name to send it to */
+        fy_respond_error(ex, site, 400, NULL); /* HTTP/1.0 without Host: no name to send it to */
         return true;
     }
     char tls_port[8] = "";
-    if (c->srv->tls_port != 443)
-        snprintf(tls_port, sizeof tls_port, ":%d", c->srv->tls_port);
+    if (ex->srv->tls_port != 443)
+        snprintf(tls_port, sizeof tls_port, ":%d", ex->srv->tls_port);
     struct fy_str path = r->path.len && r->path.p[0] == '/' ? r->path : (struct fy_str){"/", 1}; /* OPTIONS * */
     struct location l;
     if (!location_init(&l, sizeof "https://" + name.len + sizeof tls_port + path.len, "", r->query)) {
-        fy_respond_error(c, site, 503, NULL);
+        fy_respond_error(ex, site, 503, NULL);
         return true;
     }
     put(&l, "https://", 8);
@@ -191,7 +191,7 @@ bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site)
     put(&l, path.p, path.len); /* as the client wrote it: already a valid target */
     put_query(&l, false, r->query);
     put(&l, "\r\n", 2);
-    fy_respond_redirect(c, site, 301, l.p);
+    fy_respond_redirect(ex, site, 301, l.p);
     free(l.p);
     return true;
 }
@@ -199,29 +199,29 @@ bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site)
 /* Where a redirect with this Location is built: wbuf, unless the Location
  * leaves too little of it for the rest (status line, Date, the page);
  * then a buffer of its own, which the connection frees. */
-static struct fy_buf redirect_buffer(struct fy_conn *c, size_t location_len)
+static struct fy_buf redirect_buffer(struct fy_exchange *ex, size_t location_len)
 {
-    size_t rest = FY_CONN_HEAD_BUFFER / 2; /* what a redirect holds besides its Location, with room */
-    if (location_len + rest <= FY_CONN_HEAD_BUFFER)
-        return (struct fy_buf){.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
-    c->head_mem = malloc(location_len + rest);
-    return (struct fy_buf){.p = c->head_mem, .cap = c->head_mem ? location_len + rest : 0};
+    size_t rest = FY_EXCHANGE_HEAD_BUFFER / 2; /* what a redirect holds besides its Location, with room */
+    if (location_len + rest <= FY_EXCHANGE_HEAD_BUFFER)
+        return (struct fy_buf){.p = ex->wbuf, .cap = FY_EXCHANGE_HEAD_BUFFER};
+    ex->head_mem = malloc(location_len + rest);
+    return (struct fy_buf){.p = ex->head_mem, .cap = ex->head_mem ? location_len + rest : 0};
 }
 
-int fy_respond_redirect(struct fy_conn *c, const struct fy_site *site, int status, const char *location)
+int fy_respond_redirect(struct fy_exchange *ex, const struct fy_site *site, int status, const char *location)
 {
-    const struct fy_request *r = &c->req;
-    struct fy_buf b = redirect_buffer(c, strlen(location));
-    size_t body = fy_response_error(&b, status, fy_server_date(c->srv), location, c->keep_alive,
+    const struct fy_request *r = &ex->req;
+    struct fy_buf b = redirect_buffer(ex, strlen(location));
+    size_t body = fy_response_error(&b, status, fy_server_date(ex->srv), location, ex->keep_alive,
                                     r->version_minor, r->method == FY_METHOD_HEAD);
     if (b.overflow) {
         bool out_of_memory = b.p == NULL;
-        free(c->head_mem);
-        c->head_mem = NULL;
-        return fy_respond_error(c, site, out_of_memory ? 503 : 500, NULL);
+        free(ex->head_mem);
+        ex->head_mem = NULL;
+        return fy_respond_error(ex, site, out_of_memory ? 503 : 500, NULL);
     }
-    c->status = status;
-    c->head_nonbody = b.len - body;
-    c->xfer.head_len = b.len;
+    ex->status = status;
+    ex->head_nonbody = b.len - body;
+    ex->xfer.head_len = b.len;
     return 0;
 }

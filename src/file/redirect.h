@@ -21,7 +21,7 @@
 #include "file/respond.h"
 #include "file/rules.h"
 
-struct fy_conn;
+struct fy_exchange;
 
 /* The redirect for subj (whose url is decoded and normalised), or NULL. */
 const struct fy_redirect_config *fy_redirect_find(const struct fy_config *cfg, const struct fy_rule_subject *subj);
@@ -33,15 +33,15 @@ char *fy_redirect_location(const struct fy_config *cfg, const struct fy_redirect
 
 /* When a redirect-host or a redirect applies to the request, builds its
  * response in c and returns true. */
-bool fy_redirect_try(struct fy_conn *c, const struct fy_file_request *x);
+bool fy_redirect_try(struct fy_exchange *ex, const struct fy_file_request *x);
 
 /* redirect-to-https: a request on a plain listener (ACME http-01
  * challenges excepted) is answered 301 to the same host and target on the
  * first TLS listener's port.  Returns true when it answered. */
-bool fy_redirect_to_https(struct fy_conn *c, const struct fy_site *site);
+bool fy_redirect_to_https(struct fy_exchange *ex, const struct fy_site *site);
 
 /* A redirect response with `location` ("Location: ...\r\n") and a small
  * page; a long Location gets a head buffer of its own.  Returns 0. */
-int fy_respond_redirect(struct fy_conn *c, const struct fy_site *site, int status, const char *location);
+int fy_respond_redirect(struct fy_exchange *ex, const struct fy_site *site, int status, const char *location);
 
 #endif

@@ -12,7 +12,7 @@
 #include "core/server.h"
 #include "file/download.h"
 #include "http/cond.h"
-#include "http/conn.h"
+#include "request/exchange.h"
 #include "http/http_response.h"
 #include "http/multipart.h"
 #include "http/range.h"
@@ -28,7 +28,7 @@ static void put_header(struct fy_buf *b, const char *name, const char *value, si
     fy_buf_put(b, "\r\n", 2);
 }
 
-void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct fy_file_request *x)
+void fy_put_path_headers(struct fy_buf *b, const struct fy_exchange *ex, const struct fy_file_request *x)
 {
     if (x->set.cache_control)
         put_header(b, "Cache-Control: ", x->set.cache_control, strlen(x->set.cache_control));
@@ -41,7 +41,7 @@ void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct
         fy_buf_puts(b, "Vary: Accept-Encoding\r\n");
     if (x->set.download && x->subj.file_name)
         fy_download_put_header(b, x->subj.file_name);
-    fy_rules_put_headers(&c->srv->cfg, &x->subj, b);
+    fy_rules_put_headers(&ex->srv->cfg, &x->subj, b);
 }
 
 /* What the heads of one file response say about the file. */
@@ -93,11 +93,11 @@ static void file_lines(const struct fy_file *f, enum fy_etag_mode mode, struct a
 /* The file's SHA-256 when this response needs it and it is known; asking
  * starts computing it off the loop (digest.h).  Needed for etag = digest
  * and for a client whose Want-Repr-Digest asks for sha-256. */
-static bool find_digest(struct fy_conn *c, const struct fy_file_request *x, int want, unsigned char *sha)
+static bool find_digest(struct fy_exchange *ex, const struct fy_file_request *x, int want, unsigned char *sha)
 {
     if (x->set.etag != FY_ETAG_DIGEST && want <= 0)
         return false;
-    return fy_digests_get(&c->srv->digests, c->file.fd, &c->file.st, sha);
+    return fy_digests_get(&ex->srv->digests, ex->file.fd, &ex->file.st, sha);
 }
 
 /* The validators and the Repr-Digest of c->file.  etag = digest: the
@@ -106,12 +106,12 @@ static bool find_digest(struct fy_conn *c, const struct fy_file_request *x, int 
  * known resumes); until then size-mtime alone.  Repr-Digest goes with
  * etag = digest, unless Want-Repr-Digest refuses sha-256, and whenever
  * Want-Repr-Digest asks for it; only once known, never waited for. */
-static void describe(struct fy_conn *c, const struct fy_file_request *x, struct about *a)
+static void describe(struct fy_exchange *ex, const struct fy_file_request *x, struct about *a)
 {
-    const struct stat *st = &c->file.st;
+    const struct stat *st = &ex->file.st;
     unsigned char sha[FY_SHA256_LEN];
-    int want = fy_want_sha256(&c->req);
-    bool known = find_digest(c, x, want, sha);
+    int want = fy_want_sha256(&ex->req);
+    bool known = find_digest(ex, x, want, sha);
     a->v = (struct fy_validators){.mtime = st->st_mtim.tv_sec};
     a->digest[0] = '\0';
     if (known && x->set.etag == FY_ETAG_DIGEST) {
@@ -119,7 +119,7 @@ static void describe(struct fy_conn *c, const struct fy_file_request *x, struct 
         a->v.etag = (struct fy_str){a->etag, fy_file_etag_digest(sha, a->etag)};
         make_lines(st, a);
     } else {
-        file_lines(&c->file, x->set.etag == FY_ETAG_DIGEST ? FY_ETAG_SIZE_MTIME : x->set.etag, a);
+        file_lines(&ex->file, x->set.etag == FY_ETAG_DIGEST ? FY_ETAG_SIZE_MTIME : x->set.etag, a);
     }
     if (known && (want > 0 || (want < 0 && x->set.etag == FY_ETAG_DIGEST)))
         fy_repr_digest_value(sha, a->digest);
@@ -135,37 +135,37 @@ static void put_body_headers(struct fy_buf *b, const char *type, uint64_t length
 }
 
 /* Ends the head; the body is [offset, end) of the file (nothing for HEAD). */
-static int finish_file_head(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b, int status,
+static int finish_file_head(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b, int status,
                             off_t offset, off_t end)
 {
-    fy_put_path_headers(b, c, x);
-    fy_response_end(b, c->keep_alive, c->req.version_minor);
+    fy_put_path_headers(b, ex, x);
+    fy_response_end(b, ex->keep_alive, ex->req.version_minor);
     if (b->overflow) {
-        fy_file_close(&c->file);
-        return fy_respond_error(c, x->site, 500, NULL);
+        fy_file_close(&ex->file);
+        return fy_respond_error(ex, x->site, 500, NULL);
     }
-    c->status = status;
-    c->xfer.head_len = b->len;
-    c->head_nonbody = b->len;
-    if (c->req.method == FY_METHOD_HEAD || offset >= end) {
-        fy_file_close(&c->file);
+    ex->status = status;
+    ex->xfer.head_len = b->len;
+    ex->head_nonbody = b->len;
+    if (ex->req.method == FY_METHOD_HEAD || offset >= end) {
+        fy_file_close(&ex->file);
         return 0;
     }
-    c->xfer.file_fd = c->file.fd;
-    c->xfer.offset = offset;
-    c->xfer.end = end;
-    c->rate = (struct fy_rate){.rate = x->set.limit_rate, .after = x->set.limit_rate_after};
-    if (c->rate.rate) /* a second's worth per read, so a buffer is not held for long */
-        c->xfer.read_max = c->rate.rate < RATE_READ_MIN ? RATE_READ_MIN : (size_t)c->rate.rate;
-    if (c->file.cached && (c->body = fy_body_cache_get(&c->srv->sites.cache.bodies, c->file.cached)))
-        c->xfer.mem = c->body->bytes;
+    ex->xfer.file_fd = ex->file.fd;
+    ex->xfer.offset = offset;
+    ex->xfer.end = end;
+    ex->rate = (struct fy_rate){.rate = x->set.limit_rate, .after = x->set.limit_rate_after};
+    if (ex->rate.rate) /* a second's worth per read, so a buffer is not held for long */
+        ex->xfer.read_max = ex->rate.rate < RATE_READ_MIN ? RATE_READ_MIN : (size_t)ex->rate.rate;
+    if (ex->file.cached && (ex->body = fy_body_cache_get(&ex->srv->sites.cache.bodies, ex->file.cached)))
+        ex->xfer.mem = ex->body->bytes;
     return 0;
 }
 
-static void start_head(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b, int status,
+static void start_head(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b, int status,
                        const struct about *a)
 {
-    fy_response_start(b, status, fy_server_date(c->srv));
+    fy_response_start(b, status, fy_server_date(ex->srv));
     fy_buf_put(b, a->lines.p, a->lines.len);
     if (status != 304)
         fy_buf_puts(b, "Accept-Ranges: bytes\r\n");
@@ -178,62 +178,62 @@ static void start_head(struct fy_conn *c, const struct fy_file_request *x, struc
     }
 }
 
-static int respond_single(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
+static int respond_single(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b,
                           const struct about *a, struct fy_range r)
 {
-    start_head(c, x, b, 206, a);
-    put_body_headers(b, c->file.content_type, (uint64_t)(r.last - r.first + 1));
+    start_head(ex, x, b, 206, a);
+    put_body_headers(b, ex->file.content_type, (uint64_t)(r.last - r.first + 1));
     fy_buf_puts(b, "Content-Range: bytes ");
     fy_buf_put_u64(b, (uint64_t)r.first);
     fy_buf_put(b, "-", 1);
     fy_buf_put_u64(b, (uint64_t)r.last);
     fy_buf_put(b, "/", 1);
-    fy_buf_put_u64(b, (uint64_t)c->file.st.st_size);
+    fy_buf_put_u64(b, (uint64_t)ex->file.st.st_size);
     fy_buf_put(b, "\r\n", 2);
-    return finish_file_head(c, x, b, 206, r.first, r.last + 1);
+    return finish_file_head(ex, x, b, 206, r.first, r.last + 1);
 }
 
 /* The head, then the first part's head in the same buffer (so they leave
  * together); conn.c starts the other parts and the trailer. */
-static int respond_multipart(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
+static int respond_multipart(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b,
                              const struct about *a, const struct fy_range *ranges, size_t n)
 {
-    struct fy_multipart *mp = &c->mp;
-    uint64_t seed = (uint64_t)c->srv->loop.now_ms ^ ((uint64_t)c->nrequests << 40) ^ (uint64_t)c->file.st.st_ino;
-    fy_multipart_init(mp, ranges, (unsigned)n, c->file.st.st_size, c->file.content_type, seed);
-    start_head(c, x, b, 206, a);
+    struct fy_multipart *mp = &ex->mp;
+    uint64_t seed = (uint64_t)ex->srv->loop.now_ms ^ ((uint64_t)ex->nrequests << 40) ^ (uint64_t)ex->file.st.st_ino;
+    fy_multipart_init(mp, ranges, (unsigned)n, ex->file.st.st_size, ex->file.content_type, seed);
+    start_head(ex, x, b, 206, a);
     fy_buf_puts(b, "Content-Type: multipart/byteranges; boundary=");
     fy_buf_puts(b, mp->boundary);
     fy_buf_puts(b, "\r\nContent-Length: ");
     fy_buf_put_u64(b, fy_multipart_length(mp));
     fy_buf_put(b, "\r\n", 2);
-    int status = finish_file_head(c, x, b, 206, ranges[0].first, ranges[0].last + 1);
-    if (status || c->status != 206 || c->req.method == FY_METHOD_HEAD) {
+    int status = finish_file_head(ex, x, b, 206, ranges[0].first, ranges[0].last + 1);
+    if (status || ex->status != 206 || ex->req.method == FY_METHOD_HEAD) {
         mp->nranges = 0;
         return status;
     }
     size_t head_len = b->len;
-    fy_multipart_next(mp, b, &c->xfer.offset, &c->xfer.end);
+    fy_multipart_next(mp, b, &ex->xfer.offset, &ex->xfer.end);
     if (b->overflow) {
         mp->nranges = 0;
-        fy_file_close(&c->file);
-        return fy_respond_error(c, x->site, 500, NULL);
+        fy_file_close(&ex->file);
+        return fy_respond_error(ex, x->site, 500, NULL);
     }
-    c->xfer.head_len = b->len;
-    c->head_nonbody = head_len;
+    ex->xfer.head_len = b->len;
+    ex->head_nonbody = head_len;
     return 0;
 }
 
-static int respond_unsatisfiable(struct fy_conn *c, const struct fy_file_request *x)
+static int respond_unsatisfiable(struct fy_exchange *ex, const struct fy_file_request *x)
 {
     char extra[64];
     struct fy_buf b = {.p = extra, .cap = sizeof extra};
     fy_buf_puts(&b, "Content-Range: bytes */");
-    fy_buf_put_u64(&b, (uint64_t)c->file.st.st_size);
+    fy_buf_put_u64(&b, (uint64_t)ex->file.st.st_size);
     fy_buf_put(&b, "\r\n", 2);
     extra[b.len] = '\0';
-    fy_file_close(&c->file);
-    return fy_respond_error(c, x->site, 416, extra);
+    fy_file_close(&ex->file);
+    return fy_respond_error(ex, x->site, 416, extra);
 }
 
 /* Range handling is defined for GET alone, and a server must ignore Range
@@ -246,58 +246,58 @@ static bool wants_ranges(const struct fy_request *r, const struct fy_validators 
 
 /* Whether the Range header decided the answer (206 or 416, built);
  * false for the whole file. */
-static bool try_ranges(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
+static bool try_ranges(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b,
                        const struct about *a)
 {
     const struct fy_validators *v = &a->v;
-    const struct fy_request *r = &c->req;
+    const struct fy_request *r = &ex->req;
     struct fy_range ranges[FY_RANGE_MAX];
     size_t n = 0;
     if (!wants_ranges(r, v))
         return false;
-    switch (fy_range_parse(r->range, c->file.st.st_size, ranges, &n)) {
+    switch (fy_range_parse(r->range, ex->file.st.st_size, ranges, &n)) {
     case FY_RANGE_IGNORE:
         return false;
     case FY_RANGE_UNSATISFIABLE:
-        respond_unsatisfiable(c, x);
+        respond_unsatisfiable(ex, x);
         return true;
     case FY_RANGE_OK:
         break;
     }
     if (n == 1) {
-        respond_single(c, x, b, a, ranges[0]);
+        respond_single(ex, x, b, a, ranges[0]);
         return true;
     }
-    if (strlen(c->file.content_type) > MULTIPART_TYPE_MAX)
+    if (strlen(ex->file.content_type) > MULTIPART_TYPE_MAX)
         return false;
-    respond_multipart(c, x, b, a, ranges, n);
+    respond_multipart(ex, x, b, a, ranges, n);
     return true;
 }
 
-static int respond_not_modified(struct fy_conn *c, const struct fy_file_request *x, struct fy_buf *b,
+static int respond_not_modified(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b,
                                 const struct about *a)
 {
-    start_head(c, x, b, 304, a);
-    return finish_file_head(c, x, b, 304, 0, 0);
+    start_head(ex, x, b, 304, a);
+    return finish_file_head(ex, x, b, 304, 0, 0);
 }
 
-int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x)
+int fy_respond_file(struct fy_exchange *ex, const struct fy_file_request *x)
 {
-    const struct stat *st = &c->file.st;
-    struct fy_buf b = {.p = c->wbuf, .cap = FY_CONN_HEAD_BUFFER};
+    const struct stat *st = &ex->file.st;
+    struct fy_buf b = {.p = ex->wbuf, .cap = FY_EXCHANGE_HEAD_BUFFER};
     struct about a;
-    describe(c, x, &a);
+    describe(ex, x, &a);
 
-    int cond = fy_cond_evaluate(&c->req, true, &a.v);
+    int cond = fy_cond_evaluate(&ex->req, true, &a.v);
     if (cond == 304)
-        return respond_not_modified(c, x, &b, &a);
+        return respond_not_modified(ex, x, &b, &a);
     if (cond == 412) {
-        fy_file_close(&c->file);
-        return fy_respond_error(c, x->site, 412, NULL);
+        fy_file_close(&ex->file);
+        return fy_respond_error(ex, x->site, 412, NULL);
     }
-    if (try_ranges(c, x, &b, &a))
+    if (try_ranges(ex, x, &b, &a))
         return 0;
-    start_head(c, x, &b, 200, &a);
-    put_body_headers(&b, c->file.content_type, (uint64_t)st->st_size);
-    return finish_file_head(c, x, &b, 200, 0, st->st_size);
+    start_head(ex, x, &b, 200, &a);
+    put_body_headers(&b, ex->file.content_type, (uint64_t)st->st_size);
+    return finish_file_head(ex, x, &b, 200, 0, st->st_size);
 }

@@ -8,7 +8,7 @@
 #include "file/rules.h"
 #include "file/site.h"
 
-struct fy_conn;
+struct fy_exchange;
 
 /* What the handler found out about a request for a file. */
 struct fy_file_request {
@@ -21,17 +21,17 @@ struct fy_file_request {
 
 /* c->file is open on a regular file: answers it, with the conditions
  * and ranges of the request.  Returns 0 (response ready in c). */
-int fy_respond_file(struct fy_conn *c, const struct fy_file_request *x);
+int fy_respond_file(struct fy_exchange *ex, const struct fy_file_request *x);
 
 /* The headers every successful answer about the file carries (200, 206,
  * 304, listings): Cache-Control, Expires, Vary, Content-Disposition (for
  * a file), the add-header lines. */
-void fy_put_path_headers(struct fy_buf *b, const struct fy_conn *c, const struct fy_file_request *x);
+void fy_put_path_headers(struct fy_buf *b, const struct fy_exchange *ex, const struct fy_file_request *x);
 
 /* Answers with an error status: the site's error page for it when one is
  * configured and can be opened, else the built-in page.  `extra` holds
  * header lines (CRLF-terminated) or is NULL; site may be NULL.  Closes
  * the connection after it when the status asks so.  Returns 0. */
-int fy_respond_error(struct fy_conn *c, const struct fy_site *site, int status, const char *extra);
+int fy_respond_error(struct fy_exchange *ex, const struct fy_site *site, int status, const char *extra);
 
 #endif

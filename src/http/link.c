@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/server.h"
-#include "http/conn.h"
+#include "http1/conn.h"
 #include "http/proxy_protocol.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -199,7 +199,7 @@ enum fy_link_activity fy_link_activity(const struct fy_link *l)
     if (l->state != FY_LINK_BUSY)
         return FY_LINK_WRITES;
     const struct fy_conn *c = l->conn;
-    bool answering = c->state == FY_CONN_READING && c->have_request; /* a status page, say */
+    bool answering = c->state == FY_CONN_READING && c->ex.have_request; /* a status page, say */
     if ((c->state == FY_CONN_READING && !answering) || c->state == FY_CONN_DISCARDING)
         return FY_LINK_READS;
     return FY_LINK_WRITES;
