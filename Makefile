@@ -2,7 +2,7 @@
 # first install whatever Debian packages are missing (scripts/deps.sh).
 
 CC       ?= gcc
-PKGS     := liburing libssl libcrypto libxcrypt
+PKGS     := liburing libssl libcrypto libxcrypt libnghttp2
 LIBS     := -laio -lz -lzstd -lbrotlienc -pthread
 CSTD     := -std=c11 -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes

@@ -7,6 +7,7 @@ PACKAGES="gcc make pkg-config curl wget openssl python3 python3-pytest python3-y
           libcrypt-dev apache2-utils whois zlib1g-dev libzstd-dev libbrotli-dev python3-brotli python3-zstandard
           strace wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o slowhttptest testssl.sh
           haproxy varnish systemd util-linux
+          libnghttp2-dev nghttp2-client python3-h2
           chromium ffmpeg fio gnuplot-nox iproute2 debhelper lintian"
 
 missing=""

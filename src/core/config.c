@@ -1248,6 +1248,9 @@ static const struct key keys[] = {
     NUMBER("tls-handshake-timeout", "10s", set_number, tls_handshake_timeout_ms,
            1, MAX_DURATION_MS, time_units),
     STRING("redirect-to-https", "off", set_bool, redirect_to_https),
+    STRING("http2", "on", set_bool, http2),
+    NUMBER("http2-max-concurrent-streams", "128", set_number, http2_max_concurrent_streams,
+           1, 1000, plain_units),
     HOST_KEY("tls-certificate", NULL, set_host_path, tls_certificate),
     HOST_KEY("tls-key", NULL, set_host_path, tls_key),
     /* processes, privileges, status */

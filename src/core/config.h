@@ -195,6 +195,9 @@ struct fy_config {
     bool tls_session_tickets;
     int64_t tls_handshake_timeout_ms;
     bool redirect_to_https;      /* plain listeners answer 301 to https:// */
+    /* HTTP/2 (doc/config.md#http2) */
+    bool http2;                  /* offered by ALPN on TLS listeners; prior knowledge on plain ones */
+    unsigned http2_max_concurrent_streams;
     /* compression (doc/config.md#compress): where the copies go, how much */
     char compress_cache_dir[4096]; /* "" = aio_pool_dir/ferry-compress */
     size_t compress_cache_size;

@@ -282,7 +282,7 @@ void fy_log_access(struct fy_log *log, const struct fy_access_entry *e)
         access_put_escaped(log, r->method_name);
         access_put(log, " ", 1);
         access_put_escaped(log, r->target);
-        access_put(log, r->version_minor ? " HTTP/1.1" : " HTTP/1.0", 9);
+        access_put(log, r->http2 ? " HTTP/2.0" : r->version_minor ? " HTTP/1.1" : " HTTP/1.0", 9);
     } else {
         access_put(log, "-", 1);
     }

@@ -47,6 +47,15 @@ enum fy_counter {
     FY_C_BODY_HITS,              /* responses sent from a kept body (file/body_cache.h) */
     FY_C_BODY_FILLS,             /* bodies read to be kept */
     FY_C_BODY_EVICTIONS,         /* bodies dropped for room */
+    /* HTTP/2 (http2/h2.c) */
+    FY_C_H2_CONNECTIONS,         /* connections that spoke HTTP/2 */
+    FY_C_H2_STREAMS,             /* requests received on streams */
+    FY_C_H2_RESETS_RECEIVED,     /* streams the client reset (RST_STREAM) */
+    FY_C_H2_RESETS_SENT,         /* streams ferry reset */
+    FY_C_H2_GOAWAYS,             /* GOAWAY frames sent (shutdown, idle, errors) */
+    FY_C_H2_FLOODS,              /* connections ended for a flood of frames that carry no request */
+    FY_C_H2_STALLS,              /* streams reset after write-timeout without progress (window kept shut) */
+    FY_C_H2_PROTOCOL_ERRORS,     /* connections ended for breaking the protocol */
     FY_NCOUNTERS
 };
 

@@ -63,6 +63,7 @@ struct fy_request {
     struct fy_str path;         /* target's path part: "/..." (absolute-form: host removed) */
     struct fy_str query;        /* after '?', without it; len 0 if none */
     int version_minor;          /* HTTP/1.<minor>: 0 or 1 */
+    bool http2;                 /* it came over HTTP/2 (as the HTTP/1.1 head it means: http2/h2_head.h) */
     size_t head_len;            /* bytes of request line + headers + blank line */
     size_t nheaders;
     struct fy_header headers[FY_HTTP_MAX_HEADERS];

@@ -5,12 +5,15 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/server.h"
 #include "http1/conn.h"
 #include "http/proxy_protocol.h"
+#include "http2/h2.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 /* Lingering reads what the client still sends only to drop it. */
@@ -70,12 +73,39 @@ void fy_link_run(struct fy_link *l)
     link_run(l);
 }
 
+/* --- HTTP/2 ----------------------------------------------------------------- */
+
+static void link_start_h2(struct fy_link *l, const char *early, size_t early_len)
+{
+    if (fy_h2_start(l, early, early_len) < 0) {
+        fy_log(&l->srv->log, FY_LOG_ERROR, "no memory for an HTTP/2 session: connection closed");
+        fy_link_close(l);
+        return;
+    }
+    l->state = FY_LINK_H2;
+    /* Many small frames each way (WINDOW_UPDATE, a HEADERS, a short DATA):
+     * Nagle would hold one back behind the client's delayed ACK. */
+    setsockopt(l->io.fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+}
+
+void fy_link_speak_h2(struct fy_link *l, const char *early, size_t early_len)
+{
+    struct fy_conn *c = l->conn;
+    link_start_h2(l, early, early_len); /* early points into c's buffer: used before it goes back */
+    if (l->conn == c && l->state != FY_LINK_CLOSED)
+        link_detach(l);
+}
+
 /* --- closing -------------------------------------------------------------- */
 
 void fy_link_close(struct fy_link *l)
 {
     if (l->state == FY_LINK_CLOSED)
         return;
+    if (l->h2) {
+        fy_h2_free(l->h2);
+        l->h2 = NULL;
+    }
     if (l->conn) {
         fy_conn_end(l->conn);
         link_detach(l);
@@ -158,6 +188,8 @@ void fy_link_shutdown(struct fy_link *l)
      * is answered with close like any other (link_handshake). */
     if (l->state == FY_LINK_WAITING || (l->state == FY_LINK_BUSY && fy_conn_idle(l->conn)))
         fy_link_arm(l, &l->srv->drain_timeouts);
+    else if (l->state == FY_LINK_H2)
+        fy_h2_shutdown(l->h2); /* GOAWAY: the streams under way finish */
 }
 
 /* Stopping, and the connection was silent for drain-idle-timeout. */
@@ -196,6 +228,8 @@ enum fy_link_activity fy_link_activity(const struct fy_link *l)
         return FY_LINK_IDLE;
     if (l->state == FY_LINK_HANDSHAKING)
         return FY_LINK_READS;
+    if (l->state == FY_LINK_H2)
+        return fy_h2_busy(l->h2) ? FY_LINK_WRITES : FY_LINK_IDLE;
     if (l->state != FY_LINK_BUSY)
         return FY_LINK_WRITES;
     const struct fy_conn *c = l->conn;
@@ -283,6 +317,10 @@ static void link_handshake(struct fy_link *l)
         fy_stats_add(slot, FY_C_TLS_RESUMED, 1);
     if (fy_tls_kernel_sends(l->tp.tls))
         fy_stats_add(slot, FY_C_TLS_KTLS, 1);
+    if (fy_tls_alpn_h2(l->tp.tls)) {
+        link_start_h2(l, NULL, 0);
+        return;
+    }
     l->state = FY_LINK_WAITING;
     l->readable = true; /* a request may have come with the handshake's last flight */
     fy_link_arm(l, l->srv->stopping ? &l->srv->drain_timeouts : &l->srv->header_timeouts);
@@ -307,6 +345,11 @@ static void link_run(struct fy_link *l)
         case FY_LINK_BUSY:
             fy_conn_advance(l->conn);
             link_settle(l);
+            if (l->state != FY_LINK_H2)
+                return;
+            break; /* the connection turned out to speak HTTP/2 */
+        case FY_LINK_H2:
+            fy_h2_run(l->h2);
             return;
         case FY_LINK_LINGERING:
             link_drain(l);
@@ -359,6 +402,9 @@ static void link_on_timeout(struct fy_timer *t)
         }
         fy_conn_timeout(l->conn);
         link_settle(l);
+        break;
+    case FY_LINK_H2:
+        fy_h2_timeout(l->h2);
         break;
     case FY_LINK_LINGERING:
     case FY_LINK_CLOSED:

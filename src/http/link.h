@@ -29,6 +29,7 @@
 #include "net/transport.h"
 
 struct fy_conn;
+struct fy_h2;
 struct fy_server;
 
 enum fy_link_state {
@@ -36,6 +37,7 @@ enum fy_link_state {
     FY_LINK_WAITING,             /* for a request: nothing buffered, no fy_conn */
     FY_LINK_BUSY,                /* conn is attached: a request is read or answered */
     FY_LINK_LINGERING,           /* answered and closing: drain what the client still sends */
+    FY_LINK_H2,                  /* speaks HTTP/2: h2 has the connection (http2/h2.h) */
     FY_LINK_CLOSED,
 };
 
@@ -46,6 +48,7 @@ struct fy_link {
     struct fy_link *prev, *next; /* in the server's active or free list */
     struct fy_timer timer;       /* the timeout of the state, or of conn's */
     struct fy_conn *conn;        /* FY_LINK_BUSY only */
+    struct fy_h2 *h2;            /* FY_LINK_H2 only */
     enum fy_link_state state;
     bool readable;               /* data may wait in the socket */
     bool peer_closed;            /* the client shut its side (RDHUP) */
@@ -95,5 +98,10 @@ void fy_link_run(struct fy_link *l);
  * still be sending: the fy_conn is given back (FY_CONN_CLOSED) and the
  * link drains for a short while (see link.c). */
 void fy_link_linger(struct fy_link *l);
+/* The attached fy_conn read the HTTP/2 preface (prior knowledge): from
+ * now on the connection speaks HTTP/2, fed first with `early`, what was
+ * read of it already; the fy_conn goes back.  Out of memory, the
+ * connection closes. */
+void fy_link_speak_h2(struct fy_link *l, const char *early, size_t early_len);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/server.h"
 #include "http/http_response.h"
+#include "http2/h2.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 /* Write timeouts a response may spend queued behind other clients for the
@@ -271,11 +272,27 @@ static void conn_handle_request(struct fy_conn *c, int status, bool parsed)
     conn_respond(c);
 }
 
+/* A plain connection that opens with HTTP/2's preface speaks HTTP/2 from
+ * its first byte (prior knowledge, RFC 9113 §3.3).  Returns true when rbuf
+ * holds the preface or its beginning: not a request to parse. */
+static bool conn_h2_preface(struct fy_conn *c)
+{
+    struct fy_link *l = c->link;
+    if (l->nrequests > 0 || l->tp.tls || !c->srv->cfg.http2 || !fy_h2_preface_prefix(c->rbuf, c->rlen))
+        return false;
+    if (c->rlen >= FY_H2_PREFACE_LEN)
+        fy_link_speak_h2(l, c->rbuf, c->rlen);
+    return true;
+}
+
 /* Parses what rbuf holds, reading more as needed. */
 static void conn_read_request(struct fy_conn *c)
 {
     for (;;) {
-        if (c->rlen > 0) {
+        if (c->rlen > 0 && conn_h2_preface(c)) {
+            if (c->state == FY_CONN_CLOSED)
+                return; /* HTTP/2 has the connection */
+        } else if (c->rlen > 0) {
             int status = fy_http_parse_resume(c->rbuf, c->rlen, conn_rbuf_size(c), &c->scan, &c->ex.req);
             if (status != FY_HTTP_INCOMPLETE) {
                 bool parsed = status == 0;

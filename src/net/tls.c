@@ -174,10 +174,15 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                    unsigned inlen, void *arg)
 {
-    (void)ssl, (void)arg;
-    static const unsigned char ours[] = "\x08http/1.1";
+    (void)ssl;
+    const struct fy_tls *e = arg;
+    /* In our order of preference: h2 first, as browsers expect. */
+    static const unsigned char with_h2[] = "\x02h2\x08http/1.1";
+    static const unsigned char http11[] = "\x08http/1.1";
+    const unsigned char *ours = e->cfg->http2 ? with_h2 : http11;
+    unsigned ours_len = e->cfg->http2 ? sizeof with_h2 - 1 : sizeof http11 - 1;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, ours, sizeof ours - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301: no_application_protocol */
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -397,6 +402,14 @@ bool fy_tls_resumed(const struct fy_tls_conn *tc)
 bool fy_tls_kernel_sends(const struct fy_tls_conn *tc)
 {
     return tc->kernel_sends;
+}
+
+bool fy_tls_alpn_h2(const struct fy_tls_conn *tc)
+{
+    const unsigned char *p;
+    unsigned len;
+    SSL_get0_alpn_selected(tc->ssl, &p, &len);
+    return len == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 /* Reads until buf is full or the socket is empty, so that a short count

@@ -94,6 +94,8 @@ int  fy_tls_handshake(struct fy_tls_conn *tc, enum fy_tls_failure *why);
 /* After a finished handshake: what the counters want to know. */
 bool fy_tls_resumed(const struct fy_tls_conn *tc);
 bool fy_tls_kernel_sends(const struct fy_tls_conn *tc);
+/* ALPN chose HTTP/2 ("h2"). */
+bool fy_tls_alpn_h2(const struct fy_tls_conn *tc);
 
 /* As fy_transport_read/writev/sendfile/flush (see transport.h). */
 ssize_t fy_tls_read(struct fy_tls_conn *tc, void *buf, size_t len);

@@ -31,6 +31,8 @@ ssize_t fy_transport_read(struct fy_transport *t, void *buf, size_t len)
 
 ssize_t fy_transport_writev(struct fy_transport *t, const struct iovec *iov, int iovcnt, bool more)
 {
+    if (t->layer)
+        return t->layer->writev(t, iov, iovcnt);
     if (encrypts(t))
         return fy_tls_writev(t->tls, iov, iovcnt);
     int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
@@ -44,6 +46,8 @@ ssize_t fy_transport_writev(struct fy_transport *t, const struct iovec *iov, int
 
 ssize_t fy_transport_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
 {
+    if (t->layer)
+        return t->layer->sendfile(t, fd, offset, len);
     if (encrypts(t))
         return fy_tls_sendfile(t->tls, fd, offset, len);
     ssize_t n;
@@ -55,12 +59,14 @@ ssize_t fy_transport_sendfile(struct fy_transport *t, int fd, off_t offset, size
 
 bool fy_transport_zero_copy(const struct fy_transport *t)
 {
+    if (t->layer)
+        return t->layer->zero_copy(t);
     return !encrypts(t);
 }
 
 void fy_transport_cork(struct fy_transport *t, bool on)
 {
-    if (t->corked == on)
+    if (t->corked == on || t->layer)
         return;
     /* Best effort: a socket that refuses it sends as it did. */
     setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &(int){on}, sizeof(int));

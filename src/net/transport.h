@@ -20,11 +20,22 @@
 #include <sys/uio.h>
 
 struct fy_tls_conn;
+struct fy_transport;
+
+/* A transport carried inside another connection's protocol: an HTTP/2
+ * stream (http2/h2.c), whose bytes become DATA frames.  It is written to
+ * only; reading, flushing and closing are its connection's. */
+struct fy_transport_layer {
+    ssize_t (*writev)(struct fy_transport *t, const struct iovec *iov, int iovcnt);
+    ssize_t (*sendfile)(struct fy_transport *t, int fd, off_t offset, size_t len);
+    bool (*zero_copy)(const struct fy_transport *t);
+};
 
 struct fy_transport {
-    int fd;                      /* the connected socket, non-blocking */
+    int fd;                      /* the connected socket, non-blocking (-1 for a layer) */
     struct fy_tls_conn *tls;     /* NULL: plain TCP */
     bool corked;                 /* see fy_transport_cork() */
+    const struct fy_transport_layer *layer; /* set: a stream of a connection, not a socket */
 };
 
 /* Reads up to len bytes: the count, 0 at the peer's end, or -1 with errno.

@@ -1,0 +1,916 @@
+/* HTTP/2 on one connection; see h2.h.
+ *
+ * Output: nghttp2 makes every frame but DATA's payload; those bytes, and
+ * a DATA frame's, go into the connection's output buffer `out`, which is
+ * written to the transport when it holds H2_OUT_HIGH bytes and at the end
+ * of every run — so a TLS connection writes full records of many frames,
+ * not a small record per frame.  On a zero-copy transport (plain TCP,
+ * kernel TLS) a DATA frame of a file range goes out as header + sendfile
+ * when nothing waits in `out` before it.
+ *
+ * A stream's payload is offered by its backend, one write at a time
+ * (h2_stream_writev/sendfile): the offer is held for nghttp2, which takes
+ * from it what the windows allow, and the write returns what was taken.
+ * So nghttp2 keeps the windows and the framing, the backends stay as they
+ * are, and no DATA frame is promised before its bytes are at hand.
+ *
+ * Streams close inside nghttp2's calls (an END_STREAM sent, a RST_STREAM
+ * received): their exchange is ended, and memory freed, only once the
+ * outermost call returns (`depth`, `dead`). */
+#include "http2/h2.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/server.h"
+#include "core/stats.h"
+#include "http1/conn.h"
+#include "http/link.h"
+#include "http2/h2_head.h"
+#include "net/transport.h"
+#include "request/exchange.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define H2_OUT_HIGH (64 * 1024)          /* write out once this much is buffered */
+#define H2_OUT_CAP (H2_OUT_HIGH + 32 * 1024) /* a frame more, and control frames */
+#define H2_READ_CHUNK (16 * 1024)
+#define H2_READ_BUDGET (256 * 1024)      /* bytes read per run: other connections' turn */
+#define H2_STREAM_SLICE (64 * 1024)      /* a stream's share of a turn before the next one's */
+#define H2_URGENCIES 8                   /* RFC 9218: 0 (highest) to 7 */
+#define H2_DEFAULT_URGENCY 3
+#define H2_MAX_FIELDS 64                 /* of a response head */
+/* Frames that carry no request and no response data (PING, SETTINGS,
+ * WINDOW_UPDATE, PRIORITY, RST_STREAM, empty DATA): a client may send a
+ * burst of H2_JUNK_BURST, then H2_JUNK_RATE a second. */
+#define H2_JUNK_BURST 1000
+#define H2_JUNK_RATE 100
+
+/* What a backend hands the stream in one write: memory, or a file range. */
+struct h2_offer {
+    const struct iovec *iov;
+    int iovcnt;
+    int fd;                          /* >= 0: the bytes are fd's from offset */
+    off_t offset;
+    size_t len, taken;
+};
+
+enum h2_stream_state {
+    STREAM_HEADERS,                  /* the request's fields are arriving */
+    STREAM_WAITING,                  /* the handler waits off the loop */
+    STREAM_SENDING,                  /* the response's body is going out */
+    STREAM_SENT,                     /* all of it handed to nghttp2 */
+};
+
+struct fy_h2_stream {
+    struct fy_transport tp;          /* the backend writes here: DATA frames of this stream */
+    struct fy_h2 *h2;
+    int32_t id;
+    enum h2_stream_state state;
+    struct fy_conn *c;               /* the request's buffers and exchange, from the server's free list */
+    struct fy_h2_request_head head;
+    struct fy_h2_stream *prev, *next;        /* the connection's streams */
+    struct fy_h2_stream *ready_next;         /* in ready[urgency] */
+    bool ready;                      /* on a ready list */
+    bool window_shut;                /* waits for a WINDOW_UPDATE */
+    bool closed;                     /* nghttp2 closed it: on the dead list */
+    bool started;                    /* the exchange began (it must be ended) */
+    uint8_t urgency;
+    struct h2_offer *offer;          /* during a backend's write only */
+    int64_t body_left;               /* DATA bytes still to send; -1: until the exchange is done */
+    struct fy_timer timer;           /* the write timeout while its body goes out */
+    struct fy_h2_stream *dead_next;
+};
+
+struct fy_h2 {
+    struct fy_link *link;
+    struct fy_server *srv;
+    nghttp2_session *ng;
+    struct fy_h2_stream *streams;
+    unsigned nstreams;
+    struct fy_h2_stream *ready_head[H2_URGENCIES], *ready_tail[H2_URGENCIES];
+    struct fy_h2_stream *dead;
+    int depth;                       /* nested calls that may close streams */
+    char *out;                       /* H2_OUT_CAP bytes while anything waits; else NULL */
+    size_t out_off, out_len;
+    bool going_away;
+    bool failed;                     /* the connection must close */
+    double junk_tokens;
+    int64_t junk_ms;
+};
+
+/* --- output ----------------------------------------------------------------- */
+
+/* Writes out what `out` holds.  0 when it is empty, -1 with errno (EAGAIN:
+ * when the socket is writable again). */
+static int out_flush(struct fy_h2 *h)
+{
+    struct fy_transport *tp = &h->link->tp;
+    while (h->out_len > 0) {
+        struct iovec iov = {h->out + h->out_off, h->out_len};
+        ssize_t n = fy_transport_writev(tp, &iov, 1, false);
+        if (n < 0)
+            return -1;
+        h->out_off += (size_t)n;
+        h->out_len -= (size_t)n;
+    }
+    h->out_off = 0;
+    return fy_transport_flush(tp);
+}
+
+/* Room for len more bytes in `out`, which is allocated on first use. */
+static char *out_room(struct fy_h2 *h, size_t len)
+{
+    if (!h->out && !(h->out = malloc(H2_OUT_CAP)))
+        return NULL;
+    if (h->out_off + h->out_len + len > H2_OUT_CAP) {
+        memmove(h->out, h->out + h->out_off, h->out_len);
+        h->out_off = 0;
+    }
+    if (h->out_len + len > H2_OUT_CAP)
+        return NULL;
+    return h->out + h->out_off + h->out_len;
+}
+
+static bool out_put(struct fy_h2 *h, const void *p, size_t len)
+{
+    char *at = out_room(h, len);
+    if (!at)
+        return false;
+    memcpy(at, p, len);
+    h->out_len += len;
+    return true;
+}
+
+/* Copies len bytes of the offer, from `from` on, into `out`. */
+static bool out_put_offer(struct fy_h2 *h, const struct h2_offer *o, size_t from, size_t len)
+{
+    char *at = out_room(h, len);
+    if (!at)
+        return false;
+    if (o->fd >= 0) {
+        size_t got = 0;
+        while (got < len) {
+            ssize_t n = pread(o->fd, at + got, len - got, o->offset + (off_t)(from + got));
+            if (n <= 0 && !(n < 0 && errno == EINTR))
+                return false;
+            got += n > 0 ? (size_t)n : 0;
+        }
+    } else {
+        size_t skip = from, put = 0;
+        for (int i = 0; i < o->iovcnt && put < len; i++) {
+            size_t l = o->iov[i].iov_len;
+            if (skip >= l) {
+                skip -= l;
+                continue;
+            }
+            size_t take = l - skip < len - put ? l - skip : len - put;
+            memcpy(at + put, (const char *)o->iov[i].iov_base + skip, take);
+            put += take;
+            skip = 0;
+        }
+    }
+    h->out_len += len;
+    return true;
+}
+
+static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *user)
+{
+    (void)ng, (void)flags;
+    struct fy_h2 *h = user;
+    if (h->out_len >= H2_OUT_HIGH && out_flush(h) < 0 && errno != EAGAIN)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (h->out_len >= H2_OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    return out_put(h, data, len) ? (ssize_t)len : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+/* A DATA frame of a file range, straight from the file: the header, then
+ * sendfile; what the socket does not take now is copied into `out`. */
+static int send_file_frame(struct fy_h2 *h, const uint8_t *framehd, struct h2_offer *o, size_t len)
+{
+    struct fy_transport *tp = &h->link->tp;
+    struct iovec hd = {(void *)framehd, 9};
+    ssize_t n = fy_transport_writev(tp, &hd, 1, true);
+    if (n < 0 && errno != EAGAIN)
+        return -1;
+    size_t head_sent = n > 0 ? (size_t)n : 0, sent = 0;
+    if (head_sent == 9) {
+        n = fy_transport_sendfile(tp, o->fd, o->offset + (off_t)o->taken, len);
+        if (n < 0 && errno != EAGAIN)
+            return -1;
+        sent = n > 0 ? (size_t)n : 0;
+    }
+    if (!out_put(h, framehd + head_sent, 9 - head_sent) || !out_put_offer(h, o, o->taken + sent, len - sent))
+        return -1;
+    return 0;
+}
+
+/* --- streams ---------------------------------------------------------------- */
+
+static void ready_push(struct fy_h2_stream *s)
+{
+    struct fy_h2 *h = s->h2;
+    if (s->ready || s->closed)
+        return;
+    s->ready = true;
+    s->ready_next = NULL;
+    if (h->ready_tail[s->urgency])
+        h->ready_tail[s->urgency]->ready_next = s;
+    else
+        h->ready_head[s->urgency] = s;
+    h->ready_tail[s->urgency] = s;
+}
+
+static struct fy_h2_stream *ready_pop(struct fy_h2 *h)
+{
+    for (int u = 0; u < H2_URGENCIES; u++) {
+        struct fy_h2_stream *s = h->ready_head[u];
+        if (!s)
+            continue;
+        h->ready_head[u] = s->ready_next;
+        if (!h->ready_head[u])
+            h->ready_tail[u] = NULL;
+        s->ready = false;
+        return s;
+    }
+    return NULL;
+}
+
+static void ready_remove(struct fy_h2_stream *s)
+{
+    struct fy_h2 *h = s->h2;
+    if (!s->ready)
+        return;
+    struct fy_h2_stream **p = &h->ready_head[s->urgency], *prev = NULL;
+    while (*p != s)
+        prev = *p, p = &(*p)->ready_next;
+    *p = s->ready_next;
+    if (h->ready_tail[s->urgency] == s)
+        h->ready_tail[s->urgency] = prev;
+    s->ready = false;
+}
+
+static void stream_free(struct fy_h2_stream *s)
+{
+    struct fy_h2 *h = s->h2;
+    fy_timer_disarm(&s->timer);
+    ready_remove(s);
+    if (s->c) {
+        if (s->started)
+            fy_exchange_end(&s->c->ex);
+        fy_server_put_conn(h->srv, s->c);
+    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->nstreams--;
+    free(s);
+}
+
+/* After the outermost call: the streams nghttp2 closed meanwhile go. */
+static void reap(struct fy_h2 *h)
+{
+    if (h->depth > 0)
+        return;
+    while (h->dead) {
+        struct fy_h2_stream *s = h->dead;
+        h->dead = s->dead_next;
+        stream_free(s);
+    }
+}
+
+static void stream_reset(struct fy_h2_stream *s, uint32_t code)
+{
+    nghttp2_submit_rst_stream(s->h2->ng, NGHTTP2_FLAG_NONE, s->id, code);
+}
+
+/* How much the windows let this stream send now. */
+static size_t stream_window(const struct fy_h2_stream *s)
+{
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(s->h2->ng, s->id);
+    int32_t cw = nghttp2_session_get_remote_window_size(s->h2->ng);
+    int32_t w = sw < cw ? sw : cw;
+    return w > 0 ? (size_t)w : 0;
+}
+
+/* A backend's write: offered to nghttp2, which takes what the windows
+ * allow as DATA frames.  Returns the bytes taken, or -1 with EAGAIN (shut
+ * window, full socket: the stream is run again when that changes). */
+static ssize_t stream_offer(struct fy_h2_stream *s, struct h2_offer *o)
+{
+    struct fy_h2 *h = s->h2;
+    if (s->closed || h->failed) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (h->out_len >= H2_OUT_HIGH && out_flush(h) < 0 && errno != EAGAIN) {
+        h->failed = true;
+        return -1;
+    }
+    size_t window = stream_window(s);
+    if (window == 0) {
+        s->window_shut = true;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (o->len > window)
+        o->len = window;
+    s->offer = o;
+    nghttp2_session_resume_data(h->ng, s->id);
+    h->depth++;
+    int rv = nghttp2_session_send(h->ng);
+    h->depth--;
+    s->offer = NULL;
+    if (rv != 0) {
+        h->failed = true;
+        errno = EPIPE;
+        return -1;
+    }
+    if (o->taken == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return (ssize_t)o->taken;
+}
+
+static ssize_t stream_writev(struct fy_transport *t, const struct iovec *iov, int iovcnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    struct h2_offer o = {.iov = iov, .iovcnt = iovcnt, .fd = -1, .len = len};
+    return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
+}
+
+static ssize_t stream_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
+{
+    struct h2_offer o = {.fd = fd, .offset = offset, .len = len};
+    return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
+}
+
+static bool stream_zero_copy(const struct fy_transport *t)
+{
+    const struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
+    return fy_transport_zero_copy(&s->h2->link->tp);
+}
+
+static const struct fy_transport_layer stream_layer = {
+    .writev = stream_writev,
+    .sendfile = stream_sendfile,
+    .zero_copy = stream_zero_copy,
+};
+
+/* nghttp2 asks for the next DATA frame's payload: from the offer under
+ * way, without a copy (the frame is written by on_send_data). */
+static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                            nghttp2_data_source *source, void *user)
+{
+    (void)ng, (void)id, (void)buf, (void)user;
+    struct fy_h2_stream *s = source->ptr;
+    struct h2_offer *o = s->offer;
+    if (o && o->taken < o->len && s->h2->out_len < H2_OUT_HIGH) {
+        size_t n = o->len - o->taken < length ? o->len - o->taken : length;
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (s->body_left >= 0 && (int64_t)n >= s->body_left)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)n;
+    }
+    if (s->state == STREAM_SENT) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
+    return NGHTTP2_ERR_DEFERRED;
+}
+
+static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *user)
+{
+    (void)ng, (void)frame;
+    struct fy_h2 *h = user;
+    struct fy_h2_stream *s = source->ptr;
+    struct h2_offer *o = s->offer;
+    int rc;
+    if (o->fd >= 0 && fy_transport_zero_copy(&h->link->tp) && h->out_len == 0)
+        rc = send_file_frame(h, framehd, o, length);
+    else
+        rc = out_put(h, framehd, 9) && out_put_offer(h, o, o->taken, length) ? 0 : -1;
+    if (rc < 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    o->taken += length;
+    if (s->body_left > 0)
+        s->body_left -= (int64_t)length;
+    return 0;
+}
+
+/* --- requests --------------------------------------------------------------- */
+
+static void stream_respond(struct fy_h2_stream *s);
+static void on_stream_timeout(struct fy_timer *t);
+
+static void exchange_resume(struct fy_exchange *ex)
+{
+    struct fy_h2_stream *s = ex->owner;
+    struct fy_h2 *h = s->h2;
+    h->depth++;
+    stream_respond(s);
+    h->depth--;
+    fy_h2_run(h);
+}
+
+static void exchange_wake(struct fy_exchange *ex)
+{
+    struct fy_h2_stream *s = ex->owner;
+    ready_push(s);
+    fy_loop_defer(&s->h2->srv->loop, &s->h2->link->io);
+}
+
+static const struct fy_exchange_carrier h2_carrier = {
+    .resume = exchange_resume,
+    .wake = exchange_wake,
+};
+
+/* The response head (HTTP/1.1 text) as HEADERS; the body, if any, follows
+ * as DATA frames from the stream's transport. */
+static void stream_submit(struct fy_h2_stream *s)
+{
+    struct fy_exchange *ex = &s->c->ex;
+    nghttp2_nv nv[H2_MAX_FIELDS];
+    int64_t length;
+    size_t head_len = fy_exchange_head_length(ex);
+    int n = fy_h2_response_fields((char *)ex->xfer.head, head_len, nv, H2_MAX_FIELDS, &length);
+    if (n < 0) {
+        stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    fy_exchange_skip_head(ex);
+    bool body = fy_exchange_has_body(ex) && length != 0;
+    s->body_left = body ? length : 0;
+    nghttp2_data_provider data = {.source.ptr = s, .read_callback = on_data_read};
+    if (nghttp2_submit_response(s->h2->ng, s->id, nv, (size_t)n, body ? &data : NULL) != 0) {
+        stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    s->state = body ? STREAM_SENDING : STREAM_SENT;
+    if (body) {
+        fy_timer_arm(&s->h2->srv->loop, &s->h2->srv->write_timeouts, &s->timer);
+        ready_push(s);
+    }
+}
+
+static void stream_respond(struct fy_h2_stream *s)
+{
+    if (fy_exchange_respond(&s->c->ex) == FY_EXCHANGE_WAITING) {
+        s->state = STREAM_WAITING;
+        return;
+    }
+    stream_submit(s);
+}
+
+/* The request's fields are all in: its HTTP/1.1 head is parsed as one
+ * that came over HTTP/1.1, and answered. */
+static void stream_request(struct fy_h2_stream *s)
+{
+    struct fy_h2 *h = s->h2;
+    struct fy_conn *c = s->c;
+    size_t len = 0;
+    int status = fy_h2_request_head_finish(&s->head, &len);
+    bool parsed = false;
+    if (status == 0) {
+        status = fy_http_parse(c->rbuf, len, h->srv->cfg.max_request_header_size, &c->ex.req);
+        parsed = status == 0;
+        if (parsed)
+            status = fy_http_analyse(&c->ex.req);
+    }
+    c->ex.req.http2 = true;
+    fy_exchange_begin(&c->ex, h->srv, &h2_carrier, s, &s->tp, h->link->tp.tls != NULL, ++h->link->nrequests);
+    c->ex.have_request = parsed;
+    c->ex.keep_alive = true; /* no Connection field: HTTP/2 has none */
+    fy_exchange_set_client(&c->ex, &h->link->peer);
+    s->started = true;
+    fy_stats_add(h->srv->slot, FY_C_H2_STREAMS, 1);
+    if (status) {
+        fy_exchange_respond_error(&c->ex, status);
+        c->ex.keep_alive = true;
+        stream_submit(s);
+        return;
+    }
+    stream_respond(s);
+}
+
+/* RFC 9218's "u=N" of a priority field (its "i" is what the FIFO of each
+ * urgency gives anyway). */
+static uint8_t parse_urgency(const uint8_t *v, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (v[i] == 'u' && v[i + 1] == '=' && v[i + 2] >= '0' && v[i + 2] <= '7' &&
+            (i == 0 || v[i - 1] == ' ' || v[i - 1] == ','))
+            return (uint8_t)(v[i + 2] - '0');
+    return H2_DEFAULT_URGENCY;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    struct fy_h2 *h = user;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct fy_h2_stream *s = calloc(1, sizeof *s);
+    struct fy_conn *c = s ? fy_server_take_conn(h->srv) : NULL;
+    if (!c) {
+        free(s);
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    s->h2 = h;
+    s->id = frame->hd.stream_id;
+    s->c = c;
+    s->tp = (struct fy_transport){.fd = -1, .layer = &stream_layer};
+    s->urgency = H2_DEFAULT_URGENCY;
+    s->body_left = -1;
+    s->timer.handler = on_stream_timeout;
+    fy_h2_request_head_init(&s->head, c->rbuf, h->srv->cfg.max_request_header_size);
+    s->next = h->streams;
+    if (s->next)
+        s->next->prev = s;
+    h->streams = s;
+    h->nstreams++;
+    nghttp2_session_set_stream_user_data(ng, s->id, s);
+    return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
+{
+    (void)flags, (void)user;
+    struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (!s || s->state != STREAM_HEADERS || s->head.overflow)
+        return 0; /* a 431 once the fields end: the rest is not looked at */
+    if (namelen == 8 && memcmp(name, "priority", 8) == 0)
+        s->urgency = parse_urgency(value, valuelen);
+    fy_h2_request_head_add(&s->head, name, namelen, value, valuelen);
+    return 0;
+}
+
+/* Costs a token of the junk budget; false when it is spent (a flood). */
+static bool junk_allowed(struct fy_h2 *h)
+{
+    int64_t now = h->srv->loop.now_ms;
+    h->junk_tokens += (double)(now - h->junk_ms) * H2_JUNK_RATE / 1000.0;
+    if (h->junk_tokens > H2_JUNK_BURST)
+        h->junk_tokens = H2_JUNK_BURST;
+    h->junk_ms = now;
+    if (h->junk_tokens < 1)
+        return false;
+    h->junk_tokens -= 1;
+    return true;
+}
+
+static bool is_junk(const nghttp2_frame *frame)
+{
+    switch (frame->hd.type) {
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+        return !(frame->hd.flags & NGHTTP2_FLAG_ACK);
+    case NGHTTP2_WINDOW_UPDATE:
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_RST_STREAM:
+    case NGHTTP2_PRIORITY_UPDATE:
+        return true;
+    case NGHTTP2_DATA:
+        return frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    default:
+        return false;
+    }
+}
+
+static void go_away(struct fy_h2 *h, uint32_t code)
+{
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng), code,
+                          NULL, 0);
+    h->going_away = true;
+}
+
+static void window_opened(struct fy_h2 *h, int32_t id)
+{
+    for (struct fy_h2_stream *s = h->streams; s; s = s->next)
+        if (s->window_shut && (id == 0 || s->id == id)) {
+            s->window_shut = false;
+            ready_push(s);
+        }
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    struct fy_h2 *h = user;
+    if (is_junk(frame) && !junk_allowed(h)) {
+        fy_stats_add(h->srv->slot, FY_C_H2_FLOODS, 1);
+        go_away(h, NGHTTP2_ENHANCE_YOUR_CALM);
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
+        window_opened(h, frame->hd.stream_id);
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        fy_stats_add(h->srv->slot, FY_C_H2_RESETS_RECEIVED, 1);
+        return 0;
+    }
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (s && s->state == STREAM_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS))
+        stream_request(s);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *user)
+{
+    (void)code; /* a stream cut short is logged with the bytes that went */
+    struct fy_h2 *h = user;
+    struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, id);
+    if (!s || s->closed)
+        return 0;
+    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    s->closed = true;
+    ready_remove(s);
+    fy_timer_disarm(&s->timer);
+    s->dead_next = h->dead;
+    h->dead = s;
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    (void)ng;
+    struct fy_h2 *h = user;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        fy_stats_add(h->srv->slot, FY_C_H2_GOAWAYS, 1);
+    else if (frame->hd.type == NGHTTP2_RST_STREAM)
+        fy_stats_add(h->srv->slot, FY_C_H2_RESETS_SENT, 1);
+    return 0;
+}
+
+/* --- the stream's timer ------------------------------------------------------ */
+
+/* A body that has not moved for the write timeout (a window kept shut, a
+ * disk that never answers) is given up: that stream only. */
+static void on_stream_timeout(struct fy_timer *t)
+{
+    struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, timer);
+    struct fy_h2 *h = s->h2;
+    fy_stats_add(h->srv->slot, FY_C_H2_STALLS, 1);
+    h->depth++;
+    stream_reset(s, NGHTTP2_CANCEL);
+    h->depth--;
+    fy_h2_run(h);
+}
+
+/* --- running ---------------------------------------------------------------- */
+
+static bool h2_read(struct fy_h2 *h)
+{
+    struct fy_link *l = h->link;
+    char buf[H2_READ_CHUNK];
+    size_t budget = H2_READ_BUDGET;
+    while (l->readable && budget > 0 && !h->failed) {
+        ssize_t n = fy_transport_read(&l->tp, buf, sizeof buf);
+        if (n < 0 && errno == EAGAIN) {
+            l->readable = false;
+            break;
+        }
+        if (n <= 0)
+            return false;
+        if ((size_t)n < sizeof buf && !l->peer_closed)
+            l->readable = false;
+        budget = (size_t)n < budget ? budget - (size_t)n : 0;
+        ssize_t rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)buf, (size_t)n);
+        if (rv < 0) {
+            fy_stats_add(h->srv->slot, FY_C_H2_PROTOCOL_ERRORS, 1);
+            return false;
+        }
+    }
+    if (l->readable)
+        fy_loop_defer(&h->srv->loop, &l->io);
+    return true;
+}
+
+/* Gives the ready streams the turn's budget, a slice each, most urgent
+ * first and in turn within an urgency. */
+static void h2_send_bodies(struct fy_h2 *h)
+{
+    size_t budget = h->srv->cfg.send_chunk_size;
+    struct fy_h2_stream *requeue = NULL, **requeue_tail = &requeue;
+    struct fy_h2_stream *s;
+    while (budget > 0 && !h->failed && (s = ready_pop(h))) {
+        size_t moved = 0;
+        size_t slice = budget < H2_STREAM_SLICE ? budget : H2_STREAM_SLICE;
+        enum fy_send_result r = fy_exchange_send(&s->c->ex, slice, &moved);
+        budget = moved < budget ? budget - moved : 0;
+        if (moved)
+            fy_timer_arm(&h->srv->loop, &h->srv->write_timeouts, &s->timer);
+        switch (r) {
+        case FY_SEND_DONE:
+            s->state = STREAM_SENT;
+            nghttp2_session_resume_data(h->ng, s->id); /* END_STREAM, if the last frame did not carry it */
+            break;
+        case FY_SEND_YIELD:
+            ready_push(s);
+            break;
+        case FY_SEND_AGAIN:
+            if (!s->window_shut) { /* the socket is full: every stream waits for it */
+                *requeue_tail = s, requeue_tail = &s->ready_next, s->ready_next = NULL;
+                budget = 0;
+            }
+            break;
+        case FY_SEND_WAIT:
+            break;
+        case FY_SEND_ERROR:
+            stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+            break;
+        }
+    }
+    while (requeue) {
+        s = requeue;
+        requeue = s->ready_next;
+        ready_push(s);
+    }
+}
+
+static bool h2_has_ready(const struct fy_h2 *h)
+{
+    for (int u = 0; u < H2_URGENCIES; u++)
+        if (h->ready_head[u])
+            return true;
+    return false;
+}
+
+static bool h2_done(const struct fy_h2 *h)
+{
+    if (h->out_len > 0)
+        return false;
+    if (h->going_away && h->nstreams == 0)
+        return true;
+    return !nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng);
+}
+
+void fy_h2_run(struct fy_h2 *h)
+{
+    struct fy_link *l = h->link;
+    h->depth++;
+    bool ok = h2_read(h);
+    if (ok && out_flush(h) == 0) {
+        ok = nghttp2_session_send(h->ng) == 0;
+        if (ok)
+            h2_send_bodies(h);
+        ok = ok && nghttp2_session_send(h->ng) == 0;
+    }
+    if (ok && !h->failed && out_flush(h) < 0 && errno != EAGAIN)
+        ok = false;
+    h->depth--;
+    reap(h);
+    if (!ok || h->failed) {
+        fy_link_close(l);
+        return;
+    }
+    if (h->out_len == 0 && h->out) {
+        free(h->out);
+        h->out = NULL;
+    }
+    if (h2_done(h)) {
+        fy_link_close_idle(l);
+        return;
+    }
+    /* Bodies left for the next turn: at once when the output went, else
+     * when the socket is writable again (EPOLLOUT). */
+    if (h->out_len == 0 && h2_has_ready(h))
+        fy_loop_defer(&h->srv->loop, &l->io);
+    /* Idle: the keep-alive timeout; bytes stuck: the write timeout. */
+    if (h->out_len > 0)
+        fy_link_arm(l, &h->srv->write_timeouts);
+    else if (h->nstreams == 0 && l->timer.queue != &h->srv->keepalive_timeouts)
+        fy_link_arm(l, &h->srv->keepalive_timeouts);
+    else if (h->nstreams > 0)
+        fy_timer_disarm(&l->timer);
+}
+
+void fy_h2_timeout(struct fy_h2 *h)
+{
+    if (h->out_len == 0 && h->nstreams == 0 && !h->going_away) {
+        go_away(h, NGHTTP2_NO_ERROR); /* idle: said, then closed */
+        fy_h2_run(h);
+        if (h->link->state != FY_LINK_CLOSED)
+            fy_link_close_idle(h->link);
+        return;
+    }
+    fy_link_close(h->link); /* nothing moved out for the write timeout */
+}
+
+void fy_h2_shutdown(struct fy_h2 *h)
+{
+    if (h->going_away)
+        return;
+    go_away(h, NGHTTP2_NO_ERROR);
+    fy_h2_run(h);
+}
+
+bool fy_h2_busy(const struct fy_h2 *h)
+{
+    return h->nstreams > 0;
+}
+
+/* --- life ------------------------------------------------------------------- */
+
+bool fy_h2_preface_prefix(const char *buf, size_t len)
+{
+    size_t n = len < FY_H2_PREFACE_LEN ? len : FY_H2_PREFACE_LEN;
+    return memcmp(buf, FY_H2_PREFACE, n) == 0;
+}
+
+static nghttp2_session_callbacks *callbacks(void)
+{
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0)
+        return NULL;
+    nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    return cb;
+}
+
+static int session_new(struct fy_h2 *h)
+{
+    const struct fy_config *cfg = &h->srv->cfg;
+    nghttp2_session_callbacks *cb = callbacks();
+    nghttp2_option *opt = NULL;
+    if (!cb || nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        return -1;
+    }
+    nghttp2_option_set_max_continuations(opt, 8);
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_no_closed_streams(opt, 1);
+    int rc = nghttp2_session_server_new2(&h->ng, cb, h, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0)
+        return -1;
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->http2_max_concurrent_streams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)cfg->max_request_header_size},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+    };
+    return nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
+}
+
+int fy_h2_start(struct fy_link *l, const char *early, size_t early_len)
+{
+    struct fy_h2 *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    h->link = l;
+    h->srv = l->srv;
+    h->junk_tokens = H2_JUNK_BURST;
+    h->junk_ms = l->srv->loop.now_ms;
+    if (session_new(h) != 0) {
+        if (h->ng)
+            nghttp2_session_del(h->ng);
+        free(h);
+        return -1;
+    }
+    l->h2 = h;
+    fy_stats_add(h->srv->slot, FY_C_H2_CONNECTIONS, 1);
+    if (early_len > 0 && nghttp2_session_mem_recv(h->ng, (const uint8_t *)early, early_len) < 0)
+        h->failed = true;
+    return 0;
+}
+
+void fy_h2_free(struct fy_h2 *h)
+{
+    h->depth++;
+    nghttp2_session_del(h->ng); /* calls no stream-close callback */
+    h->depth--;
+    while (h->streams) {
+        struct fy_h2_stream *s = h->streams;
+        if (s->closed) { /* on the dead list too: taken off it below */
+            s->closed = false;
+        }
+        stream_free(s);
+    }
+    h->dead = NULL;
+    free(h->out);
+    free(h);
+}
