@@ -205,6 +205,11 @@ static void render_json(struct text *o, const struct view *v)
         "{\"timeout\": %llu, \"protocol\": %llu, \"plain_http\": %llu, \"closed\": %llu}},\n",
         (ull)c[FY_C_TLS_HANDSHAKES], (ull)c[FY_C_TLS_RESUMED], (ull)c[FY_C_TLS_KTLS], (ull)c[FY_C_TLS_FAIL_TIMEOUT],
         (ull)c[FY_C_TLS_FAIL_PROTOCOL], (ull)c[FY_C_TLS_FAIL_PLAIN_HTTP], (ull)c[FY_C_TLS_FAIL_CLOSED]);
+    put(o, "  \"http2\": {\"connections\": %llu, \"streams\": %llu, \"resets_received\": %llu, "
+        "\"resets_sent\": %llu, \"goaways\": %llu, \"floods\": %llu, \"stalls\": %llu, \"protocol_errors\": %llu},\n",
+        (ull)c[FY_C_H2_CONNECTIONS], (ull)c[FY_C_H2_STREAMS], (ull)c[FY_C_H2_RESETS_RECEIVED],
+        (ull)c[FY_C_H2_RESETS_SENT], (ull)c[FY_C_H2_GOAWAYS], (ull)c[FY_C_H2_FLOODS], (ull)c[FY_C_H2_STALLS],
+        (ull)c[FY_C_H2_PROTOCOL_ERRORS]);
     put(o, "  \"auth\": {\"checks\": %llu, \"checks_waiting\": %llu, \"cache_hits\": %llu, \"refused\": %llu, "
         "\"busy\": %llu},\n", (ull)c[FY_C_AUTH_CHECKS], (ull)g[FY_G_AUTH_WAITING], (ull)c[FY_C_AUTH_CACHE_HITS],
         (ull)c[FY_C_AUTH_REFUSED], (ull)c[FY_C_AUTH_BUSY]);
@@ -284,6 +289,26 @@ static void prom_tls(struct text *o, const uint64_t *c)
     for (int i = 0; i < 4; i++)
         put(o, "ferry_tls_handshake_failures_total{reason=\"%s\"} %llu\n", reasons[i],
             (ull)c[FY_C_TLS_FAIL_TIMEOUT + i]);
+}
+
+static void prom_http2(struct text *o, const uint64_t *c)
+{
+    static const struct {
+        const char *name, *help;
+        enum fy_counter c;
+    } rows[] = {
+        {"http2_connections_total", "Connections that spoke HTTP/2.", FY_C_H2_CONNECTIONS},
+        {"http2_streams_total", "Requests received on HTTP/2 streams.", FY_C_H2_STREAMS},
+        {"http2_resets_received_total", "HTTP/2 streams the client reset.", FY_C_H2_RESETS_RECEIVED},
+        {"http2_resets_sent_total", "HTTP/2 streams ferry reset.", FY_C_H2_RESETS_SENT},
+        {"http2_goaways_total", "HTTP/2 GOAWAY frames sent.", FY_C_H2_GOAWAYS},
+        {"http2_floods_total", "HTTP/2 connections ended for a flood of frames without requests.", FY_C_H2_FLOODS},
+        {"http2_stalls_total", "HTTP/2 streams reset after write-timeout without progress.", FY_C_H2_STALLS},
+        {"http2_protocol_errors_total", "HTTP/2 connections ended for breaking the protocol.",
+         FY_C_H2_PROTOCOL_ERRORS},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        metric(o, rows[i].name, "counter", rows[i].help, (ull)c[rows[i].c]);
 }
 
 static void prom_auth(struct text *o, const struct view *v)
@@ -367,6 +392,7 @@ static void render_prometheus(struct text *o, const struct view *v)
         metric(o, site_counters[i].prom, "counter", site_counters[i].help, (ull)c[site_counters[i].c]);
     prom_backend(o, v);
     prom_tls(o, c);
+    prom_http2(o, c);
     prom_auth(o, v);
     prom_digests(o, v);
 }
