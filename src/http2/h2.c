@@ -590,6 +590,20 @@ static bool is_junk(const nghttp2_frame *frame)
     }
 }
 
+/* PRIORITY_UPDATE (RFC 9218 §7.1): the stream moves to its new urgency. */
+static void reprioritise(struct fy_h2 *h, const nghttp2_ext_priority_update *update)
+{
+    struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(h->ng, update->stream_id);
+    if (!s)
+        return;
+    uint8_t urgency = parse_urgency(update->field_value, update->field_value_len);
+    bool was_ready = s->ready;
+    ready_remove(s);
+    s->urgency = urgency;
+    if (was_ready)
+        ready_push(s);
+}
+
 static void go_away(struct fy_h2 *h, uint32_t code)
 {
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng), code,
@@ -616,6 +630,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     }
     if (frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
         window_opened(h, frame->hd.stream_id);
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_PRIORITY_UPDATE) {
+        reprioritise(h, frame->ext.payload);
         return 0;
     }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
@@ -862,6 +880,7 @@ static int session_new(struct fy_h2 *h)
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_no_closed_streams(opt, 1);
+    nghttp2_option_set_builtin_recv_extension_type(opt, NGHTTP2_PRIORITY_UPDATE);
     int rc = nghttp2_session_server_new2(&h->ng, cb, h, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
