@@ -92,6 +92,9 @@ struct fy_h2 {
     nghttp2_session *ng;
     struct fy_h2_stream *streams;
     unsigned nstreams;
+    unsigned nheaders;               /* streams whose request's fields are still arriving */
+    bool out_moved;                  /* bytes reached the socket in this run */
+    bool requests_begun;             /* a request began in this run */
     struct fy_h2_stream *ready_head[H2_URGENCIES], *ready_tail[H2_URGENCIES];
     struct fy_h2_stream *dead;
     int depth;                       /* nested calls that may close streams */
@@ -115,6 +118,7 @@ static int out_flush(struct fy_h2 *h)
         ssize_t n = fy_transport_writev(tp, &iov, 1, false);
         if (n < 0)
             return -1;
+        h->out_moved |= n > 0;
         h->out_off += (size_t)n;
         h->out_len -= (size_t)n;
     }
@@ -205,6 +209,7 @@ static int send_file_frame(struct fy_h2 *h, const uint8_t *framehd, struct h2_of
             return -1;
         sent = n > 0 ? (size_t)n : 0;
     }
+    h->out_moved |= head_sent > 0 || sent > 0;
     if (!out_put(h, framehd + head_sent, 9 - head_sent) || !out_put_offer(h, o, o->taken + sent, len - sent))
         return -1;
     return 0;
@@ -272,6 +277,8 @@ static void stream_free(struct fy_h2_stream *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
+    if (s->state == STREAM_HEADERS)
+        h->nheaders--;
     free(s);
 }
 
@@ -413,6 +420,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 /* --- requests --------------------------------------------------------------- */
 
 static void stream_respond(struct fy_h2_stream *s);
+static void h2_arm(struct fy_h2 *h);
 static void on_stream_timeout(struct fy_timer *t);
 
 static void exchange_resume(struct fy_exchange *ex)
@@ -541,6 +549,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
         s->next->prev = s;
     h->streams = s;
     h->nstreams++;
+    h->nheaders++;
     nghttp2_session_set_stream_user_data(ng, s->id, s);
     return 0;
 }
@@ -643,8 +652,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    if (s && s->state == STREAM_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS))
+    if (s && s->state == STREAM_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
+        h->nheaders--;
+        h->requests_begun = true;
         stream_request(s);
+    }
     return 0;
 }
 
@@ -809,25 +821,44 @@ void fy_h2_run(struct fy_h2 *h)
      * when the socket is writable again (EPOLLOUT). */
     if (h->out_len == 0 && h2_has_ready(h))
         fy_loop_defer(&h->srv->loop, &l->io);
-    /* Idle: the keep-alive timeout; bytes stuck: the write timeout. */
-    if (h->out_len > 0)
-        fy_link_arm(l, &h->srv->write_timeouts);
-    else if (h->nstreams == 0 && l->timer.queue != &h->srv->keepalive_timeouts)
-        fy_link_arm(l, &h->srv->keepalive_timeouts);
-    else if (h->nstreams > 0)
+    h2_arm(h);
+}
+
+/* The connection's own timer: the write timeout while output waits for
+ * the socket (restarted only by bytes that went), the header timeout while
+ * a request's fields are incomplete, the keep-alive timeout while no
+ * stream is open (restarted by a request).  Streams sending a body have
+ * their own (on_stream_timeout). */
+static void h2_arm(struct fy_h2 *h)
+{
+    struct fy_link *l = h->link;
+    struct fy_server *srv = h->srv;
+    struct fy_timer_queue *q = h->out_len > 0 ? &srv->write_timeouts
+                               : h->nheaders > 0 ? &srv->header_timeouts
+                               : h->nstreams == 0 ? &srv->keepalive_timeouts
+                               : NULL;
+    bool restart = (q == &srv->write_timeouts && h->out_moved) ||
+                   (q == &srv->keepalive_timeouts && h->requests_begun);
+    h->out_moved = h->requests_begun = false;
+    if (!q)
         fy_timer_disarm(&l->timer);
+    else if (l->timer.queue != q || restart)
+        fy_link_arm(l, q);
 }
 
 void fy_h2_timeout(struct fy_h2 *h)
 {
-    if (h->out_len == 0 && h->nstreams == 0 && !h->going_away) {
-        go_away(h, NGHTTP2_NO_ERROR); /* idle: said, then closed */
-        fy_h2_run(h);
-        if (h->link->state != FY_LINK_CLOSED)
-            fy_link_close_idle(h->link);
+    struct fy_link *l = h->link; /* readable after a close, unlike h */
+    if (h->out_len > 0) {
+        fy_link_close(l); /* nothing moved out for the write timeout */
         return;
     }
-    fy_link_close(h->link); /* nothing moved out for the write timeout */
+    /* Idle, or a request's fields that never ended: said, then closed. */
+    if (!h->going_away)
+        go_away(h, NGHTTP2_NO_ERROR);
+    fy_h2_run(h);
+    if (l->state != FY_LINK_CLOSED)
+        fy_link_close_idle(l);
 }
 
 void fy_h2_shutdown(struct fy_h2 *h)

@@ -434,3 +434,48 @@ def test_goaway_on_sigterm_finishes_the_stream(ferry, site):
     assert signalled and ended and body == site.huge_size
     assert goaway is not None and goaway.error_code == 0 and goaway.last_stream_id >= sid
     assert f.wait_exit() == 0
+
+
+# --- timers -------------------------------------------------------------------------
+
+def read_until_closed(sock, timeout):
+    """Everything the server sends until it closes; fails if it does not."""
+    sock.settimeout(timeout)
+    got = b""
+    start = time.monotonic()
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return got, time.monotonic() - start
+        got += data
+
+
+def test_idle_connection_gets_goaway_at_keepalive_timeout(ferry, site):
+    f = ferry(docroot=site.root, config="keepalive-timeout = 1s\n")
+    c = H2Client(f.port)
+    assert c.get("/a.bin")[0] == 200
+    got, waited = read_until_closed(c.sock, T(10))
+    assert 0.5 < waited < T(5)
+    assert b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" in got  # a GOAWAY frame header (8 bytes, type 7, stream 0)
+
+
+def test_fields_that_never_end_meet_the_header_timeout(ferry, site):
+    """HEADERS without END_HEADERS, then silence (or only PINGs, which do
+    not restart the clock): the connection closes at header-timeout."""
+    from hyperframe.frame import HeadersFrame, PingFrame
+    f = ferry(docroot=site.root, config="header-timeout = 1s\nkeepalive-timeout = 30s\n")
+    c = H2Client(f.port)
+    block = c.conn.encoder.encode([(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/")])
+    frame = HeadersFrame(1)
+    frame.data = block
+    frame.flags.add("END_STREAM")  # but not END_HEADERS: a CONTINUATION is due
+    c.sock.sendall(frame.serialize())
+    start = time.monotonic()
+    for _ in range(6):
+        time.sleep(0.25)
+        try:
+            c.sock.sendall(PingFrame(0, b"12345678").serialize())
+        except OSError:
+            break
+    _, _ = read_until_closed(c.sock, T(10))
+    assert time.monotonic() - start < T(6)
