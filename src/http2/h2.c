@@ -460,6 +460,11 @@ static void stream_submit(struct fy_h2_stream *s)
     }
     fy_exchange_skip_head(ex);
     bool body = fy_exchange_has_body(ex) && length != 0;
+    /* The fields point into the head buffer, which a multipart body's
+     * part heads reuse before the HEADERS frame may have gone: copied. */
+    if (ex->mp.nranges > 0)
+        for (int i = 0; i < n; i++)
+            nv[i].flags = NGHTTP2_NV_FLAG_NONE;
     s->body_left = body ? length : 0;
     nghttp2_data_provider data = {.source.ptr = s, .read_callback = on_data_read};
     if (nghttp2_submit_response(s->h2->ng, s->id, nv, (size_t)n, body ? &data : NULL) != 0) {

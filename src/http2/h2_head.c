@@ -99,17 +99,24 @@ int fy_h2_request_head_finish(struct fy_h2_request_head *h, size_t *len)
  * forbidden, in HTTP/2 (RFC 9113 §8.2.2). */
 static bool hop_by_hop(const char *name, size_t len)
 {
-    static const char *const names[] = {"connection", "keep-alive", "transfer-encoding", "upgrade",
-                                        "proxy-connection"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (len == strlen(names[i]) && memcmp(name, names[i], len) == 0)
-            return true;
-    return false;
+    switch (len) {
+    case 7:
+        return memcmp(name, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(name, "connection", 10) == 0 || memcmp(name, "keep-alive", 10) == 0;
+    case 16:
+        return memcmp(name, "proxy-connection", 16) == 0;
+    case 17:
+        return memcmp(name, "transfer-encoding", 17) == 0;
+    default:
+        return false;
+    }
 }
 
 static nghttp2_nv field(const char *name, size_t namelen, const char *value, size_t valuelen)
 {
-    return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, namelen, valuelen, NGHTTP2_NV_FLAG_NONE};
+    return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, namelen, valuelen,
+                        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
 static int64_t parse_length(const char *p, size_t n)

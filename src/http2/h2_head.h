@@ -45,7 +45,9 @@ void fy_h2_request_head_add(struct fy_h2_request_head *h, const uint8_t *name, s
 int fy_h2_request_head_finish(struct fy_h2_request_head *h, size_t *len);
 
 /* The response head head[0, len) (HTTP/1.1 text, writable: names are
- * lowercased in place) as at most max fields, :status first.  Returns the
+ * lowercased in place) as at most max fields, :status first.  The fields
+ * point into head (nghttp2 is told not to copy them): it must stay as it
+ * is until the HEADERS frame has been written.  Returns the
  * count, or -1 when the head is not one ferry built (no status line) or
  * has more fields than max.  *content_length: the body's length, -1 when
  * the head has none. */
