@@ -102,6 +102,7 @@ struct fy_h2 {
     size_t out_off, out_len;
     bool going_away;
     bool failed;                     /* the connection must close */
+    bool ended;                      /* GOAWAY for an error: read no more, close once it went */
     double junk_tokens;
     int64_t junk_ms;
 };
@@ -534,7 +535,10 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     struct fy_h2 *h = user;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    struct fy_h2_stream *s = calloc(1, sizeof *s);
+    /* Streams reset in this run are freed at its end: they count too, so
+     * a burst of opened-and-reset streams holds at most this many buffers. */
+    bool room = h->nstreams < h->srv->cfg.http2_max_concurrent_streams;
+    struct fy_h2_stream *s = room ? calloc(1, sizeof *s) : NULL;
     struct fy_conn *c = s ? fy_server_take_conn(h->srv) : NULL;
     if (!c) {
         free(s);
@@ -618,6 +622,17 @@ static void reprioritise(struct fy_h2 *h, const nghttp2_ext_priority_update *upd
         ready_push(s);
 }
 
+/* Ends the connection for an error, once: counted, GOAWAY (nghttp2 then
+ * takes no new stream and queues no ACK), closed once that went out. */
+static void end_with(struct fy_h2 *h, uint32_t code)
+{
+    if (h->ended)
+        return;
+    h->ended = true;
+    fy_stats_add(h->srv->slot, code == NGHTTP2_ENHANCE_YOUR_CALM ? FY_C_H2_FLOODS : FY_C_H2_PROTOCOL_ERRORS, 1);
+    nghttp2_session_terminate_session(h->ng, code);
+}
+
 static void go_away(struct fy_h2 *h, uint32_t code)
 {
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng), code,
@@ -634,14 +649,23 @@ static void window_opened(struct fy_h2 *h, int32_t id)
         }
 }
 
+/* Before nghttp2 acts on a frame (and queues its ACK), and for frames it
+ * drops unseen (PRIORITY, with SETTINGS_NO_RFC7540_PRIORITIES sent). */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
+{
+    (void)ng;
+    struct fy_h2 *h = user;
+    nghttp2_frame frame = {.hd = *hd};
+    if (!h->ended && is_junk(&frame) && !junk_allowed(h))
+        end_with(h, NGHTTP2_ENHANCE_YOUR_CALM);
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     struct fy_h2 *h = user;
-    if (is_junk(frame) && !junk_allowed(h)) {
-        fy_stats_add(h->srv->slot, FY_C_H2_FLOODS, 1);
-        go_away(h, NGHTTP2_ENHANCE_YOUR_CALM);
+    if (h->ended)
         return 0;
-    }
     if (frame->hd.type == NGHTTP2_WINDOW_UPDATE) {
         window_opened(h, frame->hd.stream_id);
         return 0;
@@ -685,10 +709,22 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 {
     (void)ng;
     struct fy_h2 *h = user;
-    if (frame->hd.type == NGHTTP2_GOAWAY)
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
         fy_stats_add(h->srv->slot, FY_C_H2_GOAWAYS, 1);
-    else if (frame->hd.type == NGHTTP2_RST_STREAM)
+        if (frame->goaway.error_code != NGHTTP2_NO_ERROR && !h->ended) { /* nghttp2's own */
+            h->ended = true;
+            fy_stats_add(h->srv->slot, frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
+                                           ? FY_C_H2_FLOODS : FY_C_H2_PROTOCOL_ERRORS, 1);
+        }
+    } else if (frame->hd.type == NGHTTP2_RST_STREAM) {
         fy_stats_add(h->srv->slot, FY_C_H2_RESETS_SENT, 1);
+    } else if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && frame->hd.stream_id > 0 &&
+               (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+               nghttp2_session_get_stream_remote_close(ng, frame->hd.stream_id) == 0) {
+        /* The response is whole but the request is not (a body still
+         * coming): RFC 9113 §8.1 lets the server stop it. */
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
     return 0;
 }
 
@@ -714,7 +750,7 @@ static bool h2_read(struct fy_h2 *h)
     struct fy_link *l = h->link;
     char buf[H2_READ_CHUNK];
     size_t budget = H2_READ_BUDGET;
-    while (l->readable && budget > 0 && !h->failed) {
+    while (l->readable && budget > 0 && !h->failed && !h->ended) {
         ssize_t n = fy_transport_read(&l->tp, buf, sizeof buf);
         if (n < 0 && errno == EAGAIN) {
             l->readable = false;
@@ -726,9 +762,9 @@ static bool h2_read(struct fy_h2 *h)
             l->readable = false;
         budget = (size_t)n < budget ? budget - (size_t)n : 0;
         ssize_t rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)buf, (size_t)n);
-        if (rv < 0) {
-            fy_stats_add(h->srv->slot, FY_C_H2_PROTOCOL_ERRORS, 1);
-            return false;
+        if (rv < 0) { /* said with a GOAWAY, which goes out before the close */
+            end_with(h, rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+            break;
         }
     }
     if (l->readable)
@@ -753,6 +789,7 @@ static void h2_send_bodies(struct fy_h2 *h)
         switch (r) {
         case FY_SEND_DONE:
             s->state = STREAM_SENT;
+            fy_timer_disarm(&s->timer); /* what is left goes with the connection's output */
             nghttp2_session_resume_data(h->ng, s->id); /* END_STREAM, if the last frame did not carry it */
             break;
         case FY_SEND_YIELD:
@@ -819,7 +856,12 @@ void fy_h2_run(struct fy_h2 *h)
         h->out = NULL;
     }
     if (h2_done(h)) {
-        fy_link_close_idle(l);
+        /* After an error the client may still be sending: its bytes are
+         * drained a while, lest the close's RST destroy our GOAWAY. */
+        if (h->ended)
+            fy_link_linger(l);
+        else
+            fy_link_close_idle(l);
         return;
     }
     /* Bodies left for the next turn: at once when the output went, else
@@ -897,6 +939,7 @@ static nghttp2_session_callbacks *callbacks(void)
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     return cb;
