@@ -851,7 +851,7 @@ void fy_h2_run(struct fy_h2 *h)
         fy_link_close(l);
         return;
     }
-    if (h->out_len == 0 && h->out) {
+    if (h->out_len == 0 && h->nstreams == 0 && h->out) { /* an idle connection holds no buffer */
         free(h->out);
         h->out = NULL;
     }
