@@ -4,6 +4,7 @@ sanitizer build, with no sanitizer report)."""
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,6 +140,18 @@ def server1(ferry, site):
 def have_curl():
     if not shutil.which("curl"):
         tool_missing("curl is not installed")
+
+
+@pytest.fixture(scope="session")
+def cert(tmp_path_factory):
+    """One self-signed ECDSA certificate for localhost: (cert.pem, key.pem),
+    for the stress tests that need TLS but no chain."""
+    d = tmp_path_factory.mktemp("selfsigned")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "30",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    return d / "cert.pem", d / "key.pem"
 
 
 @pytest.fixture(scope="session")

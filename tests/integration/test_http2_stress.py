@@ -14,7 +14,6 @@ import random
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
 
@@ -29,16 +28,6 @@ import h2.exceptions  # noqa: E402
 
 KiB = 1 << 10
 MiB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "30",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    return d / "cert.pem", d / "key.pem"
 
 
 def context(cert):
