@@ -9,7 +9,7 @@
  * when nothing waits in `out` before it.
  *
  * A stream's payload is offered by its backend, one write at a time
- * (h2_stream_writev/sendfile): the offer is held for nghttp2, which takes
+ * (stream_writev, stream_sendfile): the offer is held for nghttp2, which takes
  * from it what the windows allow, and the write returns what was taken.
  * So nghttp2 keeps the windows and the framing, the backends stay as they
  * are, and no DATA frame is promised before its bytes are at hand.
