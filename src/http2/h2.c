@@ -39,6 +39,7 @@
 #define H2_OUT_HIGH (64 * 1024)          /* write out once this much is buffered */
 #define H2_OUT_CAP (H2_OUT_HIGH + 32 * 1024) /* a frame more, and control frames */
 #define H2_READ_CHUNK (16 * 1024)
+#define H2_FILE_CHUNK (64 * 1024)        /* file bytes read at once for a stream over user-space TLS */
 #define H2_READ_BUDGET (256 * 1024)      /* bytes read per run: other connections' turn */
 #define H2_STREAM_SLICE (64 * 1024)      /* a stream's share of a turn before the next one's */
 #define H2_URGENCIES 8                   /* RFC 9218: 0 (highest) to 7 */
@@ -98,7 +99,8 @@ struct fy_h2 {
     struct fy_h2_stream *ready_head[H2_URGENCIES], *ready_tail[H2_URGENCIES];
     struct fy_h2_stream *dead;
     int depth;                       /* nested calls that may close streams */
-    char *out;                       /* H2_OUT_CAP bytes while anything waits; else NULL */
+    char *out;                       /* H2_OUT_CAP bytes while a stream is open; else NULL */
+    char *chunk;                     /* H2_FILE_CHUNK: file bytes on their way into out (TLS); or NULL */
     size_t out_off, out_len;
     bool going_away;
     bool failed;                     /* the connection must close */
@@ -109,13 +111,14 @@ struct fy_h2 {
 
 /* --- output ----------------------------------------------------------------- */
 
-/* Writes out what `out` holds.  0 when it is empty, -1 with errno (EAGAIN:
- * when the socket is writable again). */
-static int out_flush(struct fy_h2 *h)
+/* Writes the first len bytes `out` holds: 0 when they went, -1 with
+ * errno (EAGAIN: when the socket is writable again). */
+static int out_write(struct fy_h2 *h, size_t len)
 {
     struct fy_transport *tp = &h->link->tp;
-    while (h->out_len > 0) {
-        struct iovec iov = {h->out + h->out_off, h->out_len};
+    size_t keep = h->out_len - len;
+    while (h->out_len > keep) {
+        struct iovec iov = {h->out + h->out_off, h->out_len - keep};
         ssize_t n = fy_transport_writev(tp, &iov, 1, false);
         if (n < 0)
             return -1;
@@ -123,8 +126,25 @@ static int out_flush(struct fy_h2 *h)
         h->out_off += (size_t)n;
         h->out_len -= (size_t)n;
     }
-    h->out_off = 0;
+    if (h->out_len == 0)
+        h->out_off = 0;
     return fy_transport_flush(tp);
+}
+
+/* Writes out what `out` holds.  0 when it is empty, -1 with errno (EAGAIN:
+ * when the socket is writable again). */
+static int out_flush(struct fy_h2 *h)
+{
+    return out_write(h, h->out_len);
+}
+
+/* A full `out` in the middle of a run: whole multiples of H2_OUT_HIGH
+ * only, the rest waits for more — over TLS a write is a whole number of
+ * full records then, and the frames that straddle a record go with the
+ * next (not a small record of their own).  0 when done, -1 with errno. */
+static int out_drain(struct fy_h2 *h)
+{
+    return out_write(h, h->out_len - h->out_len % H2_OUT_HIGH);
 }
 
 /* Room for len more bytes in `out`, which is allocated on first use. */
@@ -187,7 +207,7 @@ static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int
 {
     (void)ng, (void)flags;
     struct fy_h2 *h = user;
-    if (h->out_len >= H2_OUT_HIGH && out_flush(h) < 0 && errno != EAGAIN)
+    if (h->out_len >= H2_OUT_HIGH && out_drain(h) < 0 && errno != EAGAIN)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (h->out_len >= H2_OUT_HIGH)
         return NGHTTP2_ERR_WOULDBLOCK;
@@ -319,7 +339,7 @@ static ssize_t stream_offer(struct fy_h2_stream *s, struct h2_offer *o)
         errno = EPIPE;
         return -1;
     }
-    if (h->out_len >= H2_OUT_HIGH && out_flush(h) < 0 && errno != EAGAIN) {
+    if (h->out_len >= H2_OUT_HIGH && out_drain(h) < 0 && errno != EAGAIN) {
         h->failed = true;
         return -1;
     }
@@ -358,10 +378,34 @@ static ssize_t stream_writev(struct fy_transport *t, const struct iovec *iov, in
     return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
 }
 
+/* A file range: on a zero-copy transport each frame's payload goes by
+ * sendfile(); otherwise it is read a chunk at a time (H2_FILE_CHUNK), not
+ * with a pread() per 16 KiB frame. */
 static ssize_t stream_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
 {
-    struct h2_offer o = {.fd = fd, .offset = offset, .len = len};
-    return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
+    struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
+    struct fy_h2 *h = s->h2;
+    if (fy_transport_zero_copy(&h->link->tp)) {
+        struct h2_offer o = {.fd = fd, .offset = offset, .len = len};
+        return stream_offer(s, &o);
+    }
+    if (!h->chunk && !(h->chunk = malloc(H2_FILE_CHUNK))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t want = len < H2_FILE_CHUNK ? len : H2_FILE_CHUNK;
+    size_t window = stream_window(s);
+    if (window > 0 && want > window)
+        want = window; /* no more read than can go */
+    ssize_t n;
+    do
+        n = pread(fd, h->chunk, want, offset);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n;
+    struct iovec iov = {h->chunk, (size_t)n};
+    struct h2_offer o = {.iov = &iov, .iovcnt = 1, .fd = -1, .len = (size_t)n};
+    return stream_offer(s, &o);
 }
 
 static bool stream_zero_copy(const struct fy_transport *t)
@@ -853,7 +897,8 @@ void fy_h2_run(struct fy_h2 *h)
     }
     if (h->out_len == 0 && h->nstreams == 0 && h->out) { /* an idle connection holds no buffer */
         free(h->out);
-        h->out = NULL;
+        free(h->chunk);
+        h->out = h->chunk = NULL;
     }
     if (h2_done(h)) {
         /* After an error the client may still be sending: its bytes are
@@ -1010,5 +1055,6 @@ void fy_h2_free(struct fy_h2 *h)
     }
     h->dead = NULL;
     free(h->out);
+    free(h->chunk);
     free(h);
 }
