@@ -408,9 +408,14 @@ def test_sni_selects_the_certificate(ferry, pki, vhost_root, tmp_path, kinds):
         assert "Verify return code: 0 (ok)" in out, out[-2000:]
 
 
-def test_alpn_selects_http11(ferry, site, pki):
+def test_alpn_selects_h2_then_http11(ferry, site, pki):
+    """h2 first (issue 14: test_http2.py serves it); a client that offers
+    only http/1.1 gets it."""
     f = ferry(docroot=site.root, tls=cli_tls(default_leaf(pki)))
-    ctx = tls_context(pki.root, check_hostname=True, alpn=["h2", "http/1.1"])
+    ctx = tls_context(pki.root, check_hostname=True, alpn=["http/1.1", "h2"])
+    with TLSClient(f.port, sni="default.test", context=ctx) as c:
+        assert c.sock.selected_alpn_protocol() == "h2"
+    ctx = tls_context(pki.root, check_hostname=True, alpn=["http/1.1"])
     with TLSClient(f.port, sni="default.test", context=ctx) as c:
         assert c.sock.selected_alpn_protocol() == "http/1.1"
         assert c.request("/index.html").body == site.files["/index.html"]
