@@ -1764,6 +1764,40 @@ write_meta() {
     } >"$m"
 }
 
+# point W ID RUN [C] — one point of workload W (at concurrency C for the
+# cold ones) for instance ID, timed. A server that has exited since the last
+# point (crashed, or was killed from outside: the machine is shared) is not
+# measured: its points are errors, and the first one notes how it ended and
+# the tail of its logs.
+declare -A DEAD_NOTED=()
+point() {
+    local w=$1 id=$2 run=$3 c=${4:-} st=0 how cs x
+    if [[ -n ${PIDS[$id]:-} ]] && kill -0 "${PIDS[$id]}" 2>/dev/null; then
+        timed "$w" "${w}_point" "$id" "$run" ${c:+"$c"}
+        return 0
+    fi
+    if [[ -z ${DEAD_NOTED[$id]:-} ]]; then
+        DEAD_NOTED[$id]=1
+        how="is not running"
+        if [[ -n ${PIDS[$id]:-} ]]; then
+            wait "${PIDS[$id]}" 2>/dev/null || st=$?
+            how="exited with status $st"
+            ((st > 128)) && how="was killed by signal $((st - 128)) ($(kill -l "$((st - 128))" 2>/dev/null))"
+            unset "PIDS[$id]"
+        fi
+        note "ERROR: $id $how before $w run $run; its remaining points are errors; its logs end:" \
+            "$(tail -q -n 3 "$WORK/$id/out.log" "$WORK/$id/error.log" 2>/dev/null | tr '\n' ' ' | head -c 400)"
+    fi
+    # The point's concurrencies, so the report shows ERROR where it would have been.
+    case $w in
+        W1) cs=$W1_CONNS ;; W2) cs=$W2_CLIENTS ;; W4) cs=$W4_CONNS ;; W5) cs=$W5_CLIENTS ;;
+        W6) cs=$W6_CONNS ;; W7) cs=$W7_CONNS ;; T1 | T2) cs=$T_CONNS ;; H1) cs=$H1_CONNS ;;
+        H2) cs=$H2_CONC ;; S) cs=$SEED_CONC ;; *) cs=$c ;;
+    esac
+    for x in $cs; do record "$w" "$id" "$x" "$run" errors 1; done
+    point_errors "$w $id run $run" 1 "(the server is gone)"
+}
+
 # rotate RUN ID... — the ids one per line, starting with the RUN-th (cyclic).
 rotate() {
     local run=$1 i
@@ -1824,7 +1858,7 @@ main() {
                 fio) ;;
                 W3) for c in $W3_CONC; do
                         for id in "${plain[@]}"; do
-                            if runs_workload "$id" W3; then timed W3 W3_point "$id" "$run" "$c"; fi
+                            if runs_workload "$id" W3; then point W3 "$id" "$run" "$c"; fi
                         done
                     done ;;
                 T3 | H3)
@@ -1832,14 +1866,14 @@ main() {
                     [[ $w == H3 ]] && concs=$H3_CONC
                     for c in $concs; do
                         for id in "${tls[@]}"; do
-                            if runs_workload "$id" "$w"; then timed "$w" "${w}_point" "$id" "$run" "$c"; fi
+                            if runs_workload "$id" "$w"; then point "$w" "$id" "$run" "$c"; fi
                         done
                     done ;;
                 T* | H*) for id in "${tls[@]}"; do
-                        if runs_workload "$id" "$w"; then timed "$w" "${w}_point" "$id" "$run"; fi
+                        if runs_workload "$id" "$w"; then point "$w" "$id" "$run"; fi
                     done ;;
                 *) for id in "${plain[@]}"; do
-                       if runs_workload "$id" "$w"; then timed "$w" "${w}_point" "$id" "$run"; fi
+                       if runs_workload "$id" "$w"; then point "$w" "$id" "$run"; fi
                    done ;;
             esac
         done
