@@ -48,12 +48,15 @@ show_logs() {
 }
 
 # write_nginx_conf CONF PREFIX PORT DOCROOT [EXTRA_HTTP_DIRECTIVES] [CERT KEY] [EXTRA_SERVER_DIRECTIVES]
+#                  [LISTEN_FLAGS]
 # One worker, sendfile, access log off, a million keep-alive requests; the
 # extra directives go into the http block (e.g. "aio threads; directio 4m;"),
 # or the server block (e.g. a location). With CERT and KEY (empty: none) the
-# port speaks TLS (see tls_nginx_lines).
+# port speaks TLS (see tls_nginx_lines). LISTEN_FLAGS end the listen line
+# (e.g. "http2": nginx 1.22 turns HTTP/2 on there).
 write_nginx_conf() {
     local conf=$1 prefix=$2 port=$3 docroot=$4 extra=${5:-} cert=${6:-} key=${7:-} server_extra=${8:-}
+    local listen_flags=${9:+ $9}
     local user_line="" ssl="" tls=""
     if [[ -n $cert ]]; then
         ssl=" ssl"
@@ -87,7 +90,7 @@ http {
     scgi_temp_path $prefix/scgi;
     $extra
     server {
-        listen 127.0.0.1:$port$ssl;
+        listen 127.0.0.1:$port$ssl$listen_flags;
         root $docroot;
         $tls
         $server_extra

@@ -6,9 +6,10 @@ usage: report.py --out DIR [--plots 0|1]
 Each figure is the median over the runs of that point that had no errors;
 a point whose every run had errors shows ERROR.  The "errors" column counts
 the runs with errors.  Ratios compare with the best peer (nginx, lighttpd;
-h2o too in the TLS tables) at the same point: higher is better for
-throughput, lower for latency, CPU and memory.  The TLS tables add the
-spread (lowest-highest clean run) of their main figure.
+h2o too in the TLS tables; nginx and h2o in the HTTP/2 ones) at the same
+point: higher is better for throughput, lower for latency, CPU and memory.
+The TLS and HTTP/2 tables add the spread (lowest-highest clean run) of their
+main figure.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import subprocess
 from collections import OrderedDict, defaultdict
 
 HIGHER = {"rps", "mibps", "idle_pct", "idle_rps", "load_rps", "load_dl_mibps", "conns_open", "full_rps",
-          "full_idle_pct", "res_rps", "res_idle_pct", "res_pct"}
+          "full_idle_pct", "res_rps", "res_idle_pct", "res_pct", "h1_mibps", "h1_idle_pct", "h2_vs_h1"}
 
 COLD_NOTE = (
     "Backends that read through the page cache (ferry sendfile and writev, nginx sendfile, lighttpd) "
@@ -185,7 +186,7 @@ def fio_line(res):
             ", ".join(parts) + ".\n")
 
 
-def md_cold(res, w, title, intro=""):
+def md_cold(res, w, title, intro="", spread=False, client="fetch"):
     cs = res.concs[w]
     out = ["## %s\n" % title] + ([intro + "\n"] if intro else []) + [COLD_NOTE + "\n", fio_line(res)]
     rows = []
@@ -201,6 +202,10 @@ def md_cold(res, w, title, intro=""):
         rows.append(r)
     out.append("Total MiB/s (× best peer at the same concurrency; error runs summed over the points):\n\n" +
                table(["server/backend"] + ["C=%s" % c for c in cs] + ["error runs"], rows))
+    if spread:
+        rows = [[lb] + [res.spread(w, lb, c, "mibps") for c in cs] for lb in res.labels[w]]
+        out.append("Spread of the MiB/s (lowest–highest clean run):\n\n" +
+                   table(["server/backend"] + ["C=%s" % c for c in cs], rows))
     rows = []
     for lb in res.labels[w]:
         r = [lb]
@@ -211,7 +216,7 @@ def md_cold(res, w, title, intro=""):
                table(["server/backend"] + ["C=%s" % c for c in cs], rows))
     if res.has(w, "client_busy_pct"):
         rows = [[lb] + [cell(res, w, lb, c, "client_busy_pct") for c in cs] for lb in res.labels[w]]
-        out.append("Load generator (fetch, CPU 1) busy %: near 100 the figure above measures the client:\n\n" +
+        out.append("Load generator (%s, CPU 1) busy %%: near 100 the figure above measures the client:\n\n" % client +
                    table(["server/backend"] + ["C=%s" % c for c in cs], rows))
     return "\n".join(out)
 
@@ -402,6 +407,81 @@ def md_t2(res):
     return "\n".join(out)
 
 
+# --- HTTP/2 ----------------------------------------------------------------------
+
+H2_NOTE = (
+    "Over TLS with the bench certificate, h2 chosen by ALPN; the client is h2load (nghttp2) on CPU 1, offering "
+    "the TLS 1.3 ciphers in OpenSSL's default order, so it negotiates what wrk and fetch do in T1–T3. nginx has "
+    "`http2` on its TLS listener, h2o 2.2 speaks h2 as it is, ferry has `http2 = on` (its default); lighttpd "
+    "sits these out. h2load decrypts every body and drops it; where its CPU (\"client busy\") nears 100 % the "
+    "throughput measures the client, and the server's CPU per request or per GiB is the figure to compare."
+)
+
+
+def md_h2_intro(h2tls):
+    out = "## HTTP/2: h2 over TLS (issue 14)\n\n" + H2_NOTE + "\n"
+    if h2tls:
+        out += ("\nWhat h2load negotiated with each (TLS version, cipher, group, application protocol):\n\n" +
+                table(["server/backend", "h2load's connection"], [[lb, info] for lb, info in h2tls]))
+    return out
+
+
+def md_h1(res):
+    w = "H1"
+    c = res.concs[w][0]
+    rows = []
+    for lb in res.labels[w]:
+        rows.append([lb, cell(res, w, lb, c, "rps", 0), res.ratio(w, lb, c, "rps"), res.spread(w, lb, c, "rps"),
+                     cell(res, w, lb, c, "mean_ms", 3), cell(res, w, lb, c, "max_ms", 2),
+                     cell(res, w, lb, c, "cpu_us_per_req", 1), res.ratio(w, lb, c, "cpu_us_per_req"),
+                     cell(res, w, lb, c, "idle_pct"), cell(res, w, lb, c, "client_busy_pct"),
+                     res.errors(w, lb, c)])
+    return ("## H1 small hot over HTTP/2: 1 KiB file, h2load -c%s -m32 (%s connections, up to 32 streams each)\n\n"
+            % (c, c) +
+            "Latency: h2load's time per request (mean and max; it gives no percentiles).\n\n" +
+            table(["server/backend", "req/s", "× best peer", "spread", "mean ms", "max ms", "server CPU µs/req",
+                   "CPU/req × best peer", "server CPU idle %", "h2load busy %", "error runs"], rows))
+
+
+def md_h2(res):
+    w = "H2"
+    rows = []
+    for c in res.concs[w]:
+        for lb in res.labels[w]:
+            if not res.all_runs.get((w, lb, c)):
+                continue
+            rows.append([lb, c, cell(res, w, lb, c, "mibps", 0), res.ratio(w, lb, c, "mibps"),
+                         res.spread(w, lb, c, "mibps"), cell(res, w, lb, c, "h1_mibps", 0),
+                         res.spread(w, lb, c, "h1_mibps"), cell(res, w, lb, c, "h2_vs_h1", 2),
+                         res.spread(w, lb, c, "h2_vs_h1", 2), cell(res, w, lb, c, "cpu_s_per_gib", 2),
+                         cell(res, w, lb, c, "h1_cpu_s_per_gib", 2), cell(res, w, lb, c, "idle_pct"),
+                         cell(res, w, lb, c, "client_busy_pct"), cell(res, w, lb, c, "h1_client_busy_pct"),
+                         res.errors(w, lb, c)])
+    out = ["## H2 large hot over HTTP/2: one file in the page cache, C downloads at once\n",
+           "h2load `-cC -nC -w 30 -W 30`: C connections, one stream each, stream and connection windows of "
+           "2^30−1 bytes; then (or first: the order alternates from run to run) the same over HTTP/1.1 with "
+           "the same client (`--h1`: ALPN http/1.1). \"h2 ÷ http/1.1\" is the median of the per-run ratios of "
+           "a server's two figures, its spread the lowest–highest of them.\n",
+           table(["server/backend", "C", "h2 MiB/s", "× best peer", "spread", "http/1.1 MiB/s", "spread",
+                  "h2 ÷ http/1.1", "spread", "server CPU-s/GiB h2", "… http/1.1", "server CPU idle % h2",
+                  "h2load busy % h2", "… http/1.1", "error runs"], rows)]
+    lines = []
+    for lb in res.labels[w]:
+        if not lb.startswith("ferry/"):
+            continue
+        for c in res.concs[w]:
+            v = res.median(w, lb, c, "h2_vs_h1")
+            if v is None:
+                lines.append("- %s, C=%s: no figure" % (lb, c))
+            else:
+                lines.append("- %s, C=%s: h2 at %.2f× its HTTP/1.1 (runs %s): **%s**" % (
+                    lb, c, v, res.spread(w, lb, c, "h2_vs_h1", 2), "met" if v >= 0.9 else "not met"))
+    if lines:
+        out.append("Target (issue 14): ferry's h2 download at least 0.9× its own HTTP/1.1 over TLS in the same "
+                   "run.\n\n" + "\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
 # --- plots ---------------------------------------------------------------------
 
 # Distinct colours for up to 12 lines (gnuplot's default cycle repeats after 8).
@@ -515,12 +595,14 @@ def main():
     rows, meta = load(a.out)
     res = Results(rows)
     m = OrderedDict()
-    notes, lsblk, tls = [], [], []
+    notes, lsblk, tls, h2tls = [], [], [], []
     for k, v in meta:
         if k == "note":
             notes.append(v)
         elif k == "tls":
             tls.append(tuple(v.split("\t", 1)) if "\t" in v else (v, ""))
+        elif k == "h2tls":
+            h2tls.append(tuple(v.split("\t", 1)) if "\t" in v else (v, ""))
         elif k == "lsblk":
             lsblk.append(v)
         else:
@@ -529,7 +611,7 @@ def main():
     md = ["# ferry benchmark report\n"]
     md.append("| | |\n|---|---|")
     for k in ("mode", "runs", "commit", "date", "cpus", "memory", "kernel", "disk", "filesystem",
-              "ferry", "nginx", "lighttpd", "h2o", "openssl", "tls certificate", "kernel TLS", "wall", "wall per workload", "load average", "settle", "params"):
+              "ferry", "nginx", "lighttpd", "h2o", "openssl", "h2load", "tls certificate", "kernel TLS", "wall", "wall per workload", "load average", "settle", "params"):
         if k in m:
             md.append("| %s | %s |" % (k, m[k]))
     md.append("")
@@ -544,7 +626,7 @@ def main():
               "access logs off; ferry with `max-keepalive-requests = 0`, nginx `keepalive_requests 1000000`, "
               "lighttpd `server.max-keep-alive-requests = 1000000`. Cold points start after "
               "`sync; echo 3 > /proc/sys/vm/drop_caches` and wait until the VM's free-page reporting "
-              "(`reported_kib`) has settled. \"× best peer\" divides by the best of nginx and lighttpd (and h2o over TLS) at the "
+              "(`reported_kib`) has settled. \"× best peer\" divides by the best of nginx and lighttpd (and h2o over TLS; nginx and h2o over HTTP/2) at the "
               "same point (higher is better for throughput, lower for latency, CPU and memory).\n")
     if notes:
         md.append("Notes:\n")
@@ -565,7 +647,7 @@ def main():
             plot_lines(res, "W3", "idle_pct", a.out, "w3_idle.png",
                        "W3 cold: server CPU idle % vs concurrency", "CPU 0 idle %")
             md.append("![W3 MiB/s](w3_mibps.png)\n\n![W3 CPU idle](w3_idle.png)\n")
-    elif "fio" in res.labels and "T3" not in res.labels:
+    elif "fio" in res.labels and "T3" not in res.labels and "H3" not in res.labels:
         md.append("## Disk\n\n" + fio_line(res))
     if "S" in res.labels:
         md.append(md_cold(res, "S", "Seed-exact: cold cache, N clients each download the same big file once"))
@@ -601,6 +683,22 @@ def main():
                        "T3 cold over TLS: total MiB/s vs concurrency", "MiB/s (total, log scale)", fio=True,
                        logy=True)
             md.append("![T3 MiB/s](t3_mibps.png)\n")
+    if any(w in res.labels for w in ("H1", "H2", "H3")):
+        md.append(md_h2_intro(h2tls))
+    if "H1" in res.labels:
+        md.append(md_h1(res))
+    if "H2" in res.labels:
+        md.append(md_h2(res))
+    if "H3" in res.labels:
+        md.append(md_cold(res, "H3", "H3 the seed's table over HTTP/2: cold cache, each client downloads a distinct "
+                          "file once", "The W3 files, drops and fio ceiling; each client is an h2load process of its "
+                          "own (`-c1 -n1 -w 30 -W 30`: one connection, one stream), all started together on CPU 1; "
+                          "\"load generator\" below is their CPU together.", spread=True, client="h2load"))
+        if a.plots:
+            plot_lines(res, "H3", "mibps", a.out, "h3_mibps.png",
+                       "H3 cold over HTTP/2: total MiB/s vs concurrency", "MiB/s (total, log scale)", fio=True,
+                       logy=True)
+            md.append("![H3 MiB/s](h3_mibps.png)\n")
     md.append("Every figure of every run: `results.tsv` (workload, server, backend, concurrency, metric, value, run).\n")
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(md))

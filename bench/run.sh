@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/run.sh — ferry's benchmark suite: ferry (one row per backend) vs nginx
 # (sendfile, and an aio mode) vs lighttpd, on workloads W1–W6 (issue 3) and W7
-# (compressed responses, issue 17), and over TLS ferry vs nginx, lighttpd and
-# h2o on T1–T3.
+# (compressed responses, issue 17), over TLS ferry vs nginx, lighttpd and
+# h2o on T1–T3, and over HTTP/2 (h2 by ALPN on TLS) ferry vs nginx and h2o on
+# H1–H3 (issue 14).
 #
-# Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--tls] [--runs N]
+# Usage: bench/run.sh [--quick | --smoke] [--seed-exact] [--tls] [--h2] [--runs N]
 #                     [--workloads W1,W3,...] [--servers ferry,nginx,...] [--out DIR]
 #   (default)      full run: every figure the median of 3 runs
 #   --quick        fewer and shorter points, smaller files, 1 run (≤ 5 minutes)
@@ -14,17 +15,20 @@
 #   --seed-exact   the seed's measurement instead of W1–W6: one 700 MiB file,
 #                  N clients each downloading it once from a cold cache
 #   --tls          the TLS workloads only: --workloads T1,T2,fio,T3
+#   --h2           the HTTP/2 workloads only: --workloads H1,H2,fio,H3 (with
+#                  --tls: T1,T2,fio,T3,H1,H2,H3)
 #   --runs N       runs per figure (default 3; 1 in --quick and --smoke)
 #   --workloads L  comma-separated subset of W1 W2 W3 W4 W5 W6 W7 fio T1 T2 T3
+#                  H1 H2 H3 (default: all but H1-H3, which --h2 or this list asks for)
 #   --servers L    comma-separated instance ids or server names (ferry, nginx,
 #                  lighttpd, h2o, ferry-sendfile, nginx-aio, nginx-tls, ...)
 #   --out DIR      output directory (default bench/out, bench/out/smoke)
 #   --dry-run      list the server instances and the expected time, then stop
 # Environment (defaults): FERRY_BIN (build/ferry), BENCH_DATA (bench/data), FETCH (build/fetch),
-#   FERRY_TLS_BACKEND (ferry's default) for the ferry-tls instance.
+#   FERRY_TLS_BACKEND (ferry's default) for the ferry-tls instance, H2LOAD (h2load).
 #
 # Servers run on CPU 0, every load generator (wrk, fetch, loadgen.py, fio) on
-# CPU 1. Output: DIR/results.tsv (every figure), DIR/report.md, DIR/*.png.
+# CPU 1 (h2load too). Output: DIR/results.tsv (every figure), DIR/report.md, DIR/*.png.
 # Exit status 1 if any point had errors (they are reported, never dropped).
 set -euo pipefail
 export LC_ALL=C
@@ -39,17 +43,22 @@ source "$SCRIPT_DIR/lib.sh"
 MODE=full
 SEED_EXACT=0
 TLS_ONLY=0
+H2_ONLY=0
 DRY_RUN=0
 RUNS_OPT=""
 WORKLOADS_OPT=""
 SERVERS_OPT=""
 OUT_OPT=""
-ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6 W7 T1 T2 T3"
-TLS_WORKLOADS="T1 T2 T3"
+ALL_WORKLOADS="W1 W2 fio W3 W4 W5 W6 W7 T1 T2 T3 H1 H2 H3"
+# A run without --workloads, --tls, --h2 or --seed-exact: the HTTP/2 ones are asked for.
+DEFAULT_WORKLOADS="W1 W2 fio W3 W4 W5 W6 W7 T1 T2 T3"
+# Over TLS: T1-T3 (HTTP/1.1) and H1-H3 (HTTP/2, h2 by ALPN), on the TLS instances.
+TLS_WORKLOADS="T1 T2 T3 H1 H2 H3"
+H2_WORKLOADS="H1 H2 H3"
 PLAIN_WORKLOADS="W1 W2 W3 W4 W5 W6 W7 S"
 
 usage() {
-    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 
@@ -61,6 +70,7 @@ parse_args() {
             --full) MODE=full ;;
             --seed-exact) SEED_EXACT=1 ;;
             --tls) TLS_ONLY=1 ;;
+            --h2) H2_ONLY=1 ;;
             --dry-run) DRY_RUN=1 ;;
             --runs) RUNS_OPT=${2:?--runs wants a number}; shift ;;
             --workloads) WORKLOADS_OPT=${2:?--workloads wants a list}; shift ;;
@@ -90,6 +100,10 @@ set_params() {
     SEED_SIZE_MIB=700
     T_CONNS=50               # T1 and T2: wrk -c, and T2's full-handshake clients
     T3_CONC="1 5 10"
+    H1_CONNS=10; H1_STREAMS=32 # H1: h2load -c10 -m32 (issue 14)
+    H2_CONC="1 4"            # H2: one and four downloads of the hot file
+    H3_CONC="1 5 10"         # H3: the cold table over h2
+    H_WINDOW=30              # h2load -w/-W for the downloads: windows of 2^30-1 bytes
     W7_CONNS=50
     W7_ACCEPT="gzip, br, zstd"
     W7_PATHS="/w7/page.html /w7/app.js"
@@ -107,6 +121,7 @@ set_params() {
             SEED_CONC="1 2 5 10 16 32"
             T_DUR=10; T2F_PER=100
             W7_DUR=10
+            H1_DUR=10
             ;;
         quick)
             RUNS=1
@@ -121,6 +136,7 @@ set_params() {
             SEED_CONC="1 5"
             T_DUR=2; T2F_PER=40
             W7_DUR=2
+            H1_DUR=2
             ;;
         smoke)
             RUNS=1
@@ -135,12 +151,15 @@ set_params() {
             SEED_CONC="2"; SEED_SIZE_MIB=16
             T_DUR=1; T_CONNS=10; T2F_PER=5; T3_CONC="2"
             W7_DUR=1; W7_CONNS=10
+            H1_DUR=1; H2_CONC="1 2"; H3_CONC="2"
             ;;
     esac
     [[ -n $RUNS_OPT ]] && RUNS=$RUNS_OPT
-    WORKLOADS=$ALL_WORKLOADS
+    WORKLOADS=$DEFAULT_WORKLOADS
     ((SEED_EXACT)) && WORKLOADS="fio S"
     ((TLS_ONLY)) && WORKLOADS="T1 T2 fio T3"
+    ((H2_ONLY)) && WORKLOADS="H1 H2 fio H3"
+    ((TLS_ONLY && H2_ONLY)) && WORKLOADS="T1 T2 fio T3 H1 H2 H3"
     [[ -n $WORKLOADS_OPT ]] && WORKLOADS=${WORKLOADS_OPT//,/ }
     local w
     for w in $WORKLOADS; do
@@ -153,10 +172,12 @@ set_params() {
 }
 
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
-# want_kind tls|plain — a workload over TLS (T*) or plain HTTP (W*, S) is wanted.
+# want_kind tls|plain|h2 — a workload over TLS (T*, H*), plain HTTP (W*, S)
+# or HTTP/2 (H*) is wanted.
 want_kind() {
     local w list=$PLAIN_WORKLOADS
     [[ $1 == tls ]] && list=$TLS_WORKLOADS
+    [[ $1 == h2 ]] && list=$H2_WORKLOADS
     for w in $list; do want "$w" && return 0; done
     return 1
 }
@@ -192,6 +213,10 @@ check_tools() {
             [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || missing+=(/usr/lib/lighttpd/mod_openssl.so)
         fi
     fi
+    if want_kind h2; then
+        H2LOAD=${H2LOAD:-h2load}
+        need+=("$H2LOAD")
+    fi
     if want W7; then
         # lighttpd's compression is a module of its own package; the check decodes br and zstd.
         if [[ $MODE != smoke ]] || { [[ -n $SERVERS_OPT ]] && selected lighttpd lighttpd; }; then
@@ -203,14 +228,14 @@ check_tools() {
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     ((${#missing[@]} == 0)) ||
-        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o openssl fio gnuplot-nox curl iproute2 python3 python3-brotli python3-zstandard; run scripts/deps.sh)"
+        die "missing tools: ${missing[*]} (Debian packages: wrk nginx-light lighttpd lighttpd-mod-openssl lighttpd-mod-deflate h2o openssl fio gnuplot-nox curl iproute2 python3 python3-brotli python3-zstandard nghttp2-client; run scripts/deps.sh)"
     [[ -x $FERRY_BIN ]] || die "ferry binary $FERRY_BIN not found (run make)"
     if want W2 || want W3 || want W4 || want S || want T2 || want T3; then resolve_fetch; fi
     if ! taskset -c 0 true 2>/dev/null || ! taskset -c 1 true 2>/dev/null; then
         die "needs CPUs 0 and 1 (servers on 0, load on 1); this machine has $(nproc)"
     fi
     if ((EUID != 0)); then
-        note "not root: page caches cannot be dropped, so W3/W4/W5/T3 are NOT cold-cache figures"
+        note "not root: page caches cannot be dropped, so W3/W4/W5/T3/H3 are NOT cold-cache figures"
     fi
     # Many connections (W6) and many open files: raise the descriptor limit.
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
@@ -273,6 +298,14 @@ estimate_minutes() {
     want T1 && s=$((s + nt * (T_DUR + W1_WARMUP + 1)))
     want T2 && s=$((s + nt * (T_DUR + 2 * T_CONNS * T2F_PER / 1000 + 2)))
     want T3 && s=$((s + nt * (sumt * W3_MIB * 3 / 400 + 3)))
+    # HTTP/2: ferry-tls and the two h2 peers (lighttpd-tls sits H1-H3 out).
+    local nh=0 id sum2=0 sum3=0
+    for id in "${TLS_INSTANCES[@]}"; do runs_workload "$id" H1 && nh=$((nh + 1)); done
+    for c in $H2_CONC; do sum2=$((sum2 + c)); done
+    for c in $H3_CONC; do sum3=$((sum3 + c)); done
+    want H1 && s=$((s + nh * (H1_DUR + W1_WARMUP + 1)))
+    want H2 && s=$((s + nh * (2 * sum2 * W2_MIB / 500 + 2)))
+    want H3 && s=$((s + nh * (sum3 * W3_MIB * 3 / 400 + 3)))
     echo $(((s * RUNS + 20 + 59) / 60))
 }
 
@@ -295,9 +328,9 @@ prepare_data() {
     local need=0 i name size _w f
     mkdir -p "$DATA"
     # Rough space check before writing gigabytes.
-    want W2 && need=$((need + W2_MIB))
+    if want W2 || want H2; then need=$((need + W2_MIB)); fi
     COLD_NEEDED=0
-    if want W3 || want W4 || want T3 || { want fio && ! want S; }; then COLD_NEEDED=1; fi
+    if want W3 || want W4 || want T3 || want H3 || { want fio && ! want S; }; then COLD_NEEDED=1; fi
     ((COLD_NEEDED)) && need=$((need + COLD_FILES * W3_MIB))
     want S && need=$((need + SEED_SIZE_MIB))
     want W5 && need=$((need + W5_FILES * W5_MAX / MIB / 6))
@@ -308,7 +341,7 @@ prepare_data() {
 
     make_file "$DATA/1k.bin" 1024
     printf '<!doctype html>\n<title>ferry bench</title>\n' >"$DATA/index.html"
-    if want W2; then
+    if want W2 || want H2; then
         HOT_PATH=/hot/${W2_MIB}m.bin
         make_file "$DATA$HOT_PATH" $((W2_MIB * MIB))
     fi
@@ -488,8 +521,24 @@ detect_instances() {
         [[ $MODE == smoke && -z $SERVERS_OPT ]] || detect_tls_peers
     fi
     ((${#INSTANCES[@]})) || die "no server selected by --servers '$SERVERS_OPT'"
+    drop_idle_instances
     split_instances
     drop_idle_workloads
+}
+
+# drop_idle_instances — an instance limited to some workloads (I_ONLY: h2o
+# plain, lighttpd-tls outside H1-H3) none of which is in the run is not started.
+drop_idle_instances() {
+    local id w kept=()
+    [[ $WORKLOADS == fio ]] && return 0    # no server runs; none is started
+    for id in "${INSTANCES[@]}"; do
+        if [[ -z ${I_ONLY[$id]:-} ]]; then kept+=("$id"); continue; fi
+        for w in $WORKLOADS; do
+            if runs_workload "$id" "$w"; then kept+=("$id"); break; fi
+        done
+    done
+    INSTANCES=("${kept[@]}")
+    ((${#INSTANCES[@]})) || die "no server selected by --servers '$SERVERS_OPT' runs the workloads $WORKLOADS"
 }
 
 # split_instances — PLAIN_INSTANCES and TLS_INSTANCES from INSTANCES.
@@ -506,10 +555,12 @@ split_instances() {
 # TLS ones when ferry has no TLS in --smoke, or W1-W6 with --servers h2o)
 # leaves the run, with a note.
 drop_idle_workloads() {
-    local w kept=() no_tls=() no_plain=()
+    local w kept=() no_tls=() no_plain=() no_h2=()
     for w in $WORKLOADS; do
         if [[ " $TLS_WORKLOADS " == *" $w "* ]] && ((${#TLS_INSTANCES[@]} == 0)); then
             no_tls+=("$w")
+        elif [[ " $H2_WORKLOADS " == *" $w "* ]] && ! any_runs "$w" "${TLS_INSTANCES[@]}"; then
+            no_h2+=("$w")
         elif [[ " $PLAIN_WORKLOADS " == *" $w "* ]] && ((${#PLAIN_INSTANCES[@]} == 0)); then
             no_plain+=("$w")
         else
@@ -518,6 +569,7 @@ drop_idle_workloads() {
     done
     ((${#no_tls[@]} == 0)) || note "${no_tls[*]}: no TLS server in this run, skipped"
     ((${#no_plain[@]} == 0)) || note "${no_plain[*]}: no plain-HTTP server in this run, skipped"
+    ((${#no_h2[@]} == 0)) || note "${no_h2[*]}: no server speaking h2 in this run, skipped"
     WORKLOADS=${kept[*]}
 }
 
@@ -533,6 +585,16 @@ detect_ferry_tls() {
         add_instance ferry-tls ferry "tls${backend:+-$backend}"
         I_CONF[ferry-tls]=$conf
         I_TLS[ferry-tls]=1
+        # HTTP/2 (issue 14) is on by default where ferry knows it; a build
+        # before it refuses the key and sits H1-H3 out.
+        if want_kind h2; then
+            { cat "$conf"; echo "http2 = on"; } >"$WORK/probe-h2.conf"
+            if ! "$FERRY_BIN" -t -c "$WORK/probe-h2.conf" -r "$DATA" -l "127.0.0.1:$(free_port)" \
+                --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" >/dev/null 2>&1; then
+                I_ONLY[ferry-tls]="T1 T2 T3"
+                note "ferry: no HTTP/2 in this build (ferry -t refuses 'http2 = on'): ferry-tls sits H1-H3 out"
+            fi
+        fi
     elif grep -qiE "(unrecognized|unknown|invalid) option" <<<"$out"; then
         note "ferry: no TLS in this build ($(basename "$FERRY_BIN") -t --tls-cert: $(head -n 1 <<<"$out")):" \
             "ferry-tls skipped, the TLS workloads measure the peers only"
@@ -551,6 +613,38 @@ detect_tls_peers() {
             I_TLS[$server-tls]=1
         fi
     done
+    # HTTP/2: the peers issue 14 names are nginx and h2o (h2o 2.2 offers h2
+    # by ALPN as it is). lighttpd 1.4 speaks h2 too, but keeps to T1-T3: a
+    # third peer would add a third of H1-H3's time.
+    if selected lighttpd-tls lighttpd; then I_ONLY[lighttpd-tls]="T1 T2 T3"; fi
+    if selected nginx-tls nginx; then detect_nginx_h2; fi
+}
+
+# detect_nginx_h2 — how this nginx turns HTTP/2 on for its TLS listener:
+# "http2 on;" in the server block (nginx >= 1.25.1) or "listen ... http2"
+# (before, Debian 12's 1.22). Sets NGINX_H2_SERVER or NGINX_H2_LISTEN; with
+# neither (no http_v2 module: nginx -V) nginx-tls sits H1-H3 out, with a note.
+# Set whenever nginx can: every TLS server of the run then offers h2 by
+# ALPN, and none of the HTTP/1.1 clients (wrk offers no ALPN, fetch
+# http/1.1, curl in the startup check either) is moved to it.
+NGINX_H2_SERVER=""
+NGINX_H2_LISTEN=""
+detect_nginx_h2() {
+    local server_line listen_flag probe="$WORK/nginx-h2-probe"
+    for server_line in "http2 on;" ""; do
+        listen_flag=""
+        [[ -z $server_line ]] && listen_flag=http2
+        write_nginx_conf "$probe.conf" "$probe" "$(free_port)" "$DATA" "" "$TLS_CERT" "$TLS_KEY" \
+            "$server_line" "$listen_flag"
+        if /usr/sbin/nginx -p "$probe" -e "$probe/error.log" -c "$probe.conf" -t -q >/dev/null 2>&1; then
+            NGINX_H2_SERVER=$server_line
+            NGINX_H2_LISTEN=$listen_flag
+            return 0
+        fi
+    done
+    I_ONLY[nginx-tls]="T1 T2 T3"
+    want_kind h2 && note "nginx: no HTTP/2 in this build (neither 'http2 on;' nor 'listen ... http2' passes nginx -t; nginx -V lists --with-http_v2_module when it has it): nginx-tls sits H1-H3 out"
+    return 0
 }
 
 detect_ferry_backends() {
@@ -635,6 +729,14 @@ runs_workload() {
     [[ -z ${I_ONLY[$1]:-} || " ${I_ONLY[$1]} " == *" $2 "* ]]
 }
 
+# any_runs W ID... — whether one of these instances takes part in workload W.
+any_runs() {
+    local w=$1 id
+    shift
+    for id in "$@"; do runs_workload "$id" "$w" && return 0; done
+    return 1
+}
+
 start_instance() {
     local id=$1 port dir="$WORK/$1" tls=() scheme=http
     port=$(free_port)
@@ -652,11 +754,16 @@ start_instance() {
                 >"$dir/out.log" 2>&1 &
             ;;
         nginx)
-            local extra="" server_extra=""
+            local extra="" server_extra="" listen_flags=""
             [[ $id == nginx-aio ]] && extra="$NGINX_AIO directio 4m; output_buffers 2 1m;"
             want W7 && ((${#tls[@]} == 0)) && server_extra=$W7_NGINX
+            # Over TLS HTTP/2 as well, when this nginx has it (detect_nginx_h2).
+            if ((${#tls[@]})); then
+                server_extra+=$NGINX_H2_SERVER
+                listen_flags=$NGINX_H2_LISTEN
+            fi
             write_nginx_conf "$dir/nginx.conf" "$dir" "$port" "$DATA" "$extra" "${tls[0]:-}" "${tls[1]:-}" \
-                "$server_extra"
+                "$server_extra" "$listen_flags"
             /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -t -q >"$dir/out.log" 2>&1 ||
                 { show_logs "$dir/out.log"; die "nginx rejected $dir/nginx.conf"; }
             taskset -c 0 /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
@@ -712,7 +819,27 @@ start_instance() {
         unset "PIDS[$id]"
         return 1
     fi
+    ((${#tls[@]})) && want_kind h2 && runs_workload "$id" H1 && h2_check "$id" "$dir"
     return 0
+}
+
+# h2_check ID DIR — an instance that is to run H1-H3 must answer curl --http2
+# (ALPN h2, then http/1.1) over HTTP/2 with /1k.bin byte for byte; one that
+# does not sits them out, an error (a note, exit status 1). The report's TLS
+# table says which did.
+h2_check() {
+    local id=$1 dir=$2 version
+    version=$(curl -sS --http2 --max-time 5 --cacert "$TLS_CERT" -o "$dir/1k.h2.body" -w '%{http_version}' \
+        "https://127.0.0.1:${PORTS[$id]}/1k.bin" 2>"$dir/h2-check.err") || version="curl failed: $(head -c 200 "$dir/h2-check.err")"
+    if [[ $version == 2 ]] && cmp -s "$dir/1k.h2.body" "$DATA/1k.bin"; then
+        TLS_INFO[$id]+=", ALPN h2: yes"
+        return 0
+    fi
+    [[ $version == 2 ]] && version="2, wrong bytes"
+    TLS_INFO[$id]+=", ALPN h2: no (curl --http2: HTTP $version)"
+    I_ONLY[$id]="T1 T2 T3"
+    note "ERROR: $id does not serve /1k.bin over HTTP/2 (curl --http2: HTTP $version); it sits H1-H3 out"
+    ERROR_POINTS=$((ERROR_POINTS + 1))
 }
 declare -A TLS_INFO=()
 
@@ -1370,6 +1497,220 @@ T3_point() {
     record_download T3 "$id" "$c" "$run"
 }
 
+# --- HTTP/2 workloads (issue 14) ------------------------------------------------
+# H1-H3 run against the TLS instances that speak h2 (ferry-tls, nginx-tls with
+# http2 on its listener, h2o-tls), each over h2 chosen by ALPN, with the bench
+# certificate. The client is h2load (nghttp2-client), pinned to CPU 1 like
+# every load generator, offering the TLS 1.3 ciphers in OpenSSL's default
+# order (h2load's own prefers AES-128): so it negotiates what wrk and fetch do
+# in T1-T3. h2load discards each body after decrypting it (it does not verify
+# the certificate: the startup check did). Each h2load run must report
+# "Application protocol: h2" (http/1.1 for H2's --h1 half), every request
+# succeeded with a 2xx, and for a download the full size in DATA bytes.
+
+H2LOAD_CIPHERS="TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+
+# run_h2load OUT ARGS... — h2load pinned to CPU 1, at most DL_TIMEOUT s; its
+# output in OUT, its CPU-seconds (user, system) in OUT.cpu.
+run_h2load() {
+    local out=$1 TIMEFORMAT='%U %S'
+    shift
+    { time taskset -c 1 timeout -k 5 "$DL_TIMEOUT" "$H2LOAD" --tls13-ciphers="$H2LOAD_CIPHERS" "$@" \
+        >"$out" 2>&1; } 2>"$out.cpu" || true
+}
+
+# parse_h2load OUT — prints "succeeded failed errored timeout non2xx data_bytes
+# rps mean_us max_us protocol tls" ("-" or -1 where h2load printed nothing:
+# the caller counts that as an error). tls: "TLSv1.3 CIPHER GROUP".
+parse_h2load() {
+    awk '
+        function us(v,   n, u) {
+            n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+            if (u == "us") return n
+            if (u == "ms") return n * 1000
+            if (u == "s")  return n * 1000000
+            return -1
+        }
+        /^finished in / { rps = $4 }
+        /^requests: / { ok = $8; failed = $10; errored = $12; timeout = $14 }
+        /^status codes: / { gsub(/,/, ""); non2xx = $5 + $7 + $9 }
+        /^traffic: / { if (match($0, /\(([0-9]+)\) data/)) { d = substr($0, RSTART + 1); sub(/\).*/, "", d); data = d } }
+        /^time for request:/ { mean = us($6); max = us($5) }
+        /^Application protocol: / { proto = $3 }
+        /^TLS Protocol: / { tproto = $3 }
+        /^Cipher: / { cipher = $2 }
+        /^Server Temp Key: / { group = $4 }
+        END {
+            printf "%s %s %s %s %s %s %s %s %s %s %s %s %s\n", (ok == "" ? "-" : ok), failed + 0, errored + 0,
+                timeout + 0, non2xx + 0, (data == "" ? "-" : data), (rps == "" ? "-" : rps),
+                (mean == "" ? -1 : mean), (max == "" ? -1 : max), (proto == "" ? "none" : proto),
+                (tproto == "" ? "-" : tproto), (cipher == "" ? "-" : cipher), (group == "" ? "-" : group)
+        }' "$1"
+}
+
+# h2load_figures OUT PROTO WANT_OK [WANT_BYTES] — one h2load run's figures:
+# sets H_OK H_BYTES H_RPS H_MEAN_MS H_MAX_MS H_TLS H_ERRS H_DETAIL. An error
+# is a request that failed, errored, timed out or had a status other than
+# 2xx, fewer than WANT_OK requests done (0: any number), another protocol
+# than PROTO, or DATA bytes other than WANT_BYTES (when given).
+h2load_figures() {
+    local out=$1 want_proto=$2 want_ok=$3 want_bytes=${4:-} ok failed errored tmo non2xx data rps mean max proto
+    local tproto cipher group
+    read -r ok failed errored tmo non2xx data rps mean max proto tproto cipher group < <(parse_h2load "$out")
+    H_ERRS=$((failed + errored + tmo + non2xx))
+    H_DETAIL="failed $failed, errored $errored, timeout $tmo, non-2xx $non2xx"
+    if [[ $ok == - ]]; then
+        H_ERRS=$((H_ERRS + 1))
+        H_DETAIL="h2load printed no result: $(grep -v '^progress' "$out" | tail -n 3 | tr '\n' ' ' | head -c 300)"
+        ok=0
+    fi
+    if [[ $proto != "$want_proto" ]]; then
+        H_ERRS=$((H_ERRS + 1))
+        H_DETAIL+=", protocol $proto (want $want_proto)"
+    fi
+    if ((want_ok > 0 && ok != want_ok)); then
+        H_ERRS=$((H_ERRS + 1))
+        H_DETAIL+=", $ok of $want_ok requests succeeded"
+    fi
+    if [[ -n $want_bytes && $data != "$want_bytes" ]]; then
+        H_ERRS=$((H_ERRS + 1))
+        H_DETAIL+=", $data DATA bytes (want $want_bytes)"
+    fi
+    H_OK=$ok
+    H_BYTES=$([[ $data == - ]] && echo 0 || echo "$data")
+    H_RPS=$([[ $rps == - ]] && echo 0 || echo "$rps")
+    H_MEAN_MS=$(awk -v u="$mean" 'BEGIN { printf "%.3f\n", u / 1000 }')
+    H_MAX_MS=$(awk -v u="$max" 'BEGIN { printf "%.3f\n", u / 1000 }')
+    H_TLS="$tproto $cipher $group, $proto"
+}
+
+# h2_tls_seen ID — what h2load negotiated with ID, for the report (first seen).
+declare -A H2_TLS_SEEN=()
+h2_tls_seen() {
+    [[ -n ${H2_TLS_SEEN[$1]:-} || $H_TLS == "- - -, none" ]] || H2_TLS_SEEN[$1]=$H_TLS
+}
+
+describe_H1() {
+    log "H1 small hot over HTTP/2: /1k.bin, h2load -c$H1_CONNS -m$H1_STREAMS -D $H1_DUR https://... (h2 by ALPN)"
+}
+# The server's CPU per request next to the req/s, as in W1 and T1: one
+# h2load thread on CPU 1 may be the limit (its busy % says so).
+H1_point() {
+    local id=$1 run=$2 url out srv c0 c1 t0 t1 cpu busy
+    url="https://127.0.0.1:${PORTS[$id]}/1k.bin"
+    ((W1_WARMUP)) && run_h2load "$WORK/warm.txt" -c"$H1_CONNS" -m"$H1_STREAMS" -D "$W1_WARMUP" "$url"
+    out="$WORK/h1.$id.$run.txt"
+    mapfile -t srv < <(server_pids "$id")
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    run_h2load "$out" -c"$H1_CONNS" -m"$H1_STREAMS" -D "$H1_DUR" "$url"
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    h2load_figures "$out" h2 0
+    ((H_OK > 0)) || { H_ERRS=$((H_ERRS + 1)); H_DETAIL+=", no request succeeded"; }
+    h2_tls_seen "$id"
+    cpu=$(fdiv $((c1 - c0)) "$CLK_TCK" %.3f)
+    busy=$(busy_pct "$(client_cpu "$out.cpu")" "$((t1 - t0))")
+    record H1 "$id" "$H1_CONNS" "$run" rps "$H_RPS" requests "$H_OK" mean_ms "$H_MEAN_MS" max_ms "$H_MAX_MS" \
+        cpu_us_per_req "$(us_per "$cpu" "$H_OK")" \
+        idle_pct "$(awk -v c="$cpu" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", 100 - c / (u / 1e6) * 100 }')" \
+        client_busy_pct "$busy" errors "$H_ERRS"
+    point_errors "H1 $id run $run" "$H_ERRS" "$H_DETAIL"
+    log "$(printf '%-4s %-20s run %d: %10s req/s  mean %sms  server %s µs/req  h2load CPU %s%%' H1 "$id" "$run" \
+        "$H_RPS" "$H_MEAN_MS" "$(us_per "$cpu" "$H_OK")" "$busy")"
+}
+
+describe_H2() {
+    log "H2 large hot over HTTP/2: $HOT_PATH ($W2_MIB MiB) in page cache, C in $H2_CONC downloads at once," \
+        "h2load -cC -nC -w $H_WINDOW -W $H_WINDOW (one stream per connection), each also over HTTP/1.1 (h2load --h1)"
+}
+# Each concurrency twice, over h2 and over HTTP/1.1 (the same client with
+# --h1: ALPN http/1.1), in alternating order from run to run; the figure is
+# h2's, and h2_vs_h1 its ratio to the same server's HTTP/1.1 in that run.
+H2_point() {
+    local id=$1 run=$2 c proto order errs h2m h1m
+    cat "$DATA$HOT_PATH" >/dev/null
+    for c in $H2_CONC; do
+        order="h2 h1"
+        ((run % 2)) || order="h1 h2"
+        errs=0
+        for proto in $order; do
+            h2_download "$id" "$run" "$c" "$proto"
+            errs=$((errs + H_ERRS))
+            if [[ $proto == h2 ]]; then h2m=$H_MIBPS; else h1m=$H_MIBPS; fi
+        done
+        record H2 "$id" "$c" "$run" h2_vs_h1 "$(fdiv "$h2m" "$h1m" %.3f)" errors "$errs"
+        log "$(printf 'H2   %-20s c=%-3s run %d: h2 %8s MiB/s, http/1.1 %8s MiB/s: %s x' "$id" "$c" "$run" \
+            "$h2m" "$h1m" "$(fdiv "$h2m" "$h1m" %.2f)")"
+    done
+}
+
+# h2_download ID RUN C h2|h1 — C downloads of the hot file at once, one per
+# connection (h2load -cC -nC); records the figures (h1_ before the names of
+# the HTTP/1.1 ones); sets H_MIBPS, H_ERRS.
+h2_download() {
+    local id=$1 run=$2 c=$3 proto=$4 out px="" args=() srv c0 c1 t0 t1 cpu wall
+    out="$WORK/h2.$id.$run.$c.$proto.txt"
+    if [[ $proto == h1 ]]; then
+        px=h1_ args=(--h1)
+    fi
+    mapfile -t srv < <(server_pids "$id")
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    run_h2load "$out" "${args[@]}" -c"$c" -n"$c" -w "$H_WINDOW" -W "$H_WINDOW" "https://127.0.0.1:${PORTS[$id]}$HOT_PATH"
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    h2load_figures "$out" "$([[ $proto == h1 ]] && echo http/1.1 || echo h2)" "$c" $((c * W2_MIB * MIB))
+    [[ $proto == h2 ]] && h2_tls_seen "$id"
+    point_errors "H2 $id c=$c $proto run $run" "$H_ERRS" "$H_DETAIL"
+    wall=$(fdiv $((t1 - t0)) 1000000 %.4f)
+    cpu=$(fdiv $((c1 - c0)) "$CLK_TCK" %.3f)
+    H_MIBPS=$(awk -v b="$H_BYTES" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f\n", b / 1048576 / (u / 1e6) }')
+    record H2 "$id" "$c" "$run" "${px}mibps" "$H_MIBPS" "${px}bytes" "$H_BYTES" "${px}wall_s" "$wall" \
+        "${px}cpu_s_per_gib" "$(awk -v c="$cpu" -v b="$H_BYTES" 'BEGIN { if (b) printf "%.3f\n", c / (b / 1073741824); else print "-" }')" \
+        "${px}idle_pct" "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.1f\n", 100 - c / w * 100 }')" \
+        "${px}client_busy_pct" "$(busy_pct "$(client_cpu "$out.cpu")" "$((t1 - t0))")"
+}
+
+describe_H3() {
+    log "H3 cold over HTTP/2: concurrency $H3_CONC, each client (an h2load -c1 -n1 -w $H_WINDOW -W $H_WINDOW of its own)" \
+        "a distinct never-read $W3_MIB MiB file on one stream"
+}
+# h2load sends every client down the same list of URIs, so C clients with
+# distinct files are C h2load processes (one connection, one stream each),
+# all on CPU 1 and started together; their CPU is summed. The figures are
+# those of T3 (record_download).
+H3_point() {
+    local id=$1 run=$2 c=$3 k pids=() srv c0 c1 t0 t1 bytes=0 errs=0 detail="" TIMEFORMAT='%U %S'
+    cold_take "$c"
+    mapfile -t srv < <(server_pids "$id")
+    c0=$(cpu_ticks "${srv[@]}")
+    t0=${EPOCHREALTIME/./}
+    { time {
+        for ((k = 0; k < c; k++)); do
+            taskset -c 1 timeout -k 5 "$DL_TIMEOUT" "$H2LOAD" --tls13-ciphers="$H2LOAD_CIPHERS" -c1 -n1 \
+                -w "$H_WINDOW" -W "$H_WINDOW" "https://127.0.0.1:${PORTS[$id]}$(cold_path "${COLD_TAKEN[$k]}")" \
+                >"$WORK/h3.$k.txt" 2>&1 &
+            pids+=($!)
+        done
+        wait "${pids[@]}" || true
+    }; } 2>"$WORK/h3.cpu"
+    t1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks "${srv[@]}")
+    for ((k = 0; k < c; k++)); do
+        h2load_figures "$WORK/h3.$k.txt" h2 1 $((W3_MIB * MIB))
+        ((k)) || h2_tls_seen "$id"
+        bytes=$((bytes + H_BYTES))
+        if ((H_ERRS)); then
+            errs=$((errs + 1))
+            ((errs > 5)) || detail+=" [$(cold_path "${COLD_TAKEN[$k]}"): $H_DETAIL]"
+        fi
+    done
+    DL_BYTES=$bytes DL_US=$((t1 - t0)) DL_TICKS=$((c1 - c0)) DL_ERRS=$errs DL_DETAIL=$detail
+    DL_CLIENT_CPU=$(client_cpu "$WORK/h3.cpu")
+    record_download H3 "$id" "$c" "$run"
+}
+
 # --- report -------------------------------------------------------------------
 
 write_meta() {
@@ -1402,18 +1743,59 @@ write_meta() {
                 printf 'tls\t%s\t%s\n' "${I_SERVER[$n]}/${I_BACKEND[$n]}" "${TLS_INFO[$n]:-not started}"
             done
         fi
+        if want_kind h2; then
+            printf 'h2load\t%s\n' "$("$H2LOAD" --version 2>&1 | head -1)"
+            for n in "${TLS_INSTANCES[@]}"; do
+                [[ -n ${H2_TLS_SEEN[$n]:-} ]] && printf 'h2tls\t%s\t%s\n' "${I_SERVER[$n]}/${I_BACKEND[$n]}" "${H2_TLS_SEEN[$n]}"
+            done
+        fi
         printf 'wall\t%s s\n' "$(( (${EPOCHREALTIME/./} - START_US) / 1000000 ))"
         printf 'wall per workload\t%s\n' "${TIMES%, }"
         printf 'load average\t%s\n' "${LOADAVG%; }"
         printf 'settle\t%s s in %s cache drops\n' "$((SETTLE_TOTAL_US / 1000000))" "$DROPS"
-        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; W7 c%s %ss; fio %ss; seed %s MiB C=%s; T1/T2 c%s %ss, T2 fetch %s x %s; T3 C=%s\n' \
+        printf 'params\tW1 c%s %ss; W2 %s MiB x%s; W3 %s MiB files, C=%s; W4 c%s %ss, %s downloads; W5 %s files, %s clients, %s MiB, %s%% Range; W6 %s conns %ss; W7 c%s %ss; fio %ss; seed %s MiB C=%s; T1/T2 c%s %ss, T2 fetch %s x %s; T3 C=%s; H1 h2load -c%s -m%s %ss; H2 %s MiB, C=%s, -w/-W %s; H3 C=%s\n' \
             "$W1_CONNS" "$W1_DUR" "$W2_MIB" "$W2_CLIENTS" "$W3_MIB" "${W3_CONC// /,}" "$W4_CONNS" "$W4_DUR" "$W4_DL" \
             "$W5_FILES" "$W5_CLIENTS" "$((W5_BYTES / MIB))" "$(awk -v f="$W5_RANGE_FRAC" 'BEGIN { print f * 100 }')" \
             "$W6_CONNS" "$W6_DUR" "$W7_CONNS" "$W7_DUR" "$FIO_RUNTIME" "$SEED_SIZE_MIB" "${SEED_CONC// /,}" \
-            "$T_CONNS" "$T_DUR" "$T_CONNS" "$T2F_PER" "${T3_CONC// /,}"
+            "$T_CONNS" "$T_DUR" "$T_CONNS" "$T2F_PER" "${T3_CONC// /,}" "$H1_CONNS" "$H1_STREAMS" "$H1_DUR" \
+            "$W2_MIB" "${H2_CONC// /,}" "$H_WINDOW" "${H3_CONC// /,}"
         for n in "${NOTES[@]}"; do printf 'note\t%s\n' "$n"; done
         lsblk -o NAME,SIZE,ROTA,TYPE,MOUNTPOINTS 2>/dev/null | sed 's/^/lsblk\t/'
     } >"$m"
+}
+
+# point W ID RUN [C] — one point of workload W (at concurrency C for the
+# cold ones) for instance ID, timed. A server that has exited since the last
+# point (crashed, or was killed from outside: the machine is shared) is not
+# measured: its points are errors, and the first one notes how it ended and
+# the tail of its logs.
+declare -A DEAD_NOTED=()
+point() {
+    local w=$1 id=$2 run=$3 c=${4:-} st=0 how cs x
+    if [[ -n ${PIDS[$id]:-} ]] && kill -0 "${PIDS[$id]}" 2>/dev/null; then
+        timed "$w" "${w}_point" "$id" "$run" ${c:+"$c"}
+        return 0
+    fi
+    if [[ -z ${DEAD_NOTED[$id]:-} ]]; then
+        DEAD_NOTED[$id]=1
+        how="is not running"
+        if [[ -n ${PIDS[$id]:-} ]]; then
+            wait "${PIDS[$id]}" 2>/dev/null || st=$?
+            how="exited with status $st"
+            ((st > 128)) && how="was killed by signal $((st - 128)) ($(kill -l "$((st - 128))" 2>/dev/null))"
+            unset "PIDS[$id]"
+        fi
+        note "ERROR: $id $how before $w run $run; its remaining points are errors; its logs end:" \
+            "$(tail -q -n 3 "$WORK/$id/out.log" "$WORK/$id/error.log" 2>/dev/null | tr '\n' ' ' | head -c 400)"
+    fi
+    # The point's concurrencies, so the report shows ERROR where it would have been.
+    case $w in
+        W1) cs=$W1_CONNS ;; W2) cs=$W2_CLIENTS ;; W4) cs=$W4_CONNS ;; W5) cs=$W5_CLIENTS ;;
+        W6) cs=$W6_CONNS ;; W7) cs=$W7_CONNS ;; T1 | T2) cs=$T_CONNS ;; H1) cs=$H1_CONNS ;;
+        H2) cs=$H2_CONC ;; S) cs=$SEED_CONC ;; *) cs=$c ;;
+    esac
+    for x in $cs; do record "$w" "$id" "$x" "$run" errors 1; done
+    point_errors "$w $id run $run" 1 "(the server is gone)"
 }
 
 # rotate RUN ID... — the ids one per line, starting with the RUN-th (cyclic).
@@ -1444,7 +1826,13 @@ main() {
     fi
     detect_instances
     log "mode $MODE, $RUNS run(s); workloads: $WORKLOADS; servers: ${INSTANCES[*]}"
-    ((DRY_RUN)) && want_kind tls && log "TLS workloads (T1-T3) on: ${TLS_INSTANCES[*]:-none}"
+    if ((DRY_RUN)) && { want T1 || want T2 || want T3; }; then
+        log "TLS workloads (T1-T3) on: ${TLS_INSTANCES[*]:-none}"
+    fi
+    if ((DRY_RUN)) && want_kind h2; then
+        log "HTTP/2 workloads (H1-H3) on: $(for id in "${TLS_INSTANCES[@]}"; do
+            runs_workload "$id" H1 && printf '%s ' "$id"; done)"
+    fi
     log "expect roughly $(estimate_minutes) min on an idle machine (not counting making the test files once)"
     ((DRY_RUN)) && exit 0
     prepare_data
@@ -1453,7 +1841,7 @@ main() {
     RESULTS="$OUT/results.tsv"
     printf 'workload\tserver\tbackend\tconcurrency\tmetric\tvalue\trun\n' >"$RESULTS"
 
-    local w run i id order c plain tls
+    local w run i id order c plain tls concs
     [[ $WORKLOADS == fio ]] || start_all
     for w in $WORKLOADS; do
         [[ $w == fio ]] || "describe_$w"
@@ -1470,15 +1858,22 @@ main() {
                 fio) ;;
                 W3) for c in $W3_CONC; do
                         for id in "${plain[@]}"; do
-                            if runs_workload "$id" W3; then timed W3 W3_point "$id" "$run" "$c"; fi
+                            if runs_workload "$id" W3; then point W3 "$id" "$run" "$c"; fi
                         done
                     done ;;
-                T3) for c in $T3_CONC; do
-                        for id in "${tls[@]}"; do timed T3 T3_point "$id" "$run" "$c"; done
+                T3 | H3)
+                    concs=$T3_CONC
+                    [[ $w == H3 ]] && concs=$H3_CONC
+                    for c in $concs; do
+                        for id in "${tls[@]}"; do
+                            if runs_workload "$id" "$w"; then point "$w" "$id" "$run" "$c"; fi
+                        done
                     done ;;
-                T*) for id in "${tls[@]}"; do timed "$w" "${w}_point" "$id" "$run"; done ;;
+                T* | H*) for id in "${tls[@]}"; do
+                        if runs_workload "$id" "$w"; then point "$w" "$id" "$run"; fi
+                    done ;;
                 *) for id in "${plain[@]}"; do
-                       if runs_workload "$id" "$w"; then timed "$w" "${w}_point" "$id" "$run"; fi
+                       if runs_workload "$id" "$w"; then point "$w" "$id" "$run"; fi
                    done ;;
             esac
         done

@@ -78,3 +78,34 @@ def test_bench_smoke_tls_peers_and_ferry():
         for label in labels:
             cells = row(text, label)
             assert cells and cells[-1] in ("0/1",), (workload, label, cells)
+
+
+def test_bench_smoke_h2_peers_and_ferry():
+    # The HTTP/2 workloads (--h2: H1, H2, fio, H3) against ferry, nginx and
+    # h2o over TLS with the bench certificate: each negotiated h2 by ALPN with
+    # h2load (an h2load run on another protocol is an error), every row has
+    # figures, H2 has the same server's HTTP/1.1 figure beside its h2 one.
+    env = dict(os.environ, FERRY_BIN=ferry_bin())
+    out = "build/bench-smoke-h2"
+    r = subprocess.run(["bench/run.sh", "--smoke", "--h2", "--servers", "ferry,nginx,h2o", "--out", out],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=T(180))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    report = (REPO / out / "report.md").read_text()
+    labels = ["ferry/tls", "nginx/tls", "h2o/tls"]
+    intro = section(report, "HTTP/2:")
+    for label in labels:
+        cells = row(intro, label)
+        assert cells and cells[1].startswith("TLSv1.3 ") and cells[1].endswith(", h2"), (label, cells)
+    results = [line.split("\t") for line in (REPO / out / "results.tsv").read_text().splitlines()[1:]]
+    for workload, metric, least in (("H1", "rps", 1), ("H2", "mibps", 1), ("H2", "h1_mibps", 1),
+                                    ("H2", "h2_vs_h1", 0.01), ("H3", "mibps", 1), ("H1", "cpu_us_per_req", 0)):
+        for label in labels:
+            server, backend = label.split("/")
+            values = [x[5] for x in results if x[:3] == [workload, server, backend] and x[4] == metric]
+            assert values and all(float(v) >= least for v in values), (workload, label, metric, values)
+    for workload in ("H1", "H2", "H3"):
+        text = section(report, workload)
+        assert "ERROR" not in text, text
+        for label in labels:
+            cells = row(text, label)
+            assert cells and cells[-1] == "0/1", (workload, label, cells)
