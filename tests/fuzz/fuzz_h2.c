@@ -25,7 +25,16 @@
  *        otherwise the server first answers until it is quiet (an EOF
  *        ends an HTTP/2 connection at once, with its answers unsent);
  *   0x04 piecewise: a loop turn after each frame (raw: each chunk of
- *        1 + 8 * (mode >> 3) bytes), so frames arrive split over reads.
+ *        1 + 8 * (mode >> 5) bytes), so frames arrive split over reads;
+ *   0x08 stop: then a graceful stop (fy_link_shutdown: GOAWAY);
+ *   0x10 timeout: then the connection's timer fires (keep-alive, header
+ *        or write timeout, whichever is armed), as if its time had come.
+ * 0x08 and 0x10 act once the server is quiet, before the write side is
+ * shut; the loop runs until it is quiet again after each.
+ *
+ * FUZZ_H2_WAIT_MS (default 0): how long a quiet turn may wait while
+ * streams are under way, for backends that work off the loop (io_uring,
+ * aio: lookups and reads complete in a later turn).
  *
  * Besides "no crash, no leak, no UB", what the server sends on an HTTP/2
  * connection is checked, and a violation aborts:
@@ -62,6 +71,8 @@
 #define MODE_RAW 0x01
 #define MODE_SHUT_AT_ONCE 0x02
 #define MODE_PIECEWISE 0x04
+#define MODE_STOP 0x08
+#define MODE_TIMEOUT 0x10
 
 #define MAX_TURNS 200        /* per phase: answering, then closing */
 #define QUIET_TURNS 2        /* turns with nothing done that make "quiet" */
@@ -78,6 +89,7 @@
 
 static struct fy_server srv;
 static struct fy_stats_shm *stats;
+static int quiet_wait_ms;        /* FUZZ_H2_WAIT_MS */
 static char tmpdir[] = "/tmp/ferry-fuzz-h2-XXXXXX";
 
 /* --- the server, once --------------------------------------------------------- */
@@ -185,6 +197,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
     sigprocmask(SIG_UNBLOCK, &set_, NULL);
+    const char *wait = getenv("FUZZ_H2_WAIT_MS");
+    quiet_wait_ms = wait ? atoi(wait) : 0;
     return 0;
 }
 
@@ -421,11 +435,11 @@ static size_t client_read(struct client *c)
     return total;
 }
 
-/* One turn of the server's loop, and what it wrote; true if anything
- * happened (an event, deferred work, bytes). */
-static bool step(struct client *c)
+/* One turn of the server's loop, waiting at most wait_ms, and what it
+ * wrote; true if anything happened (an event, deferred work, bytes). */
+static bool step_waiting(struct client *c, int wait_ms)
 {
-    int events = fy_loop_turn(&srv.loop, 0);
+    int events = fy_loop_turn(&srv.loop, wait_ms);
     REQUIRE(events >= 0);
     size_t n = client_read(c);
     if (srv.nconns == 0)
@@ -433,12 +447,22 @@ static bool step(struct client *c)
     return events > 0 || n > 0 || srv.loop.deferred_head != NULL;
 }
 
+static bool step(struct client *c)
+{
+    return step_waiting(c, 0);
+}
+
+static bool streams_under_way(void)
+{
+    return srv.conns && srv.conns->state == FY_LINK_H2 && fy_h2_busy(srv.conns->h2);
+}
+
 /* Runs the loop until the server is quiet or closed, or MAX_TURNS. */
 static void run_until_quiet(struct client *c)
 {
     int quiet = 0;
     for (int i = 0; i < MAX_TURNS && !c->closed && quiet < QUIET_TURNS; i++)
-        quiet = step(c) ? 0 : quiet + 1;
+        quiet = step_waiting(c, quiet > 0 && streams_under_way() ? quiet_wait_ms : 0) ? 0 : quiet + 1;
 }
 
 /* Writes p[0, len), stepping the server while the socket is full. */
@@ -478,7 +502,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     s.p = sent_buf, s.len = 0, s.ncuts = 0;
     if (mode & MODE_RAW)
-        build_raw(&s, data, size, mode & MODE_PIECEWISE, 1 + 8 * (size_t)(mode >> 3));
+        build_raw(&s, data, size, mode & MODE_PIECEWISE, 1 + 8 * (size_t)(mode >> 5));
     else
         build_frames(&s, data, size, mode & MODE_PIECEWISE);
 
@@ -503,8 +527,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             step(&c);
     }
     client_write(&c, s.p + from, s.len - from); /* past the last cut, when there were too many */
-    if (!(mode & MODE_SHUT_AT_ONCE))
+    if (mode & MODE_SHUT_AT_ONCE)
+        shutdown(c.fd, SHUT_WR);
+    run_until_quiet(&c);
+    if ((mode & MODE_STOP) && srv.conns) {
+        fy_link_shutdown(srv.conns);
         run_until_quiet(&c);
+    }
+    if ((mode & MODE_TIMEOUT) && srv.conns && fy_timer_armed(&srv.conns->timer)) {
+        struct fy_timer *t = &srv.conns->timer; /* as loop.c expires it */
+        fy_timer_disarm(t);
+        t->handler(t);
+        run_until_quiet(&c);
+    }
     shutdown(c.fd, SHUT_WR);
     for (int i = 0; i < MAX_TURNS && !c.closed; i++)
         step(&c);

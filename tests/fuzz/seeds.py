@@ -10,7 +10,9 @@ The h2 seeds (fuzz_h2.c) are client frames made with Debian's python3-h2
 libraries (hpack for the header blocks, hyperframe for the frames), after
 the harness's mode byte: 0x00 frames after the preface the harness writes,
 0x01 raw bytes (the preface, if any, is in the seed), 0x02 shut the write
-side at once, 0x04 a loop turn after each frame or chunk."""
+side at once, 0x04 a loop turn after each frame or chunk (raw: chunks of
+1 + 8 * (mode >> 5) bytes), 0x08 a graceful stop, 0x10 the connection's
+timer fires (see fuzz_h2.c)."""
 
 import shutil
 from pathlib import Path
@@ -114,7 +116,7 @@ PATHS = {
 
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-FRAMES, RAW, SHUT, PIECEWISE = b"\x00", b"\x01", b"\x02", b"\x04"
+FRAMES, RAW, SHUT, PIECEWISE, STOP, TIMEOUT = b"\x00", b"\x01", b"\x02", b"\x04", b"\x08", b"\x10"
 
 
 def settings(**values):
@@ -233,7 +235,13 @@ def h2_seeds():
         "piecewise": PIECEWISE + S + continued(1, block("/dir/a.txt")) + get(3, "/small.txt"),
         "shut-at-once": SHUT + S + get(1, "/big.bin"),
         "raw-preface": RAW + PREFACE + S + get(1, "/small.txt"),
-        "raw-preface-split": bytes([0x01 | 0x04 | (1 << 3)]) + PREFACE + S + get(1, "/"),
+        "raw-preface-split": bytes([0x01 | 0x04 | (1 << 5)]) + PREFACE + S + get(1, "/"),
+        "stop": STOP + S + get(1, "/big.bin") + get(3, "/small.txt"),
+        "timeout-idle": TIMEOUT + S + get(1, "/"),
+        "timeout-headers-incomplete": TIMEOUT + S + headers(1, block("/"), end_headers=False),
+        "stop-then-timeout": bytes([0x08 | 0x10]) + S + get(1, "/big.bin"),
+        # the junk budget (h2.c: H2_JUNK_BURST frames that carry nothing): GOAWAY ENHANCE_YOUR_CALM
+        "junk-flood": FRAMES + S + window_update(0, 1) * 1001 + get(1, "/"),
         "raw-http1": RAW + b"GET /small.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "raw-half-preface": RAW + PREFACE[:10],
     }
