@@ -159,33 +159,34 @@ static void refuse(struct fy_server *srv, int fd)
     close(fd);
 }
 
-static void admit(struct fy_server *srv, const struct fy_listener *l, int fd, const struct sockaddr_storage *peer)
+int fy_server_adopt(struct fy_server *srv, int fd, const struct sockaddr_storage *peer, bool tls, bool proxy)
 {
     if (srv->nconns >= srv->cfg.max_connections) {
         fy_stats_add(srv->slot, FY_C_REFUSED, 1);
-        if (l->tls)
+        if (tls)
             close(fd); /* a TLS client could not read a plain 503 */
         else
             refuse(srv, fd);
-        return;
+        return -1;
     }
     fy_stats_add(srv->slot, FY_C_ACCEPTED, 1);
     struct fy_link *c = link_take(srv);
     if (!c) {
         close(fd);
-        return;
+        return -1;
     }
-    int err = fy_link_open(srv, c, fd, peer, l->tls, l->proxy_protocol);
+    int err = fy_link_open(srv, c, fd, peer, tls, proxy);
     if (err) {
         fy_log(&srv->log, FY_LOG_ERROR, "cannot take a connection: %s", strerror(-err));
         close(fd);
         link_put(srv, c);
-        return;
+        return -1;
     }
     list_push(&srv->conns, c);
     srv->nconns++;
     if (!c->proxy_pending && !fy_server_count_peer(srv, c))
         fy_link_refuse(c); /* that address holds max-connections-per-ip already */
+    return 0;
 }
 
 /* Out of descriptors: stop accepting for a moment instead of spinning on a
@@ -204,7 +205,7 @@ static void accept_all(struct fy_server *srv, struct fy_listener *l)
         socklen_t len = sizeof peer;
         int fd = accept4(l->io.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            admit(srv, l, fd, &peer);
+            fy_server_adopt(srv, fd, &peer, l->tls, l->proxy_protocol);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)

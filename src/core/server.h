@@ -117,6 +117,16 @@ int  fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const s
  * closes it again.  Returns 0, or -1 with start's one-line message. */
 int  fy_server_check(const struct fy_config *cfg, char *err, size_t errlen);
 
+/* The accept path from the accepted socket on: fd (non-blocking) becomes
+ * a connection of the server, as if accepted from `peer` on a listener
+ * that is `tls` / `proxy` (PROXY protocol), under the same limits
+ * (max-connections, max-connections-per-ip).  The server owns fd from now
+ * on: it is closed when refused or on failure.  Returns 0 when it became
+ * a connection (it may still be answered 503 and closed by the limit per
+ * address), -1 when refused or failed.  Tests and harnesses use it to hand
+ * the server one end of a socketpair (tests/fuzz/fuzz_h2.c). */
+int  fy_server_adopt(struct fy_server *srv, int fd, const struct sockaddr_storage *peer, bool tls, bool proxy);
+
 /* Serves until SIGTERM/SIGINT and the graceful stop that follows. */
 int  fy_server_run(struct fy_server *srv);
 void fy_server_free(struct fy_server *srv);

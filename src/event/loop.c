@@ -187,25 +187,37 @@ static int loop_wait_ms(const struct fy_loop *loop)
     return wait <= 0 ? 0 : wait > 60000 ? 60000 : (int)wait;
 }
 
-int fy_loop_run(struct fy_loop *loop)
+int fy_loop_turn(struct fy_loop *loop, int max_wait_ms)
 {
     struct epoll_event events[LOOP_MAX_EVENTS];
+    int wait = loop_wait_ms(loop);
+    if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms))
+        wait = max_wait_ms;
+    int n = epoll_wait(loop->epfd, events, LOOP_MAX_EVENTS, wait);
+    if (n < 0 && errno != EINTR)
+        return -errno;
+    loop->now_ms = fy_clock_ms();
+    loop->batch = events;
+    loop->batch_len = n > 0 ? n : 0;
+    for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
+        struct epoll_event *ev = &events[loop->batch_next++];
+        struct fy_io *io = ev->data.ptr;
+        if (io) /* NULL: removed by an earlier handler of this turn */
+            io->handler(io, ev->events);
+    }
+    loop->batch_len = 0;
+    loop->batch = NULL;
+    loop_run_deferred(loop);
+    loop_expire_timers(loop);
+    return n > 0 ? n : 0;
+}
+
+int fy_loop_run(struct fy_loop *loop)
+{
     while (!loop->stop) {
-        int n = epoll_wait(loop->epfd, events, LOOP_MAX_EVENTS, loop_wait_ms(loop));
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        loop->now_ms = fy_clock_ms();
-        loop->batch = events;
-        loop->batch_len = n > 0 ? n : 0;
-        for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
-            struct epoll_event *ev = &events[loop->batch_next++];
-            struct fy_io *io = ev->data.ptr;
-            if (io) /* NULL: removed by an earlier handler of this turn */
-                io->handler(io, ev->events);
-        }
-        loop->batch_len = 0;
-        loop_run_deferred(loop);
-        loop_expire_timers(loop);
+        int rc = fy_loop_turn(loop, -1);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

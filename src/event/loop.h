@@ -84,6 +84,14 @@ static inline bool fy_timer_armed(const struct fy_timer *t) { return t->queue !=
 
 /* Runs until fy_loop_stop(); returns 0, or -errno if epoll_wait fails. */
 int  fy_loop_run(struct fy_loop *loop);
+
+/* One turn of fy_loop_run: waits for events as long as the timers allow,
+ * but at most max_wait_ms (-1: no cap of its own; 0: only what is ready
+ * now), dispatches them, runs the deferred ios, expires the timers.
+ * Returns the number of I/O events dispatched, or -errno if epoll_wait
+ * fails.  For tests and harnesses that step a server (tests/fuzz/fuzz_h2.c);
+ * it ignores fy_loop_stop(). */
+int  fy_loop_turn(struct fy_loop *loop, int max_wait_ms);
 static inline void fy_loop_stop(struct fy_loop *loop) { loop->stop = true; }
 
 int64_t fy_clock_ms(void);

@@ -3,7 +3,7 @@
 # address,undefined) and runs each for a bounded time.
 #
 #   FUZZ_SECONDS   seconds per target (default 60; ~300 reaches the issue's 10M executions)
-#   FUZZ_TARGETS   which targets (default "http_parse path")
+#   FUZZ_TARGETS   which targets (default "http_parse path h2")
 #   FUZZ_JOBS      parallel fuzzing processes per target (default 1)
 #   FUZZ_ARGS      extra libFuzzer flags
 #   CLANG          the compiler (default: clang)
@@ -13,12 +13,15 @@
 # when ../shared/testdata is there, seeds derived at run time from the
 # external corpora (h2o's HTTP/1 requests, the traversal payload lists).
 # Crash inputs land in build/fuzz/artifacts/; turn each into a unit test in
-# tests/unit/test_http_parse.c or test_path.c.  Prints executions and
+# tests/unit/test_http_parse.c or test_path.c (h2: an integration test of
+# tests/integration/test_http2.py, or a seed in tests/fuzz/corpus/h2/).
+# The h2 target is the whole server (every source but main.c) in process;
+# FERRY_FUZZ_BACKEND picks its backend (default sendfile).  Prints executions and
 # crashes per target; exits non-zero if any target crashed.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 
-: "${FUZZ_SECONDS:=60}" "${FUZZ_TARGETS:=http_parse path}" "${FUZZ_JOBS:=1}" "${FUZZ_ARGS:=}"
+: "${FUZZ_SECONDS:=60}" "${FUZZ_TARGETS:=http_parse path h2}" "${FUZZ_JOBS:=1}" "${FUZZ_ARGS:=}"
 : "${CLANG:=clang}"
 OUT=build/fuzz
 TESTDATA=../shared/testdata
@@ -31,12 +34,17 @@ fi
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Isrc
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
+# The server's link flags, as the Makefile's PKGS and LIBS.
+SERVER_LIBS="$(pkg-config --cflags --libs liburing libssl libcrypto libxcrypt libnghttp2) -laio -lz -lzstd -lbrotlienc -pthread"
+
 declare -A SOURCES=(
     [http_parse]="src/http/http_parse.c src/file/path.c"
     [path]="src/file/path.c"
+    [h2]="$(ls src/*/*.c | grep -v '^src/core/main\.c$' | tr '\n' ' ')"
 )
-declare -A DICTS=([http_parse]=tests/fuzz/http.dict [path]=tests/fuzz/path.dict)
-declare -A MAXLEN=([http_parse]=12000 [path]=5000)
+declare -A LDLIBS=([h2]="$SERVER_LIBS")
+declare -A DICTS=([http_parse]=tests/fuzz/http.dict [path]=tests/fuzz/path.dict [h2]=tests/fuzz/h2.dict)
+declare -A MAXLEN=([http_parse]=12000 [path]=5000 [h2]=16384)
 
 # Seeds derived from the external corpora, written to $2 (not committed).
 derive_seeds() {
@@ -72,12 +80,12 @@ for t in $FUZZ_TARGETS; do
     bin=$OUT/fuzz_$t
     echo "fuzz: building $bin" >&2
     # shellcheck disable=SC2086
-    "$CLANG" $CFLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SOURCES[$t]} || exit 1
+    "$CLANG" $CFLAGS -o "$bin" "tests/fuzz/fuzz_$t.c" ${SOURCES[$t]} ${LDLIBS[$t]:-} || exit 1
 
     corpus=$OUT/corpus/$t
     derived=$OUT/derived/$t
     mkdir -p "$corpus" "$derived"
-    if [ -d "$TESTDATA" ] && [ -z "$(ls -A "$derived")" ]; then
+    if [ -d "$TESTDATA" ] && [ "$t" != h2 ] && [ -z "$(ls -A "$derived")" ]; then
         derive_seeds "$t" "$derived"
     fi
 

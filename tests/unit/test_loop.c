@@ -184,6 +184,50 @@ static void test_deferred_io_requeued_by_its_batch_waits_a_turn(void)
     fy_loop_close(&loop);
 }
 
+/* fy_loop_turn: one turn at a time, waiting no longer than asked even
+ * with no timer armed; the count of I/O events it dispatched; a timer
+ * that is due expires in the turn. */
+static int turn_timer_fired;
+
+static void on_turn_timer(struct fy_timer *t)
+{
+    (void)t;
+    turn_timer_fired++;
+}
+
+static void test_turn_runs_one_turn_within_its_wait(void)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    /* Nothing registered, no timer: returns at once instead of sleeping forever. */
+    int64_t t0 = fy_clock_ms();
+    CHECK_INT(fy_loop_turn(&loop, 0), 0);
+    CHECK_INT(fy_loop_turn(&loop, 20), 0);
+    CHECK(fy_clock_ms() - t0 < 1000);
+
+    struct probe a = {.io = {.fd = ready_eventfd(), .handler = on_event}, .loop = &loop};
+    CHECK_INT(fy_loop_add(&loop, &a.io, EPOLLIN), 0);
+    CHECK_INT(fy_loop_turn(&loop, 0), 1);
+    CHECK_INT(a.calls, 1);
+    CHECK_INT(fy_loop_turn(&loop, 0), 0); /* edge-triggered: no new event */
+    CHECK_INT(a.calls, 1);
+
+    struct fy_timer_queue q;
+    struct fy_timer t = {.handler = on_turn_timer};
+    fy_timer_queue_init(&loop, &q, 5);
+    fy_timer_arm(&loop, &q, &t);
+    CHECK_INT(fy_loop_turn(&loop, 0), 0); /* not due yet */
+    CHECK_INT(turn_timer_fired, 0);
+    for (int i = 0; i < 100 && !turn_timer_fired; i++)
+        CHECK(fy_loop_turn(&loop, 1000) >= 0); /* sleeps until the deadline, not 1 s */
+    CHECK_INT(turn_timer_fired, 1);
+    CHECK(fy_clock_ms() - t0 < 1000);
+    fy_timer_queue_remove(&loop, &q);
+    fy_loop_remove(&loop, &a.io);
+    close(a.io.fd);
+    fy_loop_close(&loop);
+}
+
 int main(void)
 {
     RUN(test_removed_io_gets_no_stale_event);
@@ -191,5 +235,6 @@ int main(void)
     RUN(test_deferred_io_removed_by_its_batch_does_not_run);
     RUN(test_deferred_io_removed_by_its_batch_after_a_redefer_does_not_run);
     RUN(test_deferred_io_requeued_by_its_batch_waits_a_turn);
+    RUN(test_turn_runs_one_turn_within_its_wait);
     return CHECK_SUMMARY();
 }
