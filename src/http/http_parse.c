@@ -375,6 +375,7 @@ static void reset_parse_fields(struct fy_request *req)
     req->path = (struct fy_str){NULL, 0};
     req->query = (struct fy_str){NULL, 0};
     req->version_minor = 0;
+    req->http2 = false; /* HTTP/2 says so after parsing */
     req->head_len = 0;
     req->nheaders = 0;
 }

@@ -479,3 +479,15 @@ def test_fields_that_never_end_meet_the_header_timeout(ferry, site):
             break
     _, _ = read_until_closed(c.sock, T(10))
     assert time.monotonic() - start < T(6)
+
+
+def test_http11_after_http2_is_logged_as_http11(ferry, site, tmp_path, have_curl):
+    """Request buffers go from HTTP/2 streams to HTTP/1.1 connections and
+    back: each request's protocol is its own (found by the h2 fuzz target)."""
+    log = tmp_path / "access.log"
+    f = ferry(docroot=site.root, config=f"access-log = {log}\n")
+    h2c(f.port, "/a.bin")
+    r = curl("-o", "/dev/null", f"http://127.0.0.1:{f.port}/a.bin")
+    assert r.returncode == 0
+    lines = access_log_lines(log, 2)
+    assert '"GET /a.bin HTTP/2.0"' in lines[0] and '"GET /a.bin HTTP/1.1"' in lines[1], lines
