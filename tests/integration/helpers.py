@@ -542,7 +542,7 @@ def access_log_lines(path, count, timeout=None):
     return wait_until(lines, timeout or T(5), message=f"{count} lines in {path}")
 
 
-ACCESS_LINE = re.compile(r'^\S+ - - \[[^\]]+\] "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d{3}) '
+ACCESS_LINE = re.compile(r'^\S+ - - \[[^\]]+\] "(?P<method>\S+) (?P<target>\S+) (?P<protocol>[^"]*)" (?P<status>\d{3}) '
                          r'(?P<bytes>\d+|-) ')
 
 
