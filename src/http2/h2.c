@@ -1,23 +1,14 @@
 /* HTTP/2 on one connection; see h2.h.
  *
- * Output: nghttp2 makes every frame but DATA's payload; those bytes, and
- * a DATA frame's, go into the connection's output buffer `out`, which is
- * written to the transport when it holds H2_OUT_HIGH bytes and at the end
- * of every run — so a TLS connection writes full records of many frames,
- * not a small record per frame.  On a zero-copy transport (plain TCP,
- * kernel TLS) a DATA frame of a file range goes out as header + sendfile
- * when nothing waits in `out` before it.
- *
- * A stream's payload is offered by its backend, one write at a time
- * (stream_writev, stream_sendfile): the offer is held for nghttp2, which takes
- * from it what the windows allow, and the write returns what was taken.
- * So nghttp2 keeps the windows and the framing, the backends stay as they
- * are, and no DATA frame is promised before its bytes are at hand.
+ * The session: streams and their requests, nghttp2's callbacks, the
+ * limits, the timers, and the run that moves everything; a stream's body
+ * is h2_stream.c's, the connection's output h2_out.c's.
  *
  * Streams close inside nghttp2's calls (an END_STREAM sent, a RST_STREAM
  * received): their exchange is ended, and memory freed, only once the
  * outermost call returns (`depth`, `dead`). */
 #include "http2/h2.h"
+#include "http2/h2_conn.h"
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
@@ -34,258 +25,24 @@
 #include "net/transport.h"
 #include "request/exchange.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-#define H2_OUT_HIGH (64 * 1024)          /* write out once this much is buffered */
-#define H2_OUT_CAP (H2_OUT_HIGH + 32 * 1024) /* a frame more, and control frames */
-#define H2_READ_CHUNK (16 * 1024)
-#define H2_FILE_CHUNK (64 * 1024)        /* file bytes read at once for a stream over user-space TLS */
-#define H2_READ_BUDGET (256 * 1024)      /* bytes read per run: other connections' turn */
-#define H2_STREAM_SLICE (64 * 1024)      /* a stream's share of a turn before the next one's */
-#define H2_URGENCIES 8                   /* RFC 9218: 0 (highest) to 7 */
-#define H2_DEFAULT_URGENCY 3
-#define H2_MAX_FIELDS 64                 /* of a response head */
-/* Frames that carry no request and no response data (PING, SETTINGS,
- * WINDOW_UPDATE, PRIORITY, RST_STREAM, empty DATA): a client may send a
- * burst of H2_JUNK_BURST, then H2_JUNK_RATE a second. */
-#define H2_JUNK_BURST 1000
-#define H2_JUNK_RATE 100
 
-/* What a backend hands the stream in one write: memory, or a file range. */
-struct h2_offer {
-    const struct iovec *iov;
-    int iovcnt;
-    int fd;                          /* >= 0: the bytes are fd's from offset */
-    off_t offset;
-    size_t len, taken;
-};
 
-enum h2_stream_state {
-    STREAM_HEADERS,                  /* the request's fields are arriving */
-    STREAM_WAITING,                  /* the handler waits off the loop */
-    STREAM_SENDING,                  /* the response's body is going out */
-    STREAM_SENT,                     /* all of it handed to nghttp2 */
-};
 
-struct fy_h2_stream {
-    struct fy_transport tp;          /* the backend writes here: DATA frames of this stream */
-    struct fy_h2 *h2;
-    int32_t id;
-    enum h2_stream_state state;
-    struct fy_conn *c;               /* the request's buffers and exchange, from the server's free list */
-    struct fy_h2_request_head head;
-    struct fy_h2_stream *prev, *next;        /* the connection's streams */
-    struct fy_h2_stream *ready_next;         /* in ready[urgency] */
-    bool ready;                      /* on a ready list */
-    bool window_shut;                /* waits for a WINDOW_UPDATE */
-    bool closed;                     /* nghttp2 closed it: on the dead list */
-    bool started;                    /* the exchange began (it must be ended) */
-    uint8_t urgency;
-    struct h2_offer *offer;          /* during a backend's write only */
-    int64_t body_left;               /* DATA bytes still to send; -1: until the exchange is done */
-    struct fy_timer timer;           /* the write timeout while its body goes out */
-    struct fy_h2_stream *dead_next;
-};
 
-struct fy_h2 {
-    struct fy_link *link;
-    struct fy_server *srv;
-    nghttp2_session *ng;
-    struct fy_h2_stream *streams;
-    unsigned nstreams;
-    unsigned nheaders;               /* streams whose request's fields are still arriving */
-    bool out_moved;                  /* bytes reached the socket in this run */
-    bool requests_begun;             /* a request began in this run */
-    struct fy_h2_stream *ready_head[H2_URGENCIES], *ready_tail[H2_URGENCIES];
-    struct fy_h2_stream *dead;
-    int depth;                       /* nested calls that may close streams */
-    char *out;                       /* H2_OUT_CAP bytes while a stream is open; else NULL */
-    char *chunk;                     /* H2_FILE_CHUNK: file bytes on their way into out (TLS); or NULL */
-    size_t out_off, out_len;
-    bool going_away;
-    bool failed;                     /* the connection must close */
-    bool ended;                      /* GOAWAY for an error: read no more, close once it went */
-    double junk_tokens;
-    int64_t junk_ms;
-};
 
-/* --- output ----------------------------------------------------------------- */
 
-/* Writes the first len bytes `out` holds: 0 when they went, -1 with
- * errno (EAGAIN: when the socket is writable again). */
-static int out_write(struct fy_h2 *h, size_t len)
-{
-    struct fy_transport *tp = &h->link->tp;
-    size_t keep = h->out_len - len;
-    while (h->out_len > keep) {
-        struct iovec iov = {h->out + h->out_off, h->out_len - keep};
-        ssize_t n = fy_transport_writev(tp, &iov, 1, false);
-        if (n < 0)
-            return -1;
-        h->out_moved |= n > 0;
-        h->out_off += (size_t)n;
-        h->out_len -= (size_t)n;
-    }
-    if (h->out_len == 0)
-        h->out_off = 0;
-    return fy_transport_flush(tp);
-}
-
-/* Writes out what `out` holds.  0 when it is empty, -1 with errno (EAGAIN:
- * when the socket is writable again). */
-static int out_flush(struct fy_h2 *h)
-{
-    return out_write(h, h->out_len);
-}
-
-/* A full `out` in the middle of a run: whole multiples of H2_OUT_HIGH
- * only, the rest waits for more — over TLS a write is a whole number of
- * full records then, and the frames that straddle a record go with the
- * next (not a small record of their own).  0 when done, -1 with errno. */
-static int out_drain(struct fy_h2 *h)
-{
-    return out_write(h, h->out_len - h->out_len % H2_OUT_HIGH);
-}
-
-/* Room for len more bytes in `out`, which is allocated on first use. */
-static char *out_room(struct fy_h2 *h, size_t len)
-{
-    if (!h->out && !(h->out = malloc(H2_OUT_CAP)))
-        return NULL;
-    if (h->out_off + h->out_len + len > H2_OUT_CAP) {
-        memmove(h->out, h->out + h->out_off, h->out_len);
-        h->out_off = 0;
-    }
-    if (h->out_len + len > H2_OUT_CAP)
-        return NULL;
-    return h->out + h->out_off + h->out_len;
-}
-
-static bool out_put(struct fy_h2 *h, const void *p, size_t len)
-{
-    char *at = out_room(h, len);
-    if (!at)
-        return false;
-    memcpy(at, p, len);
-    h->out_len += len;
-    return true;
-}
-
-/* Copies len bytes of the offer, from `from` on, into `out`. */
-static bool out_put_offer(struct fy_h2 *h, const struct h2_offer *o, size_t from, size_t len)
-{
-    char *at = out_room(h, len);
-    if (!at)
-        return false;
-    if (o->fd >= 0) {
-        size_t got = 0;
-        while (got < len) {
-            ssize_t n = pread(o->fd, at + got, len - got, o->offset + (off_t)(from + got));
-            if (n <= 0 && !(n < 0 && errno == EINTR))
-                return false;
-            got += n > 0 ? (size_t)n : 0;
-        }
-    } else {
-        size_t skip = from, put = 0;
-        for (int i = 0; i < o->iovcnt && put < len; i++) {
-            size_t l = o->iov[i].iov_len;
-            if (skip >= l) {
-                skip -= l;
-                continue;
-            }
-            size_t take = l - skip < len - put ? l - skip : len - put;
-            memcpy(at + put, (const char *)o->iov[i].iov_base + skip, take);
-            put += take;
-            skip = 0;
-        }
-    }
-    h->out_len += len;
-    return true;
-}
-
-static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *user)
-{
-    (void)ng, (void)flags;
-    struct fy_h2 *h = user;
-    if (h->out_len >= H2_OUT_HIGH && out_drain(h) < 0 && errno != EAGAIN)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    if (h->out_len >= H2_OUT_HIGH)
-        return NGHTTP2_ERR_WOULDBLOCK;
-    return out_put(h, data, len) ? (ssize_t)len : NGHTTP2_ERR_CALLBACK_FAILURE;
-}
-
-/* A DATA frame of a file range, straight from the file: the header, then
- * sendfile; what the socket does not take now is copied into `out`. */
-static int send_file_frame(struct fy_h2 *h, const uint8_t *framehd, struct h2_offer *o, size_t len)
-{
-    struct fy_transport *tp = &h->link->tp;
-    struct iovec hd = {(void *)framehd, 9};
-    ssize_t n = fy_transport_writev(tp, &hd, 1, true);
-    if (n < 0 && errno != EAGAIN)
-        return -1;
-    size_t head_sent = n > 0 ? (size_t)n : 0, sent = 0;
-    if (head_sent == 9) {
-        n = fy_transport_sendfile(tp, o->fd, o->offset + (off_t)o->taken, len);
-        if (n < 0 && errno != EAGAIN)
-            return -1;
-        sent = n > 0 ? (size_t)n : 0;
-    }
-    h->out_moved |= head_sent > 0 || sent > 0;
-    if (!out_put(h, framehd + head_sent, 9 - head_sent) || !out_put_offer(h, o, o->taken + sent, len - sent))
-        return -1;
-    return 0;
-}
 
 /* --- streams ---------------------------------------------------------------- */
 
-static void ready_push(struct fy_h2_stream *s)
-{
-    struct fy_h2 *h = s->h2;
-    if (s->ready || s->closed)
-        return;
-    s->ready = true;
-    s->ready_next = NULL;
-    if (h->ready_tail[s->urgency])
-        h->ready_tail[s->urgency]->ready_next = s;
-    else
-        h->ready_head[s->urgency] = s;
-    h->ready_tail[s->urgency] = s;
-}
 
-static struct fy_h2_stream *ready_pop(struct fy_h2 *h)
-{
-    for (int u = 0; u < H2_URGENCIES; u++) {
-        struct fy_h2_stream *s = h->ready_head[u];
-        if (!s)
-            continue;
-        h->ready_head[u] = s->ready_next;
-        if (!h->ready_head[u])
-            h->ready_tail[u] = NULL;
-        s->ready = false;
-        return s;
-    }
-    return NULL;
-}
 
-static void ready_remove(struct fy_h2_stream *s)
-{
-    struct fy_h2 *h = s->h2;
-    if (!s->ready)
-        return;
-    struct fy_h2_stream **p = &h->ready_head[s->urgency], *prev = NULL;
-    while (*p != s)
-        prev = *p, p = &(*p)->ready_next;
-    *p = s->ready_next;
-    if (h->ready_tail[s->urgency] == s)
-        h->ready_tail[s->urgency] = prev;
-    s->ready = false;
-}
 
 static void stream_free(struct fy_h2_stream *s)
 {
     struct fy_h2 *h = s->h2;
     fy_timer_disarm(&s->timer);
-    ready_remove(s);
+    fy_h2_ready_remove(s);
     if (s->c) {
         if (s->started)
             fy_exchange_end(&s->c->ex);
@@ -298,7 +55,7 @@ static void stream_free(struct fy_h2_stream *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
-    if (s->state == STREAM_HEADERS)
+    if (s->state == FY_H2_HEADERS)
         h->nheaders--;
     free(s);
 }
@@ -320,147 +77,13 @@ static void stream_reset(struct fy_h2_stream *s, uint32_t code)
     nghttp2_submit_rst_stream(s->h2->ng, NGHTTP2_FLAG_NONE, s->id, code);
 }
 
-/* How much the windows let this stream send now. */
-static size_t stream_window(const struct fy_h2_stream *s)
-{
-    int32_t sw = nghttp2_session_get_stream_remote_window_size(s->h2->ng, s->id);
-    int32_t cw = nghttp2_session_get_remote_window_size(s->h2->ng);
-    int32_t w = sw < cw ? sw : cw;
-    return w > 0 ? (size_t)w : 0;
-}
 
-/* A backend's write: offered to nghttp2, which takes what the windows
- * allow as DATA frames.  Returns the bytes taken, or -1 with EAGAIN (shut
- * window, full socket: the stream is run again when that changes). */
-static ssize_t stream_offer(struct fy_h2_stream *s, struct h2_offer *o)
-{
-    struct fy_h2 *h = s->h2;
-    if (s->closed || h->failed) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (h->out_len >= H2_OUT_HIGH && out_drain(h) < 0 && errno != EAGAIN) {
-        h->failed = true;
-        return -1;
-    }
-    size_t window = stream_window(s);
-    if (window == 0) {
-        s->window_shut = true;
-        errno = EAGAIN;
-        return -1;
-    }
-    if (o->len > window)
-        o->len = window;
-    s->offer = o;
-    nghttp2_session_resume_data(h->ng, s->id);
-    h->depth++;
-    int rv = nghttp2_session_send(h->ng);
-    h->depth--;
-    s->offer = NULL;
-    if (rv != 0) {
-        h->failed = true;
-        errno = EPIPE;
-        return -1;
-    }
-    if (o->taken == 0) {
-        errno = EAGAIN;
-        return -1;
-    }
-    return (ssize_t)o->taken;
-}
 
-static ssize_t stream_writev(struct fy_transport *t, const struct iovec *iov, int iovcnt)
-{
-    size_t len = 0;
-    for (int i = 0; i < iovcnt; i++)
-        len += iov[i].iov_len;
-    struct h2_offer o = {.iov = iov, .iovcnt = iovcnt, .fd = -1, .len = len};
-    return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
-}
 
-/* A file range: on a zero-copy transport each frame's payload goes by
- * sendfile(); otherwise it is read a chunk at a time (H2_FILE_CHUNK), not
- * with a pread() per 16 KiB frame. */
-static ssize_t stream_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
-{
-    struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
-    struct fy_h2 *h = s->h2;
-    if (fy_transport_zero_copy(&h->link->tp)) {
-        struct h2_offer o = {.fd = fd, .offset = offset, .len = len};
-        return stream_offer(s, &o);
-    }
-    if (!h->chunk && !(h->chunk = malloc(H2_FILE_CHUNK))) {
-        errno = ENOMEM;
-        return -1;
-    }
-    size_t want = len < H2_FILE_CHUNK ? len : H2_FILE_CHUNK;
-    size_t window = stream_window(s);
-    if (window > 0 && want > window)
-        want = window; /* no more read than can go */
-    ssize_t n;
-    do
-        n = pread(fd, h->chunk, want, offset);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n;
-    struct iovec iov = {h->chunk, (size_t)n};
-    struct h2_offer o = {.iov = &iov, .iovcnt = 1, .fd = -1, .len = (size_t)n};
-    return stream_offer(s, &o);
-}
 
-static bool stream_zero_copy(const struct fy_transport *t)
-{
-    const struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
-    return fy_transport_zero_copy(&s->h2->link->tp);
-}
 
-static const struct fy_transport_layer stream_layer = {
-    .writev = stream_writev,
-    .sendfile = stream_sendfile,
-    .zero_copy = stream_zero_copy,
-};
 
-/* nghttp2 asks for the next DATA frame's payload: from the offer under
- * way, without a copy (the frame is written by on_send_data). */
-static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
-                            nghttp2_data_source *source, void *user)
-{
-    (void)ng, (void)id, (void)buf, (void)user;
-    struct fy_h2_stream *s = source->ptr;
-    struct h2_offer *o = s->offer;
-    if (o && o->taken < o->len && s->h2->out_len < H2_OUT_HIGH) {
-        size_t n = o->len - o->taken < length ? o->len - o->taken : length;
-        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-        if (s->body_left >= 0 && (int64_t)n >= s->body_left)
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return (ssize_t)n;
-    }
-    if (s->state == STREAM_SENT) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return 0;
-    }
-    return NGHTTP2_ERR_DEFERRED;
-}
 
-static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
-                        nghttp2_data_source *source, void *user)
-{
-    (void)ng, (void)frame;
-    struct fy_h2 *h = user;
-    struct fy_h2_stream *s = source->ptr;
-    struct h2_offer *o = s->offer;
-    int rc;
-    if (o->fd >= 0 && fy_transport_zero_copy(&h->link->tp) && h->out_len == 0)
-        rc = send_file_frame(h, framehd, o, length);
-    else
-        rc = out_put(h, framehd, 9) && out_put_offer(h, o, o->taken, length) ? 0 : -1;
-    if (rc < 0)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    o->taken += length;
-    if (s->body_left > 0)
-        s->body_left -= (int64_t)length;
-    return 0;
-}
 
 /* --- requests --------------------------------------------------------------- */
 
@@ -481,7 +104,7 @@ static void exchange_resume(struct fy_exchange *ex)
 static void exchange_wake(struct fy_exchange *ex)
 {
     struct fy_h2_stream *s = ex->owner;
-    ready_push(s);
+    fy_h2_ready_push(s);
     fy_loop_defer(&s->h2->srv->loop, &s->h2->link->io);
 }
 
@@ -511,22 +134,22 @@ static void stream_submit(struct fy_h2_stream *s)
         for (int i = 0; i < n; i++)
             nv[i].flags = NGHTTP2_NV_FLAG_NONE;
     s->body_left = body ? length : 0;
-    nghttp2_data_provider data = {.source.ptr = s, .read_callback = on_data_read};
+    nghttp2_data_provider data = {.source.ptr = s, .read_callback = fy_h2_on_data_read};
     if (nghttp2_submit_response(s->h2->ng, s->id, nv, (size_t)n, body ? &data : NULL) != 0) {
         stream_reset(s, NGHTTP2_INTERNAL_ERROR);
         return;
     }
-    s->state = body ? STREAM_SENDING : STREAM_SENT;
+    s->state = body ? FY_H2_SENDING : FY_H2_SENT;
     if (body) {
         fy_timer_arm(&s->h2->srv->loop, &s->h2->srv->write_timeouts, &s->timer);
-        ready_push(s);
+        fy_h2_ready_push(s);
     }
 }
 
 static void stream_respond(struct fy_h2_stream *s)
 {
     if (fy_exchange_respond(&s->c->ex) == FY_EXCHANGE_WAITING) {
-        s->state = STREAM_WAITING;
+        s->state = FY_H2_WAITING;
         return;
     }
     stream_submit(s);
@@ -592,7 +215,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     s->h2 = h;
     s->id = frame->hd.stream_id;
     s->c = c;
-    s->tp = (struct fy_transport){.fd = -1, .layer = &stream_layer};
+    s->tp = (struct fy_transport){.fd = -1, .layer = &fy_h2_stream_layer};
     s->urgency = H2_DEFAULT_URGENCY;
     s->body_left = -1;
     s->timer.handler = on_stream_timeout;
@@ -612,7 +235,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 {
     (void)flags, (void)user;
     struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    if (!s || s->state != STREAM_HEADERS || s->head.overflow)
+    if (!s || s->state != FY_H2_HEADERS || s->head.overflow)
         return 0; /* a 431 once the fields end: the rest is not looked at */
     if (namelen == 8 && memcmp(name, "priority", 8) == 0)
         s->urgency = parse_urgency(value, valuelen);
@@ -660,10 +283,10 @@ static void reprioritise(struct fy_h2 *h, const nghttp2_ext_priority_update *upd
         return;
     uint8_t urgency = parse_urgency(update->field_value, update->field_value_len);
     bool was_ready = s->ready;
-    ready_remove(s);
+    fy_h2_ready_remove(s);
     s->urgency = urgency;
     if (was_ready)
-        ready_push(s);
+        fy_h2_ready_push(s);
 }
 
 /* Ends the connection for an error, once: counted, GOAWAY (nghttp2 then
@@ -689,7 +312,7 @@ static void window_opened(struct fy_h2 *h, int32_t id)
     for (struct fy_h2_stream *s = h->streams; s; s = s->next)
         if (s->window_shut && (id == 0 || s->id == id)) {
             s->window_shut = false;
-            ready_push(s);
+            fy_h2_ready_push(s);
         }
 }
 
@@ -725,7 +348,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     struct fy_h2_stream *s = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    if (s && s->state == STREAM_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
+    if (s && s->state == FY_H2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_HEADERS)) {
         h->nheaders--;
         h->requests_begun = true;
         stream_request(s);
@@ -742,7 +365,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
         return 0;
     nghttp2_session_set_stream_user_data(ng, id, NULL);
     s->closed = true;
-    ready_remove(s);
+    fy_h2_ready_remove(s);
     fy_timer_disarm(&s->timer);
     s->dead_next = h->dead;
     h->dead = s;
@@ -823,7 +446,7 @@ static void h2_send_bodies(struct fy_h2 *h)
     size_t budget = h->srv->cfg.send_chunk_size;
     struct fy_h2_stream *requeue = NULL, **requeue_tail = &requeue;
     struct fy_h2_stream *s;
-    while (budget > 0 && !h->failed && (s = ready_pop(h))) {
+    while (budget > 0 && !h->failed && (s = fy_h2_ready_pop(h))) {
         size_t moved = 0;
         size_t slice = budget < H2_STREAM_SLICE ? budget : H2_STREAM_SLICE;
         enum fy_send_result r = fy_exchange_send(&s->c->ex, slice, &moved);
@@ -832,12 +455,12 @@ static void h2_send_bodies(struct fy_h2 *h)
             fy_timer_arm(&h->srv->loop, &h->srv->write_timeouts, &s->timer);
         switch (r) {
         case FY_SEND_DONE:
-            s->state = STREAM_SENT;
+            s->state = FY_H2_SENT;
             fy_timer_disarm(&s->timer); /* what is left goes with the connection's output */
             nghttp2_session_resume_data(h->ng, s->id); /* END_STREAM, if the last frame did not carry it */
             break;
         case FY_SEND_YIELD:
-            ready_push(s);
+            fy_h2_ready_push(s);
             break;
         case FY_SEND_AGAIN:
             if (!s->window_shut) { /* the socket is full: every stream waits for it */
@@ -855,7 +478,7 @@ static void h2_send_bodies(struct fy_h2 *h)
     while (requeue) {
         s = requeue;
         requeue = s->ready_next;
-        ready_push(s);
+        fy_h2_ready_push(s);
     }
 }
 
@@ -881,13 +504,13 @@ void fy_h2_run(struct fy_h2 *h)
     struct fy_link *l = h->link;
     h->depth++;
     bool ok = h2_read(h);
-    if (ok && out_flush(h) == 0) {
+    if (ok && fy_h2_out_flush(h) == 0) {
         ok = nghttp2_session_send(h->ng) == 0;
         if (ok)
             h2_send_bodies(h);
         ok = ok && nghttp2_session_send(h->ng) == 0;
     }
-    if (ok && !h->failed && out_flush(h) < 0 && errno != EAGAIN)
+    if (ok && !h->failed && fy_h2_out_flush(h) < 0 && errno != EAGAIN)
         ok = false;
     h->depth--;
     reap(h);
@@ -979,8 +602,8 @@ static nghttp2_session_callbacks *callbacks(void)
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0)
         return NULL;
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
-    nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+    nghttp2_session_callbacks_set_send_callback(cb, fy_h2_on_send);
+    nghttp2_session_callbacks_set_send_data_callback(cb, fy_h2_on_send_data);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
