@@ -5,13 +5,13 @@
 
 struct fy_exchange;
 
-/* Builds the response to c->req into c->wbuf / c->file / c->xfer and sets
- * c->status.  Returns 0, or an error status the caller answers with its
+/* Builds the response to ex->req into ex->wbuf / ex->file / ex->xfer and sets
+ * ex->status.  Returns 0, or an error status the caller answers with its
  * standard error response (404, 405, 501, ...). */
 int fy_handler_respond(struct fy_exchange *ex);
 
 /* fy_handler_respond(): the file's name is being looked up off the loop
- * (fy_conn_lookup); the connection calls again when that is done. */
+ * (fy_exchange_lookup); its carrier calls again when that is done. */
 #define FY_HANDLER_WAIT (-1)
 
 #endif

@@ -194,7 +194,7 @@ static int respond_single(struct fy_exchange *ex, const struct fy_file_request *
 }
 
 /* The head, then the first part's head in the same buffer (so they leave
- * together); conn.c starts the other parts and the trailer. */
+ * together); the exchange starts the other parts and the trailer. */
 static int respond_multipart(struct fy_exchange *ex, const struct fy_file_request *x, struct fy_buf *b,
                              const struct about *a, const struct fy_range *ranges, size_t n)
 {

@@ -1,11 +1,15 @@
 /* A client connection's lasting part: its socket (maybe under TLS), its
  * timer, who it is — and, only while a request is read or answered, a
- * struct fy_conn (http/conn.h) attached to it, which holds the request,
+ * struct fy_conn (http1/conn.h) attached to it, which holds the request,
  * the buffers and the response.
  *
  *   HANDSHAKING (TLS) ──► WAITING ──bytes may have come──► BUSY (a fy_conn attached) ──┐
- *                           ▲                                  │                       │
- *                           └──── done, nothing pipelined ─────┘        closing: LINGERING
+ *        │                  ▲                                  │                       │
+ *        │                  └──── done, nothing pipelined ─────┘        closing: LINGERING
+ *        └── ALPN "h2" ──► H2 ◄── the HTTP/2 preface (a plain connection's first bytes)
+ *
+ * In H2 the connection is HTTP/2's (http2/h2.h) until it closes: many
+ * requests at once, each on a stream with buffers of its own.
  *
  * On a proxy-protocol listener the PROXY header is taken first: in WAITING
  * before the first request, or in HANDSHAKING before the handshake (the
