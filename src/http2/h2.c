@@ -25,18 +25,7 @@
 #include "net/transport.h"
 #include "request/exchange.h"
 
-
-
-
-
-
-
-
-
 /* --- streams ---------------------------------------------------------------- */
-
-
-
 
 static void stream_free(struct fy_h2_stream *s)
 {
@@ -76,14 +65,6 @@ static void stream_reset(struct fy_h2_stream *s, uint32_t code)
 {
     nghttp2_submit_rst_stream(s->h2->ng, NGHTTP2_FLAG_NONE, s->id, code);
 }
-
-
-
-
-
-
-
-
 
 /* --- requests --------------------------------------------------------------- */
 
