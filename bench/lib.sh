@@ -116,10 +116,10 @@ ferry_extra_lines() {
     done
 }
 
-# parse_wrk OUTFILE — prints
-# "rps p50_us p99_us non2xx connect read write timeout max_us" (-1 / - if absent).
-parse_wrk() {
-    awk '
+# An awk function for the load generators' durations ("812us", "1.2ms",
+# "3s", "1m"): microseconds, -1 for a unit it does not know.
+# shellcheck disable=SC2016 # awk's own $ fields
+AWK_US='
         function us(v,   n, u) {
             n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
             if (u == "us") return n
@@ -128,6 +128,12 @@ parse_wrk() {
             if (u == "m")  return n * 60000000
             return -1
         }
+'
+
+# parse_wrk OUTFILE — prints
+# "rps p50_us p99_us non2xx connect read write timeout max_us" (-1 / - if absent).
+parse_wrk() {
+    awk "$AWK_US"'
         /^Requests\/sec:/                 { rps = $2 }
         $1 == "Latency" && NF >= 4        { max = us($4) }
         $1 == "50%"                       { p50 = us($2) }

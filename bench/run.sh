@@ -1523,14 +1523,7 @@ run_h2load() {
 # rps mean_us max_us protocol tls" ("-" or -1 where h2load printed nothing:
 # the caller counts that as an error). tls: "TLSv1.3 CIPHER GROUP".
 parse_h2load() {
-    awk '
-        function us(v,   n, u) {
-            n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-            if (u == "us") return n
-            if (u == "ms") return n * 1000
-            if (u == "s")  return n * 1000000
-            return -1
-        }
+    awk "$AWK_US"'
         /^finished in / { rps = $4 }
         /^requests: / { ok = $8; failed = $10; errored = $12; timeout = $14 }
         /^status codes: / { gsub(/,/, ""); non2xx = $5 + $7 + $9 }

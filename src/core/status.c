@@ -242,12 +242,21 @@ static void prom_classes(struct text *o, const char *name, const char *help, con
         put(o, "ferry_%s{class=\"%s\"} %llu\n", name, classes[i], (ull)first[i]);
 }
 
+/* A counter as a Prometheus metric of its own. */
+struct prom_counter {
+    const char *name, *help;
+    enum fy_counter c;
+};
+
+static void prom_counters(struct text *o, const struct prom_counter *rows, size_t n, const uint64_t *c)
+{
+    for (size_t i = 0; i < n; i++)
+        metric(o, rows[i].name, "counter", rows[i].help, (ull)c[rows[i].c]);
+}
+
 static void prom_backend(struct text *o, const struct view *v)
 {
-    static const struct {
-        const char *name, *help;
-        enum fy_counter c;
-    } counters[] = {
+    static const struct prom_counter counters[] = {
         {"backend_reads_submitted_total", "Disk reads started.", FY_C_READS_SUBMITTED},
         {"backend_reads_completed_total", "Disk reads finished.", FY_C_READS_COMPLETED},
         {"backend_read_bytes_total", "Bytes read from the disk.", FY_C_BYTES_READ},
@@ -266,8 +275,7 @@ static void prom_backend(struct text *o, const struct view *v)
     for (int e = 0; e < FY_NENGINES; e++)
         put(o, "ferry_backend_engine{engine=\"%s\"} %llu\n", fy_engine_name((enum fy_engine)e),
             (ull)g[FY_G_ENGINE + e]);
-    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-        metric(o, counters[i].name, "counter", counters[i].help, (ull)v->t.counter[counters[i].c]);
+    prom_counters(o, counters, sizeof counters / sizeof counters[0], v->t.counter);
     metric(o, "backend_reads_in_flight", "gauge", "Disk reads in flight now.", (ull)g[FY_G_READS_IN_FLIGHT]);
     metric(o, "backend_queue_length", "gauge", "Transfers waiting for a buffer or a read slot.",
            (ull)g[FY_G_QUEUED]);
@@ -293,10 +301,7 @@ static void prom_tls(struct text *o, const uint64_t *c)
 
 static void prom_http2(struct text *o, const uint64_t *c)
 {
-    static const struct {
-        const char *name, *help;
-        enum fy_counter c;
-    } rows[] = {
+    static const struct prom_counter rows[] = {
         {"http2_connections_total", "Connections that spoke HTTP/2.", FY_C_H2_CONNECTIONS},
         {"http2_streams_total", "Requests received on HTTP/2 streams.", FY_C_H2_STREAMS},
         {"http2_resets_received_total", "HTTP/2 streams the client reset.", FY_C_H2_RESETS_RECEIVED},
@@ -307,8 +312,7 @@ static void prom_http2(struct text *o, const uint64_t *c)
         {"http2_protocol_errors_total", "HTTP/2 connections ended for breaking the protocol.",
          FY_C_H2_PROTOCOL_ERRORS},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        metric(o, rows[i].name, "counter", rows[i].help, (ull)c[rows[i].c]);
+    prom_counters(o, rows, sizeof rows / sizeof rows[0], c);
 }
 
 static void prom_auth(struct text *o, const struct view *v)

@@ -190,8 +190,11 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     struct fy_conn *c = s ? fy_server_take_conn(h->srv) : NULL;
     if (!c) {
         free(s);
+        /* REFUSED_STREAM: the client may retry it (a callback failure
+         * would add a second reset, INTERNAL_ERROR); with no user data the
+         * stream's fields and frames are ignored until the reset closes it. */
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return 0;
     }
     s->h2 = h;
     s->id = frame->hd.stream_id;

@@ -67,28 +67,37 @@ static size_t stream_window(const struct fy_h2_stream *s)
     return w > 0 ? (size_t)w : 0;
 }
 
-/* A backend's write: offered to nghttp2, which takes what the windows
- * allow as DATA frames.  Returns the bytes taken, or -1 with EAGAIN (shut
- * window, full socket: the stream is run again when that changes). */
-static ssize_t stream_offer(struct fy_h2_stream *s, struct fy_h2_offer *o)
+/* How many bytes the stream may send now (the windows), `out` drained
+ * first when full; 0 with errno: EAGAIN (a shut window: the stream runs
+ * again at a WINDOW_UPDATE), EPIPE (the stream or connection is gone). */
+static size_t stream_room(struct fy_h2_stream *s)
 {
     struct fy_h2 *h = s->h2;
     if (s->closed || h->failed) {
         errno = EPIPE;
-        return -1;
+        return 0;
     }
     if (h->out_len >= H2_OUT_HIGH && fy_h2_out_drain(h) < 0 && errno != EAGAIN) {
         h->failed = true;
-        return -1;
+        errno = EPIPE;
+        return 0;
     }
     size_t window = stream_window(s);
     if (window == 0) {
         s->window_shut = true;
         errno = EAGAIN;
-        return -1;
     }
-    if (o->len > window)
-        o->len = window;
+    return window;
+}
+
+/* A backend's write, within room (stream_room): offered to nghttp2, which
+ * takes what it can as DATA frames.  Returns the bytes taken, or -1 with
+ * EAGAIN (a full socket: the stream is run again when it is writable). */
+static ssize_t stream_offer(struct fy_h2_stream *s, struct fy_h2_offer *o, size_t room)
+{
+    struct fy_h2 *h = s->h2;
+    if (o->len > room)
+        o->len = room;
     s->offer = o;
     nghttp2_session_resume_data(h->ng, s->id);
     h->depth++;
@@ -109,32 +118,38 @@ static ssize_t stream_offer(struct fy_h2_stream *s, struct fy_h2_offer *o)
 
 static ssize_t stream_writev(struct fy_transport *t, const struct iovec *iov, int iovcnt)
 {
+    struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
+    size_t room = stream_room(s);
+    if (room == 0)
+        return -1;
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
     struct fy_h2_offer o = {.iov = iov, .iovcnt = iovcnt, .fd = -1, .len = len};
-    return stream_offer(container_of(t, struct fy_h2_stream, tp), &o);
+    return stream_offer(s, &o, room);
 }
 
 /* A file range: on a zero-copy transport each frame's payload goes by
  * sendfile(); otherwise it is read a chunk at a time (H2_FILE_CHUNK), not
- * with a pread() per 16 KiB frame. */
+ * with a pread() per 16 KiB frame, and no more than the windows let go. */
 static ssize_t stream_sendfile(struct fy_transport *t, int fd, off_t offset, size_t len)
 {
     struct fy_h2_stream *s = container_of(t, struct fy_h2_stream, tp);
     struct fy_h2 *h = s->h2;
+    size_t room = stream_room(s);
+    if (room == 0)
+        return -1;
     if (fy_transport_zero_copy(&h->link->tp)) {
         struct fy_h2_offer o = {.fd = fd, .offset = offset, .len = len};
-        return stream_offer(s, &o);
+        return stream_offer(s, &o, room);
     }
     if (!h->chunk && !(h->chunk = malloc(H2_FILE_CHUNK))) {
         errno = ENOMEM;
         return -1;
     }
     size_t want = len < H2_FILE_CHUNK ? len : H2_FILE_CHUNK;
-    size_t window = stream_window(s);
-    if (window > 0 && want > window)
-        want = window; /* no more read than can go */
+    if (want > room)
+        want = room;
     ssize_t n;
     do
         n = pread(fd, h->chunk, want, offset);
@@ -143,7 +158,7 @@ static ssize_t stream_sendfile(struct fy_transport *t, int fd, off_t offset, siz
         return n;
     struct iovec iov = {h->chunk, (size_t)n};
     struct fy_h2_offer o = {.iov = &iov, .iovcnt = 1, .fd = -1, .len = (size_t)n};
-    return stream_offer(s, &o);
+    return stream_offer(s, &o, room);
 }
 
 static bool stream_zero_copy(const struct fy_transport *t)

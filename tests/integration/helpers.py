@@ -679,3 +679,40 @@ def tls_fetch(port, path="/", method="GET", sni=None, cafile=None, context=None,
     """One request on a fresh TLS connection."""
     with TLSClient(port, sni=sni, cafile=cafile, context=context) as c:
         return c.request(path, method=method, **kw)
+
+
+# --- stress tests ------------------------------------------------------------------
+
+def stress_tree(root):
+    """The files the stress tests serve under root: five of awkward sizes
+    (name -> SHA-256 digest, for byte-checking downloaders) and big.bin
+    (32 MiB, for the slow readers).  Returns (files, seconds): seconds from
+    FERRY_STRESS_SECONDS (default 8)."""
+    import hashlib
+    KiB, MiB = 1 << 10, 1 << 20
+    root.mkdir()
+    files = {}
+    for i, size in enumerate([3 * KiB, 100 * KiB, 700 * KiB, MiB + 5, 3 * MiB - 1]):
+        blob = os.urandom(size)
+        (root / f"f{i}.bin").write_bytes(blob)
+        files[f"f{i}.bin"] = hashlib.sha256(blob).digest()
+    (root / "big.bin").write_bytes(os.urandom(32 * MiB))
+    return files, float(os.environ.get("FERRY_STRESS_SECONDS", "8"))
+
+
+def run_stress(server, threads, deadline, root, errors):
+    """Runs the client threads until deadline, evicting every file of root
+    from the page cache twice a second; then the server must still run, no
+    client may hang, and none may have reported an error."""
+    for t in threads:
+        t.start()
+    while time.monotonic() < deadline:
+        for path in root.iterdir():
+            drop_from_page_cache(path)
+        time.sleep(0.5)
+        assert server.running, server.stderr[-3000:]
+    for t in threads:
+        t.join(timeout=T(90))
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert server.running, server.stderr[-3000:]
+    assert not errors, errors[:10]

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from helpers import BACKENDS, T, drop_from_page_cache, hooks_bin, wait_until
+from helpers import BACKENDS, T, drop_from_page_cache, hooks_bin, run_stress, stress_tree, wait_until
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -134,16 +134,8 @@ def status_json(port, ctx):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_tls_under_slow_vanishing_and_half_finished_clients(ferry, tmp_path, cert, backend):
-    seconds = float(os.environ.get("FERRY_STRESS_SECONDS", "8"))
     root = tmp_path / "www"
-    root.mkdir()
-    blobs = {f"f{i}.bin": os.urandom(size) for i, size in
-             enumerate([3 * KiB, 100 * KiB, 700 * KiB, MiB + 5, 3 * MiB - 1])}
-    files = {}
-    for name, blob in blobs.items():
-        (root / name).write_bytes(blob)
-        files[name] = hashlib.sha256(blob).digest()
-    (root / "big.bin").write_bytes(os.urandom(32 * MiB))
+    files, seconds = stress_tree(root)
     server = ferry(docroot=root, backend=backend,
                    config={"status-path": "/status", "write-timeout": "5s", "tls-handshake-timeout": "2s"},
                    args=["--tls-cert", str(cert[0]), "--tls-key", str(cert[1])])
@@ -155,18 +147,7 @@ def test_tls_under_slow_vanishing_and_half_finished_clients(ferry, tmp_path, cer
     threads += [threading.Thread(target=half_handshaker, args=(server.port, deadline, errors)) for _ in range(4)]
     threads += [threading.Thread(target=fetcher, args=(server.port, ctx, files, deadline, errors))
                 for _ in range(4)]
-    for t in threads:
-        t.start()
-    while time.monotonic() < deadline:
-        for name in list(files) + ["big.bin"]:
-            drop_from_page_cache(root / name)
-        time.sleep(0.5)
-        assert server.running, server.stderr[-3000:]
-    for t in threads:
-        t.join(timeout=T(90))
-    assert not any(t.is_alive() for t in threads), "a client hung"
-    assert server.running, server.stderr[-3000:]
-    assert not errors, errors[:10]
+    run_stress(server, threads, deadline, root, errors)
 
     def settled():
         s = status_json(server.port, ctx)
