@@ -166,7 +166,7 @@ struct fy_config {
     int64_t write_timeout_ms;    /* no progress sending a response */
     int64_t shutdown_timeout_ms; /* graceful stop: longest wait for responses */
     int64_t drain_idle_timeout_ms; /* graceful stop: how long an idle connection may stay silent */
-    size_t send_chunk_size;      /* bytes one connection may send per loop turn */
+    size_t send_chunk_size;      /* bytes a worker sends per loop turn (event/loop.h) */
     unsigned open_file_cache_size; /* open files kept for reuse; 0: none */
     unsigned digest_cache_size;  /* file versions whose SHA-256 is remembered */
     int64_t open_file_cache_ttl_ms;/* how long a kept file is trusted unchecked */

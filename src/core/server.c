@@ -704,6 +704,7 @@ int fy_server_start(struct fy_server *srv, const struct fy_config *cfg, const st
         snprintf(err, errlen, "epoll: %s", strerror(-rc));
         return -1;
     }
+    srv->loop.turn_budget = srv->cfg.send_chunk_size;
     if (adopt_listeners(srv, env, err, errlen) < 0)
         return -1;
     init_timers(srv);

@@ -98,20 +98,59 @@ void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io)
     io->deferred_next = NULL;
 }
 
-/* Runs the ios deferred before this turn; those they defer again wait for
- * the next turn, so a busy connection cannot monopolise one.  The next io
- * is read from the loop after each handler, which may have undeferred it. */
+size_t fy_loop_allowance(const struct fy_loop *loop, size_t want)
+{
+    if (!loop->running_deferred && loop->deferred_head)
+        return 0;
+    if (loop->turn_budget && want > loop->turn_left)
+        return loop->turn_left;
+    return want;
+}
+
+void fy_loop_spend(struct fy_loop *loop, size_t bytes)
+{
+    loop->turn_left = bytes < loop->turn_left ? loop->turn_left - bytes : 0;
+}
+
+static bool loop_budget_spent(const struct fy_loop *loop)
+{
+    return loop->turn_budget && loop->turn_left == 0;
+}
+
+/* The deferred ios not run this turn go first in the next, in their order. */
+static void loop_keep_running_for_next_turn(struct fy_loop *loop)
+{
+    struct fy_io *last = loop->deferred_running;
+    while (last->deferred_next)
+        last = last->deferred_next;
+    last->deferred_next = loop->deferred_head;
+    if (!loop->deferred_head)
+        loop->deferred_tail = last;
+    loop->deferred_head = loop->deferred_running;
+    loop->deferred_running = NULL;
+}
+
+/* Runs the ios deferred before this turn's end while the turn's budget
+ * lasts; those they defer again wait for the next turn, so a busy
+ * connection cannot monopolise one.  The next io is read from the loop
+ * after each handler, which may have undeferred it. */
 static void loop_run_deferred(struct fy_loop *loop)
 {
     loop->deferred_running = loop->deferred_head;
     loop->deferred_head = loop->deferred_tail = NULL;
+    loop->running_deferred = true;
     struct fy_io *io;
     while ((io = loop->deferred_running)) {
+        if (loop_budget_spent(loop)) {
+            loop_keep_running_for_next_turn(loop);
+            break;
+        }
         loop->deferred_running = io->deferred_next;
         io->deferred = false;
         io->deferred_next = NULL;
         io->handler(io, 0);
     }
+    loop->running_deferred = false;
 }
 
 void fy_timer_queue_init(struct fy_loop *loop, struct fy_timer_queue *q, int64_t duration_ms)
@@ -197,6 +236,7 @@ int fy_loop_turn(struct fy_loop *loop, int max_wait_ms)
     if (n < 0 && errno != EINTR)
         return -errno;
     loop->now_ms = fy_clock_ms();
+    loop->turn_left = loop->turn_budget;
     loop->batch = events;
     loop->batch_len = n > 0 ? n : 0;
     for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {

@@ -6,6 +6,13 @@
  * disk backend plugs in the same way: its completion eventfd (or ring fd) is
  * just another fy_io whose handler reaps completions and wakes connections.
  *
+ * Sending shares one budget per turn (fy_loop_allowance): a response that
+ * goes on from an earlier turn takes its bytes from it, and one that finds
+ * it spent, or others waiting before it, defers itself.  The deferred run
+ * stops when the budget is spent and goes on in the same order next turn.
+ * So a turn stays short however many downloads run, a new request waits
+ * for at most one such turn, and the downloads take their turns in a ring.
+ *
  * Timers come in queues of one fixed duration (header timeout, keep-alive
  * timeout, ...).  Re-arming moves a timer to the tail, so each queue stays
  * sorted by deadline and every operation is O(1): no heap, no allocation. */
@@ -60,6 +67,9 @@ struct fy_loop {
      * connection may take at once) never sees a stale event for it. */
     struct epoll_event *batch;
     int batch_next, batch_len;
+    bool running_deferred;   /* the turn's I/O events are done */
+    size_t turn_budget;      /* bytes a turn may send (0: no bound) */
+    size_t turn_left;        /* what this turn has left of it */
 };
 
 int  fy_loop_init(struct fy_loop *loop);
@@ -74,6 +84,13 @@ void fy_loop_remove(struct fy_loop *loop, struct fy_io *io);
  * the turn's I/O events.  Used by work that stopped only to be fair. */
 void fy_loop_defer(struct fy_loop *loop, struct fy_io *io);
 void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io);
+
+/* The bytes a sender going on from an earlier turn may move now: up to
+ * want, 0 when the turn's budget is spent or when deferred ios wait their
+ * turn before it (then it defers itself).  fy_loop_spend() takes what any
+ * sender moved, a new response's first bytes too. */
+size_t fy_loop_allowance(const struct fy_loop *loop, size_t want);
+void fy_loop_spend(struct fy_loop *loop, size_t bytes);
 
 void fy_timer_queue_init(struct fy_loop *loop, struct fy_timer_queue *q, int64_t duration_ms);
 /* Unlinks an (empty) queue whose memory is about to go. */

@@ -99,6 +99,7 @@ static void conn_linger(struct fy_conn *c)
 static void conn_start_sending(struct fy_conn *c)
 {
     c->state = FY_CONN_SENDING;
+    c->first_send = true;
     conn_arm(c, &c->srv->write_timeouts);
 }
 
@@ -161,13 +162,23 @@ static void conn_finish_response(struct fy_conn *c)
         conn_next_request(c);
 }
 
-/* The budget bounds what one connection sends per loop turn, so one fast
- * download cannot starve the others; it spans the segments of a response.
- * limit-rate bounds it further. */
+/* A response's first bytes go at once, up to send-chunk-size: a small one
+ * is answered in the turn its request came.  What is left of a larger one
+ * takes its share of the turn's budget, in turn with the other responses
+ * going on (event/loop.h).  limit-rate bounds it further. */
 static void conn_send(struct fy_conn *c)
 {
+    struct fy_loop *loop = &c->srv->loop;
+    size_t chunk = c->srv->cfg.send_chunk_size;
+    size_t budget = c->first_send ? chunk : fy_loop_allowance(loop, chunk);
+    c->first_send = false;
+    if (budget == 0) {
+        fy_loop_defer(loop, &c->link->io);
+        return;
+    }
     size_t moved;
-    enum fy_send_result r = fy_exchange_send(&c->ex, c->srv->cfg.send_chunk_size, &moved);
+    enum fy_send_result r = fy_exchange_send(&c->ex, budget, &moved);
+    fy_loop_spend(loop, moved);
     /* Bytes moved: the write timeout starts again (a response that is done
      * takes the keep-alive or linger timeout instead). */
     if (moved && r != FY_SEND_DONE)

@@ -44,6 +44,7 @@ struct fy_conn {
     struct fy_server *srv;
     struct fy_conn *next;        /* on the server's free list */
     enum fy_conn_state state;
+    bool first_send;             /* the response's first bytes are next */
 
     char *rbuf;                  /* the request head(s), cfg max size */
     size_t rlen;

@@ -423,17 +423,20 @@ static bool h2_read(struct fy_h2 *h)
     return true;
 }
 
-/* Gives the ready streams the turn's budget, a slice each, most urgent
- * first and in turn within an urgency. */
+/* Gives the ready streams the connection's share of the turn's budget
+ * (event/loop.h), a slice each, most urgent first and in turn within an
+ * urgency. */
 static void h2_send_bodies(struct fy_h2 *h)
 {
-    size_t budget = h->srv->cfg.send_chunk_size;
+    struct fy_loop *loop = &h->srv->loop;
+    size_t budget = fy_loop_allowance(loop, h->srv->cfg.send_chunk_size);
     struct fy_h2_stream *requeue = NULL, **requeue_tail = &requeue;
     struct fy_h2_stream *s;
     while (budget > 0 && !h->failed && (s = fy_h2_ready_pop(h))) {
         size_t moved = 0;
         size_t slice = budget < H2_STREAM_SLICE ? budget : H2_STREAM_SLICE;
         enum fy_send_result r = fy_exchange_send(&s->c->ex, slice, &moved);
+        fy_loop_spend(loop, moved);
         budget = moved < budget ? budget - moved : 0;
         if (moved)
             fy_timer_arm(&h->srv->loop, &h->srv->write_timeouts, &s->timer);

@@ -228,6 +228,79 @@ static void test_turn_runs_one_turn_within_its_wait(void)
     fy_loop_close(&loop);
 }
 
+/* The turn's sending budget: senders going on from earlier turns take
+ * their bytes from it in the order they deferred; the run stops when it is
+ * spent and the next turn goes on where it stopped, so none is passed over
+ * for long. */
+struct sender {
+    struct fy_io io;
+    struct fy_loop *loop;
+    int id;
+    int *order, *norder; /* who ran, in turn */
+};
+
+static void on_sender(struct fy_io *io, uint32_t events)
+{
+    struct sender *s = (struct sender *)io;
+    (void)events;
+    size_t n = fy_loop_allowance(s->loop, 60);
+    if (n > 0)
+        s->order[(*s->norder)++] = s->id;
+    fy_loop_spend(s->loop, n);
+    fy_loop_defer(s->loop, &s->io); /* always more to send */
+}
+
+static void test_turn_budget_shared_in_a_ring(void)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    loop.turn_budget = 100;
+    int order[16], norder = 0;
+    struct sender s[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = (struct sender){.io = {.fd = -1, .handler = on_sender}, .loop = &loop, .id = i,
+                               .order = order, .norder = &norder};
+        fy_loop_defer(&loop, &s[i].io);
+    }
+    /* 60 + 40 spend the turn's 100: two run a turn, the others wait in
+     * their order, and the ring goes round. */
+    for (int turn = 0; turn < 4; turn++)
+        CHECK_INT(fy_loop_turn(&loop, 0), 0);
+    CHECK_INT(norder, 8);
+    int want[8] = {0, 1, 2, 3, 0, 1, 2, 3};
+    for (int i = 0; i < 8; i++)
+        CHECK_INT(order[i], want[i]);
+    for (int i = 0; i < 4; i++)
+        fy_loop_undefer(&loop, &s[i].io);
+    CHECK(loop.deferred_head == NULL && loop.deferred_tail == NULL);
+    fy_loop_close(&loop);
+}
+
+/* A sender woken by an I/O event while others are deferred waits behind
+ * them (0 now), and gets its share once the deferred run reaches it. */
+static void test_turn_budget_event_sender_waits_behind_deferred(void)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    loop.turn_budget = 100;
+    loop.turn_left = 100;
+    CHECK_INT((int)fy_loop_allowance(&loop, 60), 60);
+    int order[4], norder = 0;
+    struct sender a = {.io = {.fd = -1, .handler = on_sender}, .loop = &loop, .order = order, .norder = &norder};
+    fy_loop_defer(&loop, &a.io);
+    CHECK_INT((int)fy_loop_allowance(&loop, 60), 0);
+    fy_loop_undefer(&loop, &a.io);
+    fy_loop_spend(&loop, 70);
+    CHECK_INT((int)fy_loop_allowance(&loop, 60), 30);
+    fy_loop_spend(&loop, 50);
+    CHECK_INT((int)fy_loop_allowance(&loop, 60), 0);
+    CHECK_INT(fy_loop_turn(&loop, 0), 0); /* a new turn, a new budget */
+    CHECK_INT((int)fy_loop_allowance(&loop, 60), 60);
+    loop.turn_budget = 0; /* no bound */
+    CHECK_INT((int)fy_loop_allowance(&loop, 1 << 20), 1 << 20);
+    fy_loop_close(&loop);
+}
+
 int main(void)
 {
     RUN(test_removed_io_gets_no_stale_event);
@@ -236,5 +309,7 @@ int main(void)
     RUN(test_deferred_io_removed_by_its_batch_after_a_redefer_does_not_run);
     RUN(test_deferred_io_requeued_by_its_batch_waits_a_turn);
     RUN(test_turn_runs_one_turn_within_its_wait);
+    RUN(test_turn_budget_shared_in_a_ring);
+    RUN(test_turn_budget_event_sender_waits_behind_deferred);
     return CHECK_SUMMARY();
 }
