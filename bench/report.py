@@ -279,6 +279,110 @@ def codings(res, w, label, conc):
     return ", ".join(names) or "–"
 
 
+def md_targets(res):
+    """Issue 16's targets, each with its ratio from this run, and whether
+    `auto` (the default) stays within 10 % of ferry's best other backend."""
+    auto = "ferry/auto"
+    rows = []
+
+    def peers(w, names=None, backend=None):
+        return [lb for lb in res.peers(w) if (names is None or lb.split("/")[0] in names)
+                and (backend is None or backend in lb)]
+
+    def best(w, labels, c, metric, higher=True):
+        vals = [(res.median(w, lb, c, metric), lb) for lb in labels]
+        vals = [v for v in vals if v[0] is not None]
+        if not vals:
+            return None, None
+        return max(vals) if higher else min(vals)
+
+    def add(name, figure, ratio, target, met):
+        rows.append([name, figure, "–" if ratio is None else "×%.2f" % ratio, target,
+                     "–" if met is None else ("met" if met else "**not met**")])
+
+    if auto in res.labels.get("W1", []):
+        c = res.concs["W1"][0]
+        v = res.median("W1", auto, c, "rps")
+        b, lb = best("W1", peers("W1", ("nginx", "lighttpd", "h2o")), c, "rps")
+        r = v / b if v and b else None
+        add("W1 1 KiB hot, req/s", "%s vs %s %s" % (fmt(v, 0), lb, fmt(b, 0)), r, "≥ ×1.20 the best peer",
+            None if r is None else r >= 1.2)
+        v = res.median("W1", auto, c, "cpu_us_per_req")
+        b, lb = best("W1", peers("W1"), c, "cpu_us_per_req", higher=False)
+        r = v / b if v and b else None
+        add("W1 server CPU µs per request", "%s vs %s %s" % (fmt(v, 2), lb, fmt(b, 2)), r,
+            "(lower is cheaper; wrk's own CPU bounds req/s)", None)
+    if auto in res.labels.get("W2", []):
+        c = res.concs["W2"][0]
+        v = res.median("W2", auto, c, "mibps")
+        b, lb = best("W2", peers("W2"), c, "mibps")
+        r = v / b if v and b else None
+        add("W2 hot 4 downloads, MiB/s", "%s vs %s %s" % (fmt(v, 0), lb, fmt(b, 0)), r, "≥ ×1.00 the best peer",
+            None if r is None else r >= 1.0)
+    if auto in res.labels.get("W3", []):
+        ceiling = None
+        for lb in res.labels.get("fio", []):
+            for d in res.concs["fio"]:
+                f = res.median("fio", lb, d, "mibps")
+                ceiling = f if f and (ceiling is None or f > ceiling) else ceiling
+        cs = [c for c in res.concs["W3"] if int(c) >= 2]
+        if ceiling and cs:
+            worst = min(((res.median("W3", auto, c, "mibps") or 0) / ceiling, c) for c in cs)
+            add("W3 cold, MiB/s ÷ fio O_DIRECT (%s)" % fmt(ceiling, 0), "lowest at C=%s" % worst[1], worst[0],
+                "≥ ×0.90 at every C ≥ 2", worst[0] >= 0.9)
+        lighttpd = peers("W3", ("lighttpd",))
+        if lighttpd:
+            rs = []
+            for c in res.concs["W3"]:
+                v, b = res.median("W3", auto, c, "cpu_s_per_gib"), res.median("W3", lighttpd[0], c, "cpu_s_per_gib")
+                if v and b:
+                    rs.append((v / b, c, v, b))
+            if rs:
+                med = statistics.median(r[0] for r in rs)
+                hi = max(rs)
+                add("W3 CPU-s per GiB ÷ lighttpd's", "median over C ×%.2f; highest at C=%s (%.3f vs %.3f)" %
+                    (med, hi[1], hi[2], hi[3]), hi[0], "≤ ×1.00", hi[0] <= 1.0)
+    if auto in res.labels.get("W4", []):
+        c = res.concs["W4"][0]
+        aio = peers("W4", ("nginx",), "aio")
+        if aio:
+            p, pb = res.median("W4", auto, c, "load_p99_ms"), res.median("W4", aio[0], c, "load_p99_ms")
+            q, qb = res.median("W4", auto, c, "load_rps"), res.median("W4", aio[0], c, "load_rps")
+            if p and pb and q and qb:
+                add("W4 p99 under 8 cold downloads", "%.3f ms at %s req/s vs nginx aio %.3f ms at %s" %
+                    (p, fmt(q, 0), pb, fmt(qb, 0)), p / pb, "p99 ≤ ×1.00 while req/s ≥ ×2 (here ×%.2f)" % (q / qb),
+                    p <= pb and q >= 2 * qb)
+    if auto in res.labels.get("W6", []):
+        c = res.concs["W6"][0]
+        nginx = peers("W6", ("nginx",))
+        if nginx:
+            v, b = res.median("W6", auto, c, "kib_per_conn"), res.median("W6", nginx[0], c, "kib_per_conn")
+            if v is not None and b:
+                add("W6 KiB per idle connection", "%.2f vs nginx %.2f" % (v, b), v / b, "≤ ×1.00 nginx's",
+                    v <= b)
+    for w, metric, higher in (("W1", "rps", True), ("W2", "mibps", True), ("W3", "mibps", True),
+                              ("W4", "load_p99_ms", False), ("W5", "mibps", True)):
+        others = [lb for lb in res.labels.get(w, []) if lb.startswith("ferry/") and lb != auto]
+        if auto not in res.labels.get(w, []) or not others:
+            continue
+        worst = None
+        for c in res.concs[w]:
+            v = res.median(w, auto, c, metric)
+            b, lb = best(w, others, c, metric, higher)
+            if v and b:
+                r = v / b if higher else b / v
+                worst = min(worst, (r, c, lb)) if worst else (r, c, lb)
+        if worst:
+            add("%s `auto` ÷ best other ferry backend" % w, "lowest at C=%s (%s)" % (worst[1], worst[2]), worst[0],
+                "≥ ×0.90", worst[0] >= 0.9)
+    if not rows:
+        return ""
+    return ("## Targets (issue 16)\n\nferry with its default backend (`auto`) against the peers of this run; "
+            "ratios as the targets read them (W4: ferry's p99 over nginx aio's; W6, W3 CPU: ferry's over the "
+            "peer's; `auto` rows: over the best other ferry backend, latency inverted so higher is better).\n\n" +
+            table(["target", "figures", "ratio", "target", ""], rows))
+
+
 def md_w7(res):
     w = "W7"
     c = res.concs[w][0]
@@ -635,6 +739,9 @@ def main():
     if lsblk:
         md.append("<details><summary>lsblk</summary>\n\n```\n%s\n```\n</details>\n" % "\n".join(lsblk))
 
+    targets = md_targets(res)
+    if targets:
+        md.append(targets)
     if "W1" in res.labels:
         md.append(md_w1(res))
     if "W2" in res.labels:
