@@ -8,7 +8,8 @@
  *
  * Sending shares one budget per turn (fy_loop_allowance): a response that
  * goes on from an earlier turn takes its bytes from it, and one that finds
- * it spent, or others waiting before it, defers itself.  The deferred run
+ * it spent, or others waiting before it, defers itself (a response's first
+ * bytes go at once, bounded by the requests that came).  The deferred run
  * stops when the budget is spent and goes on in the same order next turn.
  * So a turn stays short however many downloads run, a new request waits
  * for at most one such turn, and the downloads take their turns in a ring.
@@ -87,8 +88,8 @@ void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io);
 
 /* The bytes a sender going on from an earlier turn may move now: up to
  * want, 0 when the turn's budget is spent or when deferred ios wait their
- * turn before it (then it defers itself).  fy_loop_spend() takes what any
- * sender moved, a new response's first bytes too. */
+ * turn before it (then it defers itself).  fy_loop_spend() takes what it
+ * moved. */
 size_t fy_loop_allowance(const struct fy_loop *loop, size_t want);
 void fy_loop_spend(struct fy_loop *loop, size_t bytes);
 

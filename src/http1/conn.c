@@ -165,12 +165,16 @@ static void conn_finish_response(struct fy_conn *c)
 /* A response's first bytes go at once, up to send-chunk-size: a small one
  * is answered in the turn its request came.  What is left of a larger one
  * takes its share of the turn's budget, in turn with the other responses
- * going on (event/loop.h).  limit-rate bounds it further. */
+ * going on (event/loop.h).  First bytes are bounded by the requests that
+ * came and do not spend the budget: however many small requests come,
+ * the downloads in the ring still move every turn.  limit-rate bounds a
+ * response further. */
 static void conn_send(struct fy_conn *c)
 {
     struct fy_loop *loop = &c->srv->loop;
     size_t chunk = c->srv->cfg.send_chunk_size;
-    size_t budget = c->first_send ? chunk : fy_loop_allowance(loop, chunk);
+    bool first = c->first_send;
+    size_t budget = first ? chunk : fy_loop_allowance(loop, chunk);
     c->first_send = false;
     if (budget == 0) {
         fy_loop_defer(loop, &c->link->io);
@@ -178,7 +182,8 @@ static void conn_send(struct fy_conn *c)
     }
     size_t moved;
     enum fy_send_result r = fy_exchange_send(&c->ex, budget, &moved);
-    fy_loop_spend(loop, moved);
+    if (!first)
+        fy_loop_spend(loop, moved);
     /* Bytes moved: the write timeout starts again (a response that is done
      * takes the keep-alive or linger timeout instead). */
     if (moved && r != FY_SEND_DONE)
