@@ -31,6 +31,14 @@
  * few reads in flight, and blocks read waiting for their sockets.  Fewer,
  * and cold downloads would mostly queue: sendfile serves them better. */
 #define ASYNC_POOL_MIN_BLOCKS 4
+/* An extent of the pool whose blocks have all been back this long gives
+ * its space back (checked each ASYNC_TRIM_MS, so 2 to 3 s after).  Long
+ * enough that the gaps of a steady load — a client's next request, a
+ * burst every second — keep their memory (taking an extent again costs a
+ * fallocate, a huge-page collapse and zeroing 2 MiB); short enough that
+ * an idle worker holds nothing for long. */
+#define ASYNC_POOL_IDLE_MS 2000
+#define ASYNC_TRIM_MS 1000
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -219,27 +227,35 @@ static struct fy_async_block *tail_block(struct fy_async *a, struct fy_async_xfe
     return &x->blocks[(x->front + x->count - 1) % a->read_ahead];
 }
 
-/* Retried by the pool timer, once a second: the tmpfs stays full for a
- * while, and a fallocate() on every turn would not fill it sooner. */
-static void note_unreserved(struct fy_async *a)
+/* The pool's tmpfs had no room for another extent: reads take the blocks
+ * of the extents the pool has, and the others are tried again by the pool
+ * timer, once a second (the tmpfs stays full for a while, and a
+ * fallocate() on every turn would not empty it sooner). */
+static void note_pool_short(struct fy_async *a)
 {
     if (!fy_timer_armed(&a->pool_retry))
         fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
     if (a->warned_pool_space)
         return;
-    fy_log(a->log, FY_LOG_WARN, "%s: another user of the pool's tmpfs took the space of a released buffer; the "
-           "buffer is out of use until the space comes back", a->name);
+    fy_log(a->log, FY_LOG_WARN, "%s: the buffer pool's tmpfs is full (other users, or other workers); reads wait "
+           "for the buffers the pool holds until it has room again", a->name);
     a->warned_pool_space = true;
+}
+
+/* Armed only while an extent of the pool has no block out: an idle server
+ * wakes up for this at most until all is given back. */
+static void pool_put(struct fy_async *a, unsigned buf)
+{
+    fy_shm_pool_put(&a->pool, buf, a->loop->now_ms);
+    if (a->pool.nidle && !fy_timer_armed(&a->pool_trim))
+        fy_timer_arm(a->loop, &a->pool_trim_queue, &a->pool_trim);
 }
 
 static void block_release(struct fy_async *a, struct fy_async_block *blk)
 {
     blk->state = FY_BLOCK_FREE;
-    if (blk->from_file)
-        return;
-    fy_shm_pool_put(&a->pool, blk->buf);
-    if (a->pool.nunreserved)
-        note_unreserved(a);
+    if (!blk->from_file)
+        pool_put(a, blk->buf);
 }
 
 /* A client that stops reading keeps the block being sent and gives back
@@ -319,7 +335,7 @@ static bool start_resident(struct fy_async *a, struct fy_async_xfer *x)
 
 static bool can_read(const struct fy_async *a)
 {
-    return a->inflight < a->max_inflight && a->pool.nfree > 0;
+    return a->inflight < a->max_inflight && fy_shm_pool_may_get(&a->pool);
 }
 
 /* Starts reading the next block into a pool buffer.  Returns false when
@@ -328,12 +344,17 @@ static bool start_read(struct fy_async *a, struct fy_async_xfer *x)
 {
     if (!can_read(a))
         return false;
+    int buf = fy_shm_pool_get(&a->pool);
+    if (buf < 0) { /* the tmpfs has no room for another extent */
+        note_pool_short(a);
+        return false;
+    }
     struct fy_async_block *blk = &x->blocks[(x->front + x->count) % a->read_ahead];
     off_t aligned = x->paced ? x->next_read : x->next_read & ~(off_t)(ASYNC_ALIGN - 1);
     off_t left = x->t->end - x->next_read;
     void *engine_data = blk->engine_data;
     *blk = (struct fy_async_block){
-        .owner = x, .state = FY_BLOCK_READING, .buf = (unsigned)fy_shm_pool_get(&a->pool), .fill = x->paced,
+        .owner = x, .state = FY_BLOCK_READING, .buf = (unsigned)buf, .fill = x->paced,
         .file_off = aligned, .skip = (size_t)(x->next_read - aligned), .engine_data = engine_data,
     };
     size_t block = x->t->read_max && x->t->read_max < a->block_size ? x->t->read_max : a->block_size;
@@ -386,7 +407,7 @@ static void schedule(struct fy_async *a, struct fy_async_xfer *x)
             continue;
         if (x->count == 0 && !x->waiting) {
             wait_enqueue(a, x);
-            if (a->pool.nfree == 0) {
+            if (!fy_shm_pool_may_get(&a->pool)) {
                 reclaim_from_stalled(a);
                 serve_waiters(a);
             }
@@ -642,7 +663,7 @@ void fy_async_complete(struct fy_async *a, struct fy_async_block *blk, long res)
         return;
     }
     if (blk->fill && res == (long)blk->want) { /* the bytes are in the page cache: sent from there */
-        fy_shm_pool_put(&a->pool, blk->buf);
+        pool_put(a, blk->buf);
         blk->from_file = true;
     }
     if (is_stalled(a, x)) {
@@ -743,7 +764,7 @@ static void note_small_pool(struct fy_async *a, unsigned want, const struct fy_s
 }
 
 /* Once a second while the pool lacks space: the whole pool (a reload's,
- * see wait_for_pool), or released buffers whose space someone took. */
+ * see wait_for_pool), or an extent for the reads that wait. */
 static void on_pool_retry(struct fy_timer *t)
 {
     struct fy_async *a = container_of(t, struct fy_async, pool_retry);
@@ -752,12 +773,20 @@ static void on_pool_retry(struct fy_timer *t)
         a->pool_pending = false;
         fy_log(a->log, FY_LOG_INFO, "%s: buffer pool reserved; asynchronous reads resume", a->name);
     } else if (!a->pool_pending) {
-        unsigned without = a->pool.nunreserved;
-        if (fy_shm_pool_retry_unreserved(&a->pool) < without)
-            serve_waiters(a); /* buffers came back */
+        fy_shm_pool_try_again(&a->pool);
+        serve_waiters(a); /* should the tmpfs refuse again, note_pool_short() re-arms */
     }
-    if (a->pool_pending || a->pool.nunreserved)
+    if (a->pool_pending)
         fy_timer_arm(a->loop, &a->pool_retry_queue, &a->pool_retry);
+}
+
+/* Gives back the space of the pool's extents idle long enough; again in a
+ * while if some are idle but not yet long enough. */
+static void on_pool_trim(struct fy_timer *t)
+{
+    struct fy_async *a = container_of(t, struct fy_async, pool_trim);
+    if (fy_shm_pool_trim(&a->pool, a->loop->now_ms, ASYNC_POOL_IDLE_MS) > 0)
+        fy_timer_arm(a->loop, &a->pool_trim_queue, &a->pool_trim);
 }
 
 /* A reload's worker whose pool does not fit while the old workers hold
@@ -793,6 +822,8 @@ int fy_async_init(struct fy_async *a, const struct fy_backend_ops *ops, const st
     a->retry.handler = on_retry;
     fy_timer_queue_init(loop, &a->pool_retry_queue, ASYNC_POOL_RETRY_MS);
     a->pool_retry.handler = on_pool_retry;
+    fy_timer_queue_init(loop, &a->pool_trim_queue, ASYNC_TRIM_MS);
+    a->pool_trim.handler = on_pool_trim;
     a->completions.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->completions.fd < 0 || fy_loop_add(loop, &a->completions, EPOLLIN) < 0) {
         snprintf(err, errlen, "%s: eventfd: %s", a->name, strerror(errno));
@@ -834,6 +865,7 @@ void fy_async_stats_op(const struct fy_backend *b, struct fy_backend_stats *out)
         .short_reads = s->short_reads, .read_errors = s->errors, .plain_files = s->plain_files,
         .cached_blocks = s->cached_blocks, .lookups = s->lookups, .reads_in_flight = a->inflight, .queued = a->queued,
         .pool_buffers = a->pool.nblocks, .pool_free = a->pool.nfree, .buffer_size = a->pool.block_size,
+        .pool_resident = fy_shm_pool_resident(&a->pool),
     };
 }
 
@@ -853,6 +885,8 @@ void fy_async_fini(struct fy_async *a, bool engine_started)
     fy_timer_queue_remove(a->loop, &a->retry_queue);
     fy_timer_disarm(&a->pool_retry);
     fy_timer_queue_remove(a->loop, &a->pool_retry_queue);
+    fy_timer_disarm(&a->pool_trim);
+    fy_timer_queue_remove(a->loop, &a->pool_trim_queue);
     while (a->orphans) {
         struct fy_async_xfer *x = a->orphans;
         a->orphans = x->orphan_next;

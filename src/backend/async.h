@@ -120,6 +120,9 @@ struct fy_async {
     bool pool_pending;
     struct fy_timer_queue pool_retry_queue;
     struct fy_timer pool_retry;
+    /* Armed while an extent of the pool is idle: its space goes back. */
+    struct fy_timer_queue pool_trim_queue;
+    struct fy_timer pool_trim;
     struct fy_async_stats stats;
 #ifdef FY_TEST_HOOKS
     unsigned long fault_at;      /* see fault_init() in async.c */

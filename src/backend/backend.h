@@ -80,6 +80,7 @@ struct fy_backend_stats {
     unsigned queued;                        /* transfers waiting for a buffer or a read slot */
     unsigned pool_buffers, pool_free;       /* the /dev/shm buffer pool */
     size_t buffer_size;
+    unsigned long long pool_resident;      /* bytes of the tmpfs the pool holds now */
 };
 
 /* What moves a running backend's bytes, for the status page: auto runs on

@@ -480,6 +480,7 @@ void fy_server_refresh_stats(struct fy_server *srv)
     fy_stats_gauge(slot, FY_G_POOL_BUFFERS, b.pool_buffers);
     fy_stats_gauge(slot, FY_G_POOL_FREE, b.pool_free);
     fy_stats_gauge(slot, FY_G_BUFFER_SIZE, b.buffer_size);
+    fy_stats_gauge(slot, FY_G_POOL_RESIDENT, b.pool_resident);
     for (int e = 0; e < FY_NENGINES; e++)
         fy_stats_gauge(slot, FY_G_ENGINE + e, srv->backend && srv->backend->ops->engine == (enum fy_engine)e);
     refresh_digest_stats(srv);

@@ -62,6 +62,7 @@ enum fy_counter {
 enum fy_gauge {
     FY_G_ACTIVE, FY_G_READING, FY_G_WRITING, FY_G_IDLE,
     FY_G_READS_IN_FLIGHT, FY_G_QUEUED, FY_G_POOL_BUFFERS, FY_G_POOL_FREE, FY_G_BUFFER_SIZE,
+    FY_G_POOL_RESIDENT,          /* bytes of the tmpfs the pools hold now (their extents with space) */
     FY_G_AUTH_WAITING,           /* password checks queued or running */
     FY_G_DIGEST_ENTRIES, FY_G_DIGESTS_PENDING,
     FY_G_REQ_BUFFERS,            /* a request's buffers (struct fy_conn), allocated */

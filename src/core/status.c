@@ -192,9 +192,9 @@ static void render_json(struct text *o, const struct view *v)
         (ull)c[FY_C_READS_SUBMITTED], (ull)c[FY_C_READS_COMPLETED], (ull)g[FY_G_READS_IN_FLIGHT],
         (ull)g[FY_G_QUEUED], (ull)c[FY_C_CACHED_BLOCKS], (ull)c[FY_C_PLAIN_FILES], (ull)c[FY_C_SHORT_READS],
         (ull)c[FY_C_READ_ERRORS], (ull)c[FY_C_BYTES_READ], (ull)c[FY_C_LOOKUPS]);
-    put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu},\n",
-        (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]), (ull)g[FY_G_POOL_FREE],
-        (ull)g[FY_G_BUFFER_SIZE]);
+    put(o, "  \"buffer_pool\": {\"buffers\": %llu, \"in_use\": %llu, \"free\": %llu, \"buffer_size\": %llu, "
+        "\"resident_bytes\": %llu},\n", (ull)g[FY_G_POOL_BUFFERS], (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]),
+        (ull)g[FY_G_POOL_FREE], (ull)g[FY_G_BUFFER_SIZE], (ull)g[FY_G_POOL_RESIDENT]);
     put(o, "  \"request_buffers\": {\"in_use\": %llu, \"free\": %llu, \"bytes\": %llu},\n",
         (ull)(g[FY_G_REQ_BUFFERS] - g[FY_G_REQ_BUFFERS_FREE]), (ull)g[FY_G_REQ_BUFFERS_FREE],
         (ull)g[FY_G_REQ_BUFFER_BYTES]);
@@ -283,6 +283,8 @@ static void prom_backend(struct text *o, const struct view *v)
     put(o, "ferry_buffer_pool_buffers{state=\"used\"} %llu\n", (ull)(g[FY_G_POOL_BUFFERS] - g[FY_G_POOL_FREE]));
     put(o, "ferry_buffer_pool_buffers{state=\"free\"} %llu\n", (ull)g[FY_G_POOL_FREE]);
     metric(o, "buffer_pool_buffer_size_bytes", "gauge", "Bytes per pool buffer.", (ull)g[FY_G_BUFFER_SIZE]);
+    metric(o, "buffer_pool_resident_bytes", "gauge", "Bytes of /dev/shm the pools hold now: the extents of their "
+           "buffers in use or used in the last seconds.", (ull)g[FY_G_POOL_RESIDENT]);
 }
 
 static void prom_tls(struct text *o, const uint64_t *c)
