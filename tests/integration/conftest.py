@@ -124,6 +124,28 @@ def ferry(tmp_path):
         pytest.fail("\n\n".join(errors))
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(SIZE) mounts a tmpfs of that size in tmp_path and returns its path; unmounted at the end.
+    A small one stands for Docker's /dev/shm (64 MiB for the container)."""
+    mounted = []
+
+    def mount(size):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        path = tmp_path / f"shm-{size}"
+        path.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)])
+
+
 @pytest.fixture(params=BACKENDS)
 def server(request, ferry, site):
     """ferry on the test docroot, once per backend."""

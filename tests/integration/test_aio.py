@@ -330,14 +330,29 @@ def kernel_collapses_tmpfs_pages():
     return (major, minor) >= (6, 1)
 
 
+def pool_file_kib(pid):
+    """KiB of the tmpfs the process's buffer pool (its unlinked file) holds."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if re.search(r"/ferry-\w{6} \(deleted\)$", target):
+            return os.stat(f"/proc/{pid}/fd/{fd}").st_blocks // 2
+    raise AssertionError(f"no pool file among process {pid}'s descriptors")
+
+
 def test_pool_sits_in_huge_pages_when_blocks_leave_by_copy(AIO, SEND, ferry, files):
-    """Each read pins its buffer: one huge page instead of 512 small ones."""
+    """Each read pins its buffer: one huge page instead of 512 small ones.
+    The pool holds only the extents its reads used (2 MiB each, at least
+    the first), all of them in huge pages."""
     if not kernel_collapses_tmpfs_pages():
         pytest.skip("this kernel does not collapse tmpfs pages (MADV_COLLAPSE, Linux 6.1)")
     root, data = files
     server = ferry(docroot=root, backend=AIO, config={"aio-send": SEND})
     path = f"/f{5 * MiB - 7}"
     assert sha(fetch(server.port, path).body) == sha(data[path])
-    pool_kib = 2 * 32 * 1024  # twice aio-max-inflight (32) buffers of 1 MiB
+    pool_kib = pool_file_kib(server.pid)
+    assert 2 * 1024 <= pool_kib < 2 * 32 * 1024 and pool_kib % (2 * 1024) == 0, pool_kib
     assert shmem_huge_kib(server.pid) == (pool_kib if SEND == "copy" else 0)
     stop_and_stats(server)

@@ -13,7 +13,6 @@ moment, where it exists and we are root."""
 import hashlib
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -33,27 +32,6 @@ def big(tmp_path_factory):
     (root / "big.bin").write_bytes(data)
     (root / "small.txt").write_bytes(b"small\n")
     return root, hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """mount(SIZE) mounts a tmpfs of that size in tmp_path and returns its path; unmounted at the end."""
-    mounted = []
-
-    def mount(size):
-        if not ROOT:
-            pytest.skip("mounting a tmpfs needs root")
-        path = tmp_path / f"shm-{size}"
-        path.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
-                           text=True)
-        assert r.returncode == 0, r.stderr
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in mounted:
-        subprocess.run(["umount", "-l", str(path)])
 
 
 def cold_download(server, big):
