@@ -100,15 +100,17 @@ static int check_punch_safe(const char *dir, size_t block_size, char *err, size_
     return -1;
 }
 
-/* After sendfile(), a released buffer gets fresh pages (see shm_pool.h).
- * The punch gives its space back to the tmpfs; taking it again at once
- * keeps the extent's reservation, so another tmpfs user cannot fill it (a
- * read into a buffer without space fails with EFAULT). */
-static bool refresh_pages(struct fy_shm_pool *p, unsigned block)
+/* After sendfile(), a released buffer gets fresh pages (see shm_pool.h),
+ * always: in an extent without space too, else the next read would fill
+ * the pages a socket still sends.  The punch gives its space back to the
+ * tmpfs; taking it again at once keeps the extent's reservation, so
+ * another tmpfs user cannot fill it (a read into a buffer without space
+ * fails with EFAULT).  Returns false when the tmpfs refused it. */
+static bool refresh_pages(struct fy_shm_pool *p, unsigned block, bool reserve)
 {
     off_t off = fy_shm_pool_offset(p, block);
     fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size);
-    return fallocate(p->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size) == 0;
+    return !reserve || fallocate(p->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)p->block_size) == 0;
 }
 
 /* An extent neither the first nor with a block out holds space for
@@ -305,7 +307,7 @@ void fy_shm_pool_put(struct fy_shm_pool *p, unsigned block, int64_t now_ms)
     struct fy_shm_extent *x = &p->extents[e];
     x->used--;
     p->nfree++;
-    if (p->punch_on_put && x->reserved && !refresh_pages(p, block))
+    if (p->punch_on_put && !refresh_pages(p, block, x->reserved))
         mark_unreserved(p, e); /* someone filled the hole: the next block out takes it again */
     if (x->reserved)
         p->ready[p->nready++] = block;
