@@ -1,9 +1,11 @@
 /* The channel between the master and one worker: a SOCK_SEQPACKET
  * socketpair, one message per datagram, descriptors passed alongside.
  *
- *   worker → master   READY (serving), FAILED "why" (start-up failed)
+ *   worker → master   READY (serving), FAILED "why" (start-up failed),
+ *                     CLOSED (stopping: my listening sockets are closed)
  *   master → worker   LOGS + descriptors (the log files, reopened)
  *                     RETIRE (a reload replaces you: stop, without drain-delay)
+ *                     DRAIN (every worker has closed its sockets: drain now)
  *
  * The master stops a worker with SIGTERM when ferry stops (the worker then
  * drains: health 503 for drain-delay first), with RETIRE when a reload
@@ -16,7 +18,7 @@
 
 #include "core/config.h"
 
-enum fy_ctl_type { FY_CTL_READY = 1, FY_CTL_FAILED, FY_CTL_LOGS, FY_CTL_RETIRE };
+enum fy_ctl_type { FY_CTL_READY = 1, FY_CTL_FAILED, FY_CTL_LOGS, FY_CTL_RETIRE, FY_CTL_CLOSED, FY_CTL_DRAIN };
 
 #define FY_CTL_MAX_FDS 2
 

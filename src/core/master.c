@@ -46,6 +46,8 @@ struct worker {
     unsigned index;              /* its place in the generation: 0 .. n-1 */
     int slot;                    /* its stats slot */
     bool failed;                 /* said FAILED: its exit is no news */
+    bool closing;                /* stopped with the others: its CLOSED is awaited (drain_together) */
+    bool closed;                 /* said CLOSED: waits for DRAIN */
     int64_t started_ms;
     struct fy_io ctl;            /* the master's end of its channel */
     struct fy_timer respawn;     /* W_RESPAWN: start it again when this fires */
@@ -396,13 +398,37 @@ static void worker_failed(struct master *m, struct worker *w, const char *why)
         fy_log(mlog(m), FY_LOG_ERROR, "worker %ld could not start: %s", (long)w->pid, why);
 }
 
+/* Stopping, the workers drain together: none answers a request with
+ * "Connection: close" (which sends its client to connect again) until
+ * every worker of this instance has closed its listening sockets, so that
+ * no new connection lands on a socket about to close and is reset (see
+ * begin_stop in server.c).  A worker that exits, or whose channel breaks,
+ * is waited for no more; a worker's own shutdown-timeout bounds the wait,
+ * and the kill timer a worker that hangs. */
+static void drain_together(struct master *m)
+{
+    for (size_t i = 0; i < MASTER_PROCS; i++)
+        if (m->w[i].closing)
+            return;
+    for (size_t i = 0; i < MASTER_PROCS; i++) {
+        struct worker *w = &m->w[i];
+        if (w->closed && w->ctl.fd >= 0)
+            fy_ctl_send(w->ctl.fd, FY_CTL_DRAIN, NULL, NULL, 0);
+        w->closed = false;
+    }
+}
+
 static void close_ctl(struct master *m, struct worker *w)
 {
-    if (w->ctl.fd < 0)
-        return;
-    fy_loop_remove(&m->loop, &w->ctl);
-    close(w->ctl.fd);
-    w->ctl.fd = -1;
+    if (w->ctl.fd >= 0) {
+        fy_loop_remove(&m->loop, &w->ctl);
+        close(w->ctl.fd);
+        w->ctl.fd = -1;
+    }
+    bool awaited = w->closing;
+    w->closing = w->closed = false;
+    if (awaited)
+        drain_together(m); /* it will not say CLOSED now */
 }
 
 static void on_ctl(struct fy_io *io, uint32_t events)
@@ -427,6 +453,11 @@ static void on_ctl(struct fy_io *io, uint32_t events)
             worker_ready(m, w);
         else if (msg.type == FY_CTL_FAILED)
             worker_failed(m, w, msg.text);
+        else if (msg.type == FY_CTL_CLOSED) {
+            w->closing = false;
+            w->closed = true;
+            drain_together(m); /* stopped alone (SIGTERM to this worker): at once */
+        }
     }
 }
 
@@ -634,8 +665,11 @@ static void begin_stop(struct master *m)
         notify(m, "STOPPING=1");
     /* The kernel refuses new connections once the workers close theirs too. */
     fy_sockets_close_except(&cur_gen(m)->socks, NULL);
-    for (size_t i = 0; i < MASTER_PROCS; i++)
-        stop_worker(&m->w[i], false);
+    for (size_t i = 0; i < MASTER_PROCS; i++) {
+        struct worker *w = &m->w[i];
+        w->closing = w->pid > 0 && w->state != W_STOPPING && w->state != W_RESPAWN; /* it gets SIGTERM */
+        stop_worker(w, false);
+    }
     fy_timer_disarm(&m->deadline);
     m->kill_queue.duration_ms = cur_gen(m)->cfg.drain_delay_ms + cur_gen(m)->cfg.shutdown_timeout_ms + KILL_GRACE_MS;
     fy_timer_arm(&m->loop, &m->kill_queue, &m->kill);

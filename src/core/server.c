@@ -200,7 +200,7 @@ static void pause_accepting(struct fy_server *srv, int err)
 
 static void accept_all(struct fy_server *srv, struct fy_listener *l)
 {
-    while (!srv->accept_paused && !srv->stopping) {
+    while (!srv->accept_paused && !srv->closed) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof peer;
         int fd = accept4(l->io.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -276,33 +276,55 @@ static void close_all_conns(struct fy_server *srv)
         fy_link_close(srv->conns);
 }
 
+/* The connections drain: each one answers its next request with
+ * "Connection: close", and one that stays silent is closed after
+ * drain-idle-timeout (fy_link_shutdown); then the loop is left. */
+static void drain_conns(struct fy_server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    for (struct fy_link *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        fy_link_shutdown(c);
+    }
+    if (srv->nconns == 0)
+        fy_loop_stop(&srv->loop);
+}
+
 /* Stop accepting, let the connections finish, then leave the loop.
  *
  * The connections the kernel queued on a listening socket were promised an
  * answer, and closing the socket would reset them (unless it is shared, or
  * held by the master for the next workers): they are taken first.  Then no
- * connection is closed under a client that may be sending: each one answers
- * its next request with "Connection: close", and one that stays silent is
- * closed after drain-idle-timeout (fy_link_shutdown). */
-static void begin_stop(struct fy_server *srv)
+ * connection is closed under a client that may be sending (drain_conns).
+ *
+ * `together`: ferry stops, and the sockets of its other workers close too.
+ * A client whose connection drains connects again at once, and the kernel
+ * may give that connection to a socket of this instance that is still
+ * open: one of another worker that has not closed it yet.  That worker
+ * takes what is queued before closing, but a connection that arrives in
+ * the instant between its last accept and its close is reset (with
+ * reuseport = join the client would get that reset instead of the other
+ * instance).  So the drain waits until the master has heard from every
+ * worker that its sockets are closed (FY_CTL_CLOSED, then FY_CTL_DRAIN):
+ * until then the connections are served as before, with keep-alive, and
+ * nothing sends a client to reconnect.  The shutdown deadline is armed
+ * now: the whole stop stays bounded. */
+static void begin_stop(struct fy_server *srv, bool together)
 {
-    if (srv->stopping)
-        return;
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        accept_all(srv, &srv->listeners[i]);
-    srv->stopping = true;
-    fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO, "stopping: %u connection(s) to finish",
-           srv->nconns);
-    close_listeners(srv);
-    for (struct fy_link *c = srv->conns, *next; c; c = next) {
-        next = c->next;
-        fy_link_shutdown(c);
+    if (!srv->closed) {
+        for (size_t i = 0; i < srv->nlisteners; i++)
+            accept_all(srv, &srv->listeners[i]);
+        srv->closed = true;
+        fy_log(&srv->log, srv->control.fd >= 0 ? FY_LOG_DEBUG : FY_LOG_INFO,
+               "stopping: %u connection(s) to finish", srv->nconns);
+        close_listeners(srv);
+        fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
+        if (together && srv->control.fd >= 0 && fy_ctl_send(srv->control.fd, FY_CTL_CLOSED, NULL, NULL, 0) == 0)
+            return; /* on_control drains on FY_CTL_DRAIN */
     }
-    if (srv->nconns == 0) {
-        fy_loop_stop(&srv->loop);
-        return;
-    }
-    fy_timer_arm(&srv->loop, &srv->shutdown_queue, &srv->shutdown_deadline);
+    drain_conns(srv);
 }
 
 /* SIGTERM: the health check says 503 from now on; with drain-delay the
@@ -313,7 +335,7 @@ static void begin_drain(struct fy_server *srv)
 {
     if (srv->draining || srv->cfg.drain_delay_ms == 0) {
         srv->draining = true;
-        begin_stop(srv);
+        begin_stop(srv, true);
         return;
     }
     srv->draining = true;
@@ -324,7 +346,7 @@ static void begin_drain(struct fy_server *srv)
 
 static void on_drain_delay(struct fy_timer *t)
 {
-    begin_stop(container_of(t, struct fy_server, drain_delay));
+    begin_stop(container_of(t, struct fy_server, drain_delay), true);
 }
 
 static void on_shutdown_deadline(struct fy_timer *t)
@@ -401,11 +423,13 @@ static void on_control(struct fy_io *io, uint32_t events)
             fy_loop_remove(&srv->loop, io);
             close(io->fd);
             io->fd = -1;
-            begin_stop(srv);
+            begin_stop(srv, false);
             return;
         }
-        if (msg.type == FY_CTL_RETIRE)
-            begin_stop(srv);
+        if (msg.type == FY_CTL_RETIRE) /* the master keeps the sockets for the new workers */
+            begin_stop(srv, false);
+        if (msg.type == FY_CTL_DRAIN)
+            drain_conns(srv);
         if (msg.type == FY_CTL_LOGS)
             fy_log_replace(&srv->log, fds, nfds);
         else

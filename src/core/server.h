@@ -58,7 +58,8 @@ struct fy_server {
     struct fy_io signals;        /* a signalfd for SIGTERM, SIGINT (alone: SIGHUP, SIGUSR1) */
     struct fy_io control;        /* a worker's channel to its master; fd -1 when alone */
     bool draining;               /* told to stop: health-path says 503 (drain-delay, then stopping) */
-    bool stopping;               /* graceful shutdown under way */
+    bool closed;                 /* stopping: the listeners are closed (the drain may wait for the master) */
+    bool stopping;               /* graceful shutdown under way: connections drain */
     struct fy_timer drain_delay;
     struct fy_timer_queue drain_delay_queue;
     struct fy_timer shutdown_deadline;
