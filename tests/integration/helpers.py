@@ -461,6 +461,19 @@ def http_date(ts):
     return email.utils.formatdate(int(ts), usegmt=True)
 
 
+def fill_file_system(directory):
+    """Writes directory/filler until the file system is full; returns its path."""
+    filler = directory / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
 def drop_from_page_cache(path):
     """Writes the file's dirty pages and drops all of them from the page
     cache, so that the next read of it goes to the disk."""

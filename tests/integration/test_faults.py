@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch, hooks_bin, run_ferry, wait_until
+from helpers import T, Client, ConnectionClosed, build_request, drop_from_page_cache, fetch, fill_file_system, hooks_bin, \
+    run_ferry, wait_until
 
 MiB = 1 << 20
 ASYNC_BACKENDS = ["linux-aio-sendfile", "io-uring", "auto"]
@@ -191,17 +192,6 @@ def mount_tmpfs(path, options):
         pytest.skip(f"cannot mount a tmpfs with {options} here: {r.stderr.decode().strip()}")
 
 
-def fill(directory):
-    """Writes into directory until the file system is full."""
-    with open(directory / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * MiB)
-                f.flush()
-        except OSError:
-            pass
-
-
 @pytest.mark.parametrize("backend", ASYNC_BACKENDS)
 def test_sendfile_from_the_pool_keeps_its_tmpfs_space(ferry, tmp_path, backend):
     """aio-send = sendfile gives each released buffer fresh pages by
@@ -223,7 +213,7 @@ def test_sendfile_from_the_pool_keeps_its_tmpfs_space(ferry, tmp_path, backend):
                 r = c.request("/cold.bin", headers={"Connection": "close"})
             assert r.status == 200 and r.body == blob, f"round {round}"
             if round == 0:
-                fill(mnt)  # after the first download punched every buffer
+                fill_file_system(mnt)  # after the first download punched every buffer
         server.stop()
         assert counters(server.stderr)["free"] == 8
     finally:

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from helpers import T, Client, build_request, drop_from_page_cache, fetch, parse_prometheus, wait_serving, \
-    wait_until
+from helpers import T, Client, build_request, drop_from_page_cache, fetch, fill_file_system, parse_prometheus, \
+    wait_serving, wait_until
 
 MiB = 1 << 20
 EXTENT = 2 * MiB
@@ -130,14 +130,7 @@ def test_a_tmpfs_filled_by_others_makes_reads_wait_not_fail(ferry, files, tmpfs)
     root, digests = files
     shm = tmpfs("16m")
     server = ferry(docroot=root, backend="io-uring", config={"status-path": "/status", "aio-pool-dir": str(shm)})
-    filler = shm / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * MiB)
-                f.flush()
-        except OSError:
-            pass
+    filler = fill_file_system(shm)
     assert os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize < EXTENT
     assert cold_downloads(server, root, digests) == EXTENT
     s = status(server)
