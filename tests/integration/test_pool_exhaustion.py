@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from helpers import T, Client, build_request, drop_from_page_cache, fetch, wait_until
+from helpers import T, Client, build_request, drop_from_page_cache, fetch, run_stress, wait_until
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -254,17 +254,6 @@ def test_slow_and_vanishing_readers_with_small_downloads(ferry, tmp_path, backen
     threads = [threading.Thread(target=slow_reader, args=(server.port, paths, deadline, errors))
                for _ in range(40)]
     threads += [threading.Thread(target=fetcher, args=(server.port, files, deadline, errors)) for _ in range(4)]
-    for t in threads:
-        t.start()
-    while time.monotonic() < deadline:
-        for name in list(files) + ["big.bin"]:
-            drop_from_page_cache(root / name)
-        time.sleep(0.5)
-        assert server.running, server.stderr[-3000:]
-    for t in threads:
-        t.join(timeout=T(90))
-    assert not any(t.is_alive() for t in threads), "a client hung"
-    assert server.running, server.stderr[-3000:]
-    assert not errors, errors[:10]
+    run_stress(server, threads, deadline, root, errors)
     wait_for_pool(server, free=64)
     server.stop(timeout=T(20))
