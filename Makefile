@@ -96,9 +96,9 @@ bench-quick: deps all $(BUILD)/fetch
 	bench/run.sh --quick
 
 # Two builds of ferry interleaved on one workload, with the ratio and its spread (bench/compare.sh):
-# make bench-compare A=/tmp/old/ferry B=build/ferry [W=W2] [ROUNDS=9] [PEERS="lighttpd h2o"]
+# make bench-compare A=/tmp/old/ferry B=build/ferry [W=W2|W3] [ROUNDS=9] [PEERS="lighttpd h2o"]
 bench-compare: $(BUILD)/fetch
-	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-compare A=BIN B=BIN [W=W1|W2] [ROUNDS=N] [PEERS=...]"; exit 2; }
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-compare A=BIN B=BIN [W=W1|W2|W3] [ROUNDS=N] [PEERS=...]"; exit 2; }
 	bench/compare.sh -w $(or $(W),W1) -r $(or $(ROUNDS),7) $(foreach p,$(PEERS),-p $(p)) $(A) $(B)
 
 # Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`; `make uninstall` with the same values.

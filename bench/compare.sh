@@ -2,11 +2,16 @@
 # bench/compare.sh — two builds of ferry, interleaved on one workload, so that
 # a change's effect shows above this machine's noise (issue 16).
 #
-# Usage: bench/compare.sh [-w W1|W2] [-r ROUNDS] [-d SECONDS] [-B BACKEND]
-#                         [-p PEER] [-x LINE] [-y LINE] BIN_A BIN_B
+# Usage: bench/compare.sh [-w W1|W2|W3] [-r ROUNDS] [-d SECONDS] [-c CLIENTS] [-m MIB]
+#                         [-B BACKEND] [-p PEER] [-x LINE] [-y LINE] BIN_A BIN_B
 #   -w W1    wrk -t1 -c50 on /1k.bin (default): req/s and server CPU µs per request
 #   -w W2    4 clients download one hot file (-m MiB, default 1024): MiB/s and
 #            server CPU-s per GiB
+#   -w W3    -c clients (default 5) each download a distinct cold file (-m MiB,
+#            default 256; kept in bench/data/compare-cold) after the page cache
+#            is dropped (root): MiB/s and server CPU-s per GiB; every round also
+#            reads the same files with fio (O_DIRECT, 1 MiB, depth 8): the
+#            disk's ceiling at that moment, and each build's share of it
 #   -r N     rounds (default 7); each runs A and B, in turn AB, BA, AB, ...
 #   -d S     seconds per wrk measurement (W1; default 5)
 #   -B NAME  the backend both builds use (default: their default)
@@ -32,16 +37,17 @@ ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-W=W1 ROUNDS=7 DUR=5 BACKEND="" MIB=1024 PEERS=() XA=() XB=()
+W=W1 ROUNDS=7 DUR=5 BACKEND="" MIB="" CLIENTS=5 PEERS=() XA=() XB=()
 usage() {
-    sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
-while getopts "w:r:d:B:p:m:x:y:h" o; do
+while getopts "w:r:d:c:B:p:m:x:y:h" o; do
     case $o in
         w) W=$OPTARG ;;
         r) ROUNDS=$OPTARG ;;
         d) DUR=$OPTARG ;;
+        c) CLIENTS=$OPTARG ;;
         B) BACKEND=$OPTARG ;;
         p) PEERS+=("$OPTARG") ;;
         m) MIB=$OPTARG ;;
@@ -52,8 +58,14 @@ while getopts "w:r:d:B:p:m:x:y:h" o; do
 done
 shift $((OPTIND - 1))
 (($# == 2)) || usage
-[[ $W == W1 || $W == W2 ]] || die "-w wants W1 or W2"
-is_posint "$ROUNDS" && is_posint "$DUR" && is_posint "$MIB" || die "-r, -d and -m want positive integers"
+[[ $W =~ ^W[123]$ ]] || die "-w wants W1, W2 or W3"
+[[ -n $MIB ]] || { MIB=1024; [[ $W == W3 ]] && MIB=256; }
+{ is_posint "$ROUNDS" && is_posint "$DUR" && is_posint "$MIB" && is_posint "$CLIENTS"; } ||
+    die "-r, -d, -c and -m want positive integers"
+if [[ $W == W3 ]]; then
+    ((EUID == 0)) || die "W3 drops the page cache before each download: run it as root"
+    command -v fio >/dev/null || die "W3 measures the disk with fio: install fio"
+fi
 A=$(realpath "$1") B=$(realpath "$2")
 [[ -x $A && -x $B ]] || die "not executable: $A or $B"
 for p in "${PEERS[@]}"; do [[ $p =~ ^(nginx|lighttpd|h2o)$ ]] || die "-p wants nginx, lighttpd or h2o"; done
@@ -77,6 +89,23 @@ if [[ $W == W2 ]]; then
     # A sparse file would be sent from the zero page: real bytes, cached.
     dd if=/dev/urandom of="$DATA/$HOT" bs=1M count="$MIB" status=none
     cat "$DATA/$HOT" >/dev/null
+fi
+# W3's files stay between runs (writing them takes longer than a round);
+# the servers see them as $DATA/cold, hard links where the file system allows
+# (servers refuse symbolic links that leave their docroot).
+COLD_DIR=${COMPARE_COLD:-$ROOT/bench/data/compare-cold}
+if [[ $W == W3 ]]; then
+    mkdir -p "$COLD_DIR"
+    for ((i = 1; i <= CLIENTS; i++)); do
+        f="$COLD_DIR/$MIB-$i.bin"
+        [[ -f $f && $(stat -c %s "$f") == $((MIB * 1048576)) ]] && continue
+        log "writing $f"
+        dd if=/dev/urandom of="$f" bs=1M count="$MIB" status=none
+    done
+    mkdir "$DATA/cold"
+    for ((i = 1; i <= CLIENTS; i++)); do
+        ln "$COLD_DIR/$MIB-$i.bin" "$DATA/cold/" 2>/dev/null || cp "$COLD_DIR/$MIB-$i.bin" "$DATA/cold/"
+    done
 fi
 
 # The one place that knows how each server starts: configs as bench/run.sh's.
@@ -126,10 +155,24 @@ cpu_ticks() {
     echo "$sum"
 }
 
+# measure_fio — prints "MiB/s 0": O_DIRECT reads of W3's files, as fast as
+# the disk gives them now (no server, so no CPU figure).
+measure_fio() {
+    local i files=() out
+    for ((i = 1; i <= CLIENTS; i++)); do files+=("$COLD_DIR/$MIB-$i.bin"); done
+    out=$(IFS=:; taskset -c 1 fio --name=ceiling --filename="${files[*]}" --file_service_type=sequential \
+        --readonly --direct=1 --rw=read --bs=1M --ioengine=libaio --iodepth=8 --runtime=3 --time_based \
+        --output-format=json) || die "fio failed"
+    "$PYTHON" -c 'import json,sys; print("%.0f 0" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"]/1048576))' \
+        <<<"$out"
+}
+
 # measure ID — prints "VALUE CPU_PER_UNIT": req/s and µs per request (W1),
-# MiB/s and CPU-s per GiB (W2).  Errors stop the script.
+# MiB/s and CPU-s per GiB (W2, W3).  Errors stop the script.
 measure() {
-    local id=$1 port=${PORT[$1]} c0 c1 t0 t1 out
+    local id=$1 port=${PORT[$1]:-} c0 c1 t0 t1 out
+    [[ $W == W3 ]] && drop_caches
+    [[ $id == fio ]] && { measure_fio; return; }
     c0=$(cpu_ticks "$id")
     if [[ $W == W1 ]]; then
         out=$(taskset -c 1 wrk -t1 -c50 -d"${DUR}s" --latency "http://127.0.0.1:$port/1k.bin")
@@ -143,7 +186,11 @@ measure() {
             'BEGIN { printf "%.0f %.3f\n", r, c / hz * 1e6 / n }'
     else
         local specs=() i bytes=0 size code
-        for ((i = 0; i < 4; i++)); do specs+=("/$HOT:$((MIB * 1048576))"); done
+        if [[ $W == W2 ]]; then
+            for ((i = 0; i < 4; i++)); do specs+=("/$HOT:$((MIB * 1048576))"); done
+        else
+            for ((i = 1; i <= CLIENTS; i++)); do specs+=("/cold/$MIB-$i.bin:$((MIB * 1048576))"); done
+        fi
         t0=${EPOCHREALTIME/./}
         out=$(taskset -c 1 "$FETCH" -t 600 "127.0.0.1:$port" "${specs[@]}")
         t1=${EPOCHREALTIME/./}
@@ -160,7 +207,8 @@ measure() {
 IDS=(A B "${PEERS[@]}")
 for id in "${IDS[@]}"; do start "$id"; done
 unit="req/s" cunit="us/req"
-[[ $W == W2 ]] && unit="MiB/s" cunit="CPU-s/GiB"
+[[ $W != W1 ]] && unit="MiB/s" cunit="CPU-s/GiB"
+[[ $W == W3 ]] && PEERS+=(fio) IDS+=(fio)
 log "$W: A=$A ${XA[*]} B=$B ${XB[*]}${BACKEND:+ backend $BACKEND}; peers: ${PEERS[*]:-none}; $ROUNDS rounds"
 # Warm-up: each server once, unmeasured (W1: 1 s).
 for id in "${IDS[@]}"; do
@@ -177,7 +225,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
         measure "$id" >"$DATA/m" || exit 1
         read -r v cpu <"$DATA/m"
         echo "$r $id $v $cpu" >>"$RES"
-        line+=" $id $v $unit ($cpu $cunit)"
+        line+=" $id $v $unit"
+        [[ $id == fio ]] || line+=" ($cpu $cunit)"
     done
     log "$line"
 done
@@ -189,8 +238,10 @@ rows = [l.split() for l in open(path)]
 val = {i: [float(r[2]) for r in rows if r[1] == i] for i in ids}
 cpu = {i: [float(r[3]) for r in rows if r[1] == i] for i in ids}
 for i in ids:
-    print(f"{i:9} median {statistics.median(val[i]):10.0f} {unit} (range {min(val[i]):.0f}-{max(val[i]):.0f}), "
-          f"{statistics.median(cpu[i]):.3f} {cunit} (range {min(cpu[i]):.3f}-{max(cpu[i]):.3f})")
+    line = f"{i:9} median {statistics.median(val[i]):10.0f} {unit} (range {min(val[i]):.0f}-{max(val[i]):.0f})"
+    if i != "fio":
+        line += f", {statistics.median(cpu[i]):.3f} {cunit} (range {min(cpu[i]):.3f}-{max(cpu[i]):.3f})"
+    print(line)
 pairs = [(float(a[2]), float(b[2]), float(a[3]), float(b[3]))
          for a in rows if a[1] == "A" for b in rows if b[1] == "B" and b[0] == a[0]]
 ratios = [b / a for a, b, _, _ in pairs if a]
@@ -202,7 +253,12 @@ print(f"B / A: {statistics.median(val['B']) / statistics.median(val['A']):.3f} "
       f"B ahead in {ahead} of {len(ratios)}); "
       f"CPU per unit A / B: {statistics.median(cratios):.3f} (per round {min(cratios):.3f}-{max(cratios):.3f}, "
       f"B cheaper in {cheaper} of {len(cratios)})")
-peers = [i for i in ids if i not in ("A", "B")]
+peers = [i for i in ids if i not in ("A", "B", "fio")]
+if "fio" in ids:  # the disk's ceiling, round by round: each build's share of it
+    for i in ("A", "B"):
+        share = [float(a[2]) / float(f[2]) for a in rows if a[1] == i for f in rows
+                 if f[1] == "fio" and f[0] == a[0] and float(f[2])]
+        print(f"{i} / fio O_DIRECT: median {statistics.median(share):.3f} (per round {min(share):.3f}-{max(share):.3f})")
 if peers:
     best = max(peers, key=lambda i: statistics.median(val[i]))
     for i in ("A", "B"):

@@ -4,6 +4,7 @@
 
 : "${BENCH_NAME:=bench}"
 : "${PYTHON:=/usr/bin/python3}"
+: "${SETTLE_POLL:=0.5}" "${SETTLE_SAME:=5}" "${SETTLE_MAX:=30}" "${SETTLE_TOTAL_US:=0}"
 
 log() {
     echo "$BENCH_NAME: $*" >&2
@@ -36,6 +37,39 @@ stop_pid() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
+}
+
+# drop_caches — drop the page cache, then wait until the VM's free-page
+# reporting settles (reported_kib unchanged for SETTLE_SAME polls, polled
+# every SETTLE_POLL s, at most SETTLE_MAX s; SETTLE_TOTAL_US sums the waits).
+# Root only: otherwise it does nothing.
+drop_caches() {
+    ((EUID == 0)) || return 0
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    local f=/sys/module/page_reporting/parameters/reported_kib
+    if [[ ! -r $f ]]; then
+        sleep 1
+        return 0
+    fi
+    local t0=${EPOCHREALTIME/./} last cur same=0 waited
+    last=$(<"$f")
+    while :; do
+        sleep "$SETTLE_POLL"
+        cur=$(<"$f")
+        if [[ $cur == "$last" ]]; then
+            ((++same >= SETTLE_SAME)) && break
+        else
+            same=0
+            last=$cur
+        fi
+        waited=$((${EPOCHREALTIME/./} - t0))
+        if ((waited > SETTLE_MAX * 1000000)); then
+            log "page reporting still busy after ${SETTLE_MAX}s; measuring anyway"
+            break
+        fi
+    done
+    SETTLE_TOTAL_US=$((SETTLE_TOTAL_US + ${EPOCHREALTIME/./} - t0))
 }
 
 # show_logs FILE... — the tail of each non-empty file, to explain a failure.

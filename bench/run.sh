@@ -388,38 +388,6 @@ prepare_data() {
 
 # --- cold cache ---------------------------------------------------------------
 
-# drop_caches — drop the page cache, then wait until the VM's free-page
-# reporting settles (reported_kib unchanged for SETTLE_SAME polls).
-SETTLE_TOTAL_US=0
-drop_caches() {
-    ((EUID == 0)) || return 0
-    sync
-    echo 3 >/proc/sys/vm/drop_caches
-    local f=/sys/module/page_reporting/parameters/reported_kib
-    if [[ ! -r $f ]]; then
-        sleep 1
-        return 0
-    fi
-    local t0=${EPOCHREALTIME/./} last cur same=0 waited
-    last=$(<"$f")
-    while :; do
-        sleep "$SETTLE_POLL"
-        cur=$(<"$f")
-        if [[ $cur == "$last" ]]; then
-            ((++same >= SETTLE_SAME)) && break
-        else
-            same=0
-            last=$cur
-        fi
-        waited=$((${EPOCHREALTIME/./} - t0))
-        if ((waited > SETTLE_MAX * 1000000)); then
-            log "page reporting still busy after ${SETTLE_MAX}s; measuring anyway"
-            break
-        fi
-    done
-    SETTLE_TOTAL_US=$((SETTLE_TOTAL_US + ${EPOCHREALTIME/./} - t0))
-}
-
 # Cold data is tracked by key: a key is "touched" once a point has read it
 # since the last drop. need_cold KEY... drops the caches only if one of the
 # keys is touched, then marks them all. The W3/W4 files form a pool that

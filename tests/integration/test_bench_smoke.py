@@ -109,3 +109,24 @@ def test_bench_smoke_h2_peers_and_ferry():
         for label in labels:
             cells = row(text, label)
             assert cells and cells[-1] == "0/1", (workload, label, cells)
+
+
+def test_bench_compare_cold_interleaves_two_builds_and_the_disk():
+    # compare.sh -w W3: both builds (and lighttpd) download the same cold files in
+    # alternating order, and fio reads them too; the summary gives B / A and each
+    # build's share of the disk's ceiling.  Tiny files: it proves the script.
+    env = dict(os.environ, COMPARE_COLD=str(REPO / "build/compare-cold"))
+    r = subprocess.run(["bench/compare.sh", "-w", "W3", "-r", "2", "-c", "2", "-m", "4", "-p", "lighttpd",
+                        ferry_bin(), ferry_bin()], cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=T(180))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    server = r"\d+ MiB/s \([\d.]+ CPU-s/GiB\)"
+    rounds = re.findall(r"^compare.sh: round \d+: (A|B) %s (A|B) %s lighttpd %s fio \d+ MiB/s$" % (server, server, server),
+                        r.stderr, re.M)
+    assert rounds == [("A", "B"), ("B", "A")], r.stderr
+    for label in ("A ", "B ", "lighttpd ", "fio "):
+        assert re.search(r"^%s+median +\d+ MiB/s" % label, r.stdout, re.M), (label, r.stdout)
+    assert re.search(r"^B / A: [\d.]+ \(per round", r.stdout, re.M), r.stdout
+    for build in ("A", "B"):
+        assert re.search(r"^%s / fio O_DIRECT: median [\d.]+" % build, r.stdout, re.M), r.stdout
+        assert re.search(r"^%s / best peer \(lighttpd\): [\d.]+" % build, r.stdout, re.M), r.stdout
