@@ -123,6 +123,7 @@ static void stream_submit(struct fy_h2_stream *s)
     s->state = body ? FY_H2_SENDING : FY_H2_SENT;
     if (body) {
         fy_timer_arm(&s->h2->srv->loop, &s->h2->srv->write_timeouts, &s->timer);
+        s->first_slice = true;
         fy_h2_ready_push(s);
     }
 }
@@ -423,12 +424,75 @@ static bool h2_read(struct fy_h2 *h)
     return true;
 }
 
+/* What a stream's send came to, after moving `moved` bytes.  Returns false
+ * when the socket is full: the caller keeps s ready, and no stream sends
+ * more in this run. */
+static bool stream_sent(struct fy_h2 *h, struct fy_h2_stream *s, enum fy_send_result r, size_t moved)
+{
+    if (moved)
+        fy_timer_arm(&h->srv->loop, &h->srv->write_timeouts, &s->timer);
+    switch (r) {
+    case FY_SEND_DONE:
+        s->state = FY_H2_SENT;
+        fy_timer_disarm(&s->timer); /* what is left goes with the connection's output */
+        nghttp2_session_resume_data(h->ng, s->id); /* END_STREAM, if the last frame did not carry it */
+        break;
+    case FY_SEND_YIELD:
+        fy_h2_ready_push(s);
+        break;
+    case FY_SEND_AGAIN:
+        return s->window_shut; /* its own window: only it waits (for a WINDOW_UPDATE) */
+    case FY_SEND_WAIT:
+        break;
+    case FY_SEND_ERROR:
+        stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+        break;
+    }
+    return true;
+}
+
+/* A response's first slice goes at once, as over HTTP/1.1: a small one is
+ * answered in the turn its request came, even when downloads have spent
+ * the turn's budget or wait in the loop's ring before this connection.
+ * First slices spend no budget: they are bounded by the requests that
+ * came.  Most urgent first.  Returns false when the socket is full. */
+static bool h2_send_first_slices(struct fy_h2 *h)
+{
+    struct fy_h2_stream *firsts = NULL, **tail = &firsts, *s, *next;
+    for (int u = 0; u < H2_URGENCIES; u++)
+        for (s = h->ready_head[u]; s; s = next) {
+            next = s->ready_next;
+            if (s->first_slice) {
+                fy_h2_ready_remove(s);
+                *tail = s, tail = &s->ready_next, s->ready_next = NULL;
+            }
+        }
+    bool socket_full = false;
+    for (s = firsts; s; s = next) {
+        next = s->ready_next;
+        if (socket_full || h->failed) { /* their first slices go when the socket drains */
+            fy_h2_ready_push(s);
+            continue;
+        }
+        s->first_slice = false;
+        size_t moved = 0;
+        enum fy_send_result r = fy_exchange_send(&s->c->ex, H2_STREAM_SLICE, &moved);
+        if (!stream_sent(h, s, r, moved)) {
+            fy_h2_ready_push(s);
+            socket_full = true;
+        }
+    }
+    return !socket_full;
+}
+
 /* Gives the ready streams the connection's share of the turn's budget
  * (event/loop.h), a slice each, most urgent first and in turn within an
  * urgency. */
 static void h2_send_bodies(struct fy_h2 *h)
 {
     struct fy_loop *loop = &h->srv->loop;
+    if (!h2_send_first_slices(h))
+        return;
     size_t budget = fy_loop_allowance(loop, h->srv->cfg.send_chunk_size);
     struct fy_h2_stream *requeue = NULL, **requeue_tail = &requeue;
     struct fy_h2_stream *s;
@@ -438,28 +502,9 @@ static void h2_send_bodies(struct fy_h2 *h)
         enum fy_send_result r = fy_exchange_send(&s->c->ex, slice, &moved);
         fy_loop_spend(loop, moved);
         budget = moved < budget ? budget - moved : 0;
-        if (moved)
-            fy_timer_arm(&h->srv->loop, &h->srv->write_timeouts, &s->timer);
-        switch (r) {
-        case FY_SEND_DONE:
-            s->state = FY_H2_SENT;
-            fy_timer_disarm(&s->timer); /* what is left goes with the connection's output */
-            nghttp2_session_resume_data(h->ng, s->id); /* END_STREAM, if the last frame did not carry it */
-            break;
-        case FY_SEND_YIELD:
-            fy_h2_ready_push(s);
-            break;
-        case FY_SEND_AGAIN:
-            if (!s->window_shut) { /* the socket is full: every stream waits for it */
-                *requeue_tail = s, requeue_tail = &s->ready_next, s->ready_next = NULL;
-                budget = 0;
-            }
-            break;
-        case FY_SEND_WAIT:
-            break;
-        case FY_SEND_ERROR:
-            stream_reset(s, NGHTTP2_INTERNAL_ERROR);
-            break;
+        if (!stream_sent(h, s, r, moved)) { /* the socket is full: every stream waits for it */
+            *requeue_tail = s, requeue_tail = &s->ready_next, s->ready_next = NULL;
+            budget = 0;
         }
     }
     while (requeue) {

@@ -65,6 +65,7 @@ struct fy_h2_stream {
     bool window_shut;                /* waits for a WINDOW_UPDATE */
     bool closed;                     /* nghttp2 closed it: on the dead list */
     bool started;                    /* the exchange began (it must be ended) */
+    bool first_slice;                /* its response's first DATA is still to go (h2_send_bodies) */
     uint8_t urgency;
     struct fy_h2_offer *offer;          /* during a backend's write only */
     int64_t body_left;               /* DATA bytes still to send; -1: until the exchange is done */
