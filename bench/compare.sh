@@ -245,14 +245,18 @@ for i in ids:
 pairs = [(float(a[2]), float(b[2]), float(a[3]), float(b[3]))
          for a in rows if a[1] == "A" for b in rows if b[1] == "B" and b[0] == a[0]]
 ratios = [b / a for a, b, _, _ in pairs if a]
-cratios = [ca / cb for _, _, ca, cb in pairs if cb]
+# CPU is counted in clock ticks: a round too short to take one of each is left out.
+cratios = [ca / cb for _, _, ca, cb in pairs if ca and cb]
 ahead = sum(r > 1 for r in ratios)
 cheaper = sum(r > 1 for r in cratios)
+if cratios:
+    cpu_line = (f"CPU per unit A / B: {statistics.median(cratios):.3f} (per round {min(cratios):.3f}-"
+                f"{max(cratios):.3f}, B cheaper in {cheaper} of {len(cratios)})")
+else:
+    cpu_line = "CPU per unit A / B: - (no round long enough to count both: more data, -m)"
 print(f"B / A: {statistics.median(val['B']) / statistics.median(val['A']):.3f} "
       f"(per round {min(ratios):.3f}-{max(ratios):.3f}, median {statistics.median(ratios):.3f}, "
-      f"B ahead in {ahead} of {len(ratios)}); "
-      f"CPU per unit A / B: {statistics.median(cratios):.3f} (per round {min(cratios):.3f}-{max(cratios):.3f}, "
-      f"B cheaper in {cheaper} of {len(cratios)})")
+      f"B ahead in {ahead} of {len(ratios)}); {cpu_line}")
 peers = [i for i in ids if i not in ("A", "B", "fio")]
 if "fio" in ids:  # the disk's ceiling, round by round: each build's share of it
     for i in ("A", "B"):
