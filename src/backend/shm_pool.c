@@ -138,7 +138,6 @@ static void move_blocks(struct fy_shm_pool *p, unsigned e, unsigned *from, unsig
 static void mark_reserved(struct fy_shm_pool *p, unsigned e)
 {
     p->extents[e].reserved = true;
-    p->nreserved++;
     move_blocks(p, e, p->spare, &p->nspare, p->ready, &p->nready);
     if (is_idle(p, e)) /* until fy_shm_pool_get() takes its block, a moment later */
         p->nidle++;
@@ -149,7 +148,6 @@ static void mark_reserved(struct fy_shm_pool *p, unsigned e)
 static void mark_unreserved(struct fy_shm_pool *p, unsigned e)
 {
     p->extents[e].reserved = false;
-    p->nreserved--;
     move_blocks(p, e, p->ready, &p->nready, p->spare, &p->nspare);
 }
 

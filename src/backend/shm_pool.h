@@ -74,7 +74,6 @@ struct fy_shm_pool {
      * space (handed out first), and those of extents without. */
     unsigned *ready, nready;
     unsigned *spare, nspare;
-    unsigned nreserved;    /* extents with space */
     unsigned nidle;        /* of them, those with no block out (the first one aside): to give back */
     /* A reservation failed (the tmpfs is full): only blocks of extents
      * with space go out until fy_shm_pool_try_again(). */
