@@ -92,7 +92,7 @@ void fy_loop_undefer(struct fy_loop *loop, struct fy_io *io)
     if (!io->deferred)
         return;
     /* Deferred before this turn and not run yet, or for the next turn. */
-    if (!deferred_unlink(&loop->deferred_running, NULL, io))
+    if (!deferred_unlink(&loop->deferred_running, &loop->deferred_running_tail, io))
         deferred_unlink(&loop->deferred_head, &loop->deferred_tail, io);
     io->deferred = false;
     io->deferred_next = NULL;
@@ -120,14 +120,11 @@ static bool loop_budget_spent(const struct fy_loop *loop)
 /* The deferred ios not run this turn go first in the next, in their order. */
 static void loop_keep_running_for_next_turn(struct fy_loop *loop)
 {
-    struct fy_io *last = loop->deferred_running;
-    while (last->deferred_next)
-        last = last->deferred_next;
-    last->deferred_next = loop->deferred_head;
+    loop->deferred_running_tail->deferred_next = loop->deferred_head;
     if (!loop->deferred_head)
-        loop->deferred_tail = last;
+        loop->deferred_tail = loop->deferred_running_tail;
     loop->deferred_head = loop->deferred_running;
-    loop->deferred_running = NULL;
+    loop->deferred_running = loop->deferred_running_tail = NULL;
 }
 
 /* Runs the ios deferred before this turn's end while the turn's budget
@@ -137,6 +134,7 @@ static void loop_keep_running_for_next_turn(struct fy_loop *loop)
 static void loop_run_deferred(struct fy_loop *loop)
 {
     loop->deferred_running = loop->deferred_head;
+    loop->deferred_running_tail = loop->deferred_tail;
     loop->deferred_head = loop->deferred_tail = NULL;
     loop->running_deferred = true;
     struct fy_io *io;
@@ -146,6 +144,8 @@ static void loop_run_deferred(struct fy_loop *loop)
             break;
         }
         loop->deferred_running = io->deferred_next;
+        if (!loop->deferred_running)
+            loop->deferred_running_tail = NULL;
         io->deferred = false;
         io->deferred_next = NULL;
         io->handler(io, 0);

@@ -61,8 +61,9 @@ struct fy_loop {
     /* The rest of the batch of deferred ios being run, detached from the
      * list above: fy_loop_undefer() unlinks from it too, so an io that an
      * earlier handler of the batch removed (and maybe freed) is neither
-     * run nor followed. */
-    struct fy_io *deferred_running;
+     * run nor followed.  Its tail: the run that stops for the budget puts
+     * what is left before the list above at once. */
+    struct fy_io *deferred_running, *deferred_running_tail;
     /* The events of the turn being dispatched: fy_loop_remove() clears an
      * io's pending ones, so a handler that frees an io (whose memory a new
      * connection may take at once) never sees a stale event for it. */

@@ -276,6 +276,52 @@ static void test_turn_budget_shared_in_a_ring(void)
     fy_loop_close(&loop);
 }
 
+/* A sender that takes the whole budget and, done with another one's
+ * connection, undefers the last of the run (its tail): what is left of
+ * the run goes first next turn, and the senders deferred meanwhile follow. */
+struct dropper {
+    struct sender s;
+    struct fy_io *drop;
+};
+
+static void on_dropper(struct fy_io *io, uint32_t events)
+{
+    struct dropper *d = (struct dropper *)io;
+    on_sender(io, events);
+    if (d->drop) {
+        fy_loop_spend(d->s.loop, 1000);
+        fy_loop_undefer(d->s.loop, d->drop);
+        d->drop = NULL;
+    }
+}
+
+static void test_turn_budget_run_cut_after_its_tail_left(void)
+{
+    struct fy_loop loop;
+    CHECK_INT(fy_loop_init(&loop), 0);
+    loop.turn_budget = 100;
+    int order[16], norder = 0;
+    struct dropper d[4];
+    for (int i = 0; i < 4; i++) {
+        d[i] = (struct dropper){.s = {.io = {.fd = -1, .handler = on_dropper}, .loop = &loop, .id = i,
+                                      .order = order, .norder = &norder}};
+        fy_loop_defer(&loop, &d[i].s.io);
+    }
+    d[0].drop = &d[3].s.io;
+    /* Turn 1: 0 spends it all and drops 3; 1 and 2 are kept, 0 behind them.
+     * Then 60 + 40 a turn: 1 2, 0 1, 2 0. */
+    for (int turn = 0; turn < 4; turn++)
+        CHECK_INT(fy_loop_turn(&loop, 0), 0);
+    int want[7] = {0, 1, 2, 0, 1, 2, 0};
+    CHECK_INT(norder, 7);
+    for (int i = 0; i < norder && i < 7; i++)
+        CHECK_INT(order[i], want[i]);
+    for (int i = 0; i < 4; i++)
+        fy_loop_undefer(&loop, &d[i].s.io);
+    CHECK(loop.deferred_head == NULL && loop.deferred_tail == NULL && loop.deferred_running == NULL);
+    fy_loop_close(&loop);
+}
+
 /* A sender woken by an I/O event while others are deferred waits behind
  * them (0 now), and gets its share once the deferred run reaches it. */
 static void test_turn_budget_event_sender_waits_behind_deferred(void)
@@ -311,5 +357,6 @@ int main(void)
     RUN(test_turn_runs_one_turn_within_its_wait);
     RUN(test_turn_budget_shared_in_a_ring);
     RUN(test_turn_budget_event_sender_waits_behind_deferred);
+    RUN(test_turn_budget_run_cut_after_its_tail_left);
     return CHECK_SUMMARY();
 }
