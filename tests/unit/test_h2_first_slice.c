@@ -8,19 +8,11 @@
 #include "check.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "core/config.h"
-#include "core/log.h"
-#include "core/privileges.h"
-#include "core/server.h"
-#include "core/stats.h"
+#include "in_process.h"
 
 #define BIG_SIZE (4u << 20)
 #define SMALL_TEXT "a small file, answered at once\n"
@@ -29,15 +21,6 @@ static struct fy_server srv;
 static struct fy_stats_shm *stats;
 static char dir[] = "/tmp/ferry_test_h2_first_XXXXXX";
 static char big[sizeof dir + 16], small[sizeof dir + 16];
-
-static int set(struct fy_config *cfg, const char *key, const char *value)
-{
-    char err[FY_CONFIG_ERR_LEN];
-    int rc = fy_config_set(cfg, key, value, "test", 0, true, err, sizeof err);
-    if (rc < 0)
-        printf("  %s: %s\n", key, err);
-    return rc;
-}
 
 static int write_file(const char *path, const char *bytes, size_t len, size_t times)
 {
@@ -63,36 +46,14 @@ static int start(void)
     static struct fy_config cfg;
     fy_config_defaults(&cfg);
     /* 64 KiB a turn: the download spends the budget every turn. */
-    if (set(&cfg, "docroot", dir) || set(&cfg, "backend", "sendfile") || set(&cfg, "mime-types-file", "off") ||
-        set(&cfg, "log-level", "error") || set(&cfg, "send-chunk-size", "64k") ||
-        (geteuid() == 0 && set(&cfg, "user", "root")))
+    if (in_process_set(&cfg, "send-chunk-size", "64k") < 0)
         return -1;
-    static struct fy_identity id;
-    static struct fy_log log = {.error_fd = -1, .access_fd = -1};
-    char err[FY_CONFIG_ERR_LEN];
-    if (fy_privileges_resolve(&cfg, &id, err, sizeof err) < 0 || fy_log_open(&log, &cfg, err, sizeof err) < 0 ||
-        !(stats = fy_stats_create())) {
-        printf("  start: %s\n", err);
-        return -1;
-    }
-    struct fy_server_env env = {.log = &log, .identity = &id, .stats = stats,
-                                .stats_slot = fy_stats_claim(stats, 1), .control = -1};
-    if (fy_server_start(&srv, &cfg, &env, err, sizeof err) < 0) {
-        printf("  start: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return in_process_start(&srv, &cfg, dir, &stats);
 }
 
 static void stop(void)
 {
-    fy_server_free(&srv);
-    fy_stats_destroy(stats);
-    sigset_t set_;
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &set_, NULL); /* the server had taken them */
+    in_process_stop(&srv, stats);
     unlink(big);
     unlink(small);
     rmdir(dir);
@@ -104,13 +65,11 @@ static int connect_in_process(void)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
-    struct sockaddr_storage peer = {0};
-    struct sockaddr_in *in = (struct sockaddr_in *)&peer;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(40000);
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fy_server_adopt(&srv, sv[0], &peer, false, false) < 0)
+    struct sockaddr_storage peer = in_process_peer();
+    if (fy_server_adopt(&srv, sv[0], &peer, false, false) < 0) { /* it took sv[0] all the same */
+        close(sv[1]);
         return -1;
+    }
     return sv[1];
 }
 
@@ -237,9 +196,7 @@ static void test_first_data_goes_in_the_turn_of_its_request(void)
     nghttp2_session_del(c.ng);
     close(h2);
     close(download);
-    for (int turn = 0; turn < 100 && srv.nconns > 0; turn++)
-        CHECK(fy_loop_turn(&srv.loop, 10) >= 0);
-    CHECK_INT(srv.nconns, 0);
+    CHECK_INT(in_process_settle(&srv), 0);
 }
 
 int main(void)

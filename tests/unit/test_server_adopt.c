@@ -6,33 +6,16 @@
 #include "check.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "core/config.h"
-#include "core/log.h"
-#include "core/privileges.h"
-#include "core/server.h"
-#include "core/stats.h"
+#include "in_process.h"
 
 static struct fy_server srv;
 static struct fy_stats_shm *stats;
 static char dir[] = "/tmp/ferry_test_adopt_XXXXXX";
 static char file[sizeof dir + 16];
-
-static int set(struct fy_config *cfg, const char *key, const char *value)
-{
-    char err[FY_CONFIG_ERR_LEN];
-    int rc = fy_config_set(cfg, key, value, "test", 0, true, err, sizeof err);
-    if (rc < 0)
-        printf("  %s: %s\n", key, err);
-    return rc;
-}
 
 static int start(void)
 {
@@ -47,48 +30,16 @@ static int start(void)
 
     static struct fy_config cfg;
     fy_config_defaults(&cfg);
-    if (set(&cfg, "docroot", dir) || set(&cfg, "backend", "sendfile") || set(&cfg, "mime-types-file", "off") ||
-        set(&cfg, "log-level", "error") || set(&cfg, "max-connections", "1") ||
-        (geteuid() == 0 && set(&cfg, "user", "root")))
+    if (in_process_set(&cfg, "max-connections", "1") < 0)
         return -1;
-    static struct fy_identity id;
-    static struct fy_log log = {.error_fd = -1, .access_fd = -1};
-    char err[FY_CONFIG_ERR_LEN];
-    if (fy_privileges_resolve(&cfg, &id, err, sizeof err) < 0 || fy_log_open(&log, &cfg, err, sizeof err) < 0 ||
-        !(stats = fy_stats_create())) {
-        printf("  start: %s\n", err);
-        return -1;
-    }
-    struct fy_server_env env = {.log = &log, .identity = &id, .stats = stats,
-                                .stats_slot = fy_stats_claim(stats, 1), .control = -1};
-    if (fy_server_start(&srv, &cfg, &env, err, sizeof err) < 0) {
-        printf("  start: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return in_process_start(&srv, &cfg, dir, &stats);
 }
 
 static void stop(void)
 {
-    fy_server_free(&srv);
-    fy_stats_destroy(stats);
-    sigset_t set_;
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &set_, NULL); /* the server had taken them */
+    in_process_stop(&srv, stats);
     unlink(file);
     rmdir(dir);
-}
-
-static struct sockaddr_storage loopback(void)
-{
-    struct sockaddr_storage ss = {0};
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(40000);
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return ss;
 }
 
 /* Steps the loop, reading fd, until `want` has come or the turns run out;
@@ -114,7 +65,7 @@ static void test_adopted_socket_is_served(void)
 {
     int sv[2];
     CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    struct sockaddr_storage peer = loopback();
+    struct sockaddr_storage peer = in_process_peer();
     CHECK_INT(fy_server_adopt(&srv, sv[0], &peer, false, false), 0);
     CHECK_INT(srv.nconns, 1);
     const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -136,9 +87,7 @@ static void test_adopted_socket_is_served(void)
 
     /* The client goes: so does the connection. */
     close(sv[1]);
-    for (int turn = 0; turn < 100 && srv.nconns > 0; turn++)
-        CHECK(fy_loop_turn(&srv.loop, 10) >= 0);
-    CHECK_INT(srv.nconns, 0);
+    CHECK_INT(in_process_settle(&srv), 0);
 }
 
 int main(void)
